@@ -1,0 +1,55 @@
+import type { SeedParams } from '@gru-onnx/model';
+
+/** Backend names of the command-line contract (DESIGN.md). */
+export const BACKENDS = ['reference', 'tfjs', 'ort-cpu', 'ort-cuda', 'ort-wasm', 'browser-wasm', 'browser-webgpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** A named float32 tensor, row-major. */
+export interface NamedTensor {
+  dims: number[];
+  data: Float32Array;
+}
+export type Feeds = Record<string, NamedTensor>;
+
+/** What a probe finds: ready to run (with versions and settings), or unavailable and why. */
+export type Probe =
+  | { available: true; versions: Record<string, string>; settings: Record<string, string | number | boolean> }
+  | { available: false; reason: string; enable: string };
+
+/** Which execution provider ran one node, read from onnxruntime's verbose log. */
+export interface Placement {
+  node: string;
+  opType: string;
+  ep: string;
+}
+
+export interface RunResult {
+  outputs: Record<string, NamedTensor>;
+  /** Empty for runners that do not run the ONNX graph (reference, tfjs). */
+  placements: Placement[];
+  /** Settings that actually applied to this run: threads, SIMD, TF32, provider options. */
+  settings: Record<string, string | number | boolean>;
+}
+
+/**
+ * What a runner is given: the ONNX model bytes (graph runners) and, where known, the original parameters
+ * (the reference and tfjs runners compute from those instead of the graph).
+ */
+export interface Job {
+  model: Uint8Array;
+  params?: SeedParams;
+  feeds: Feeds;
+  /** Output names the caller wants, in the graph's order. */
+  outputNames: string[];
+}
+
+/**
+ * A backend. Small on purpose: a name, a probe, and run. `open` may start something costly (a browser, a
+ * session) that many runs share; `close` must release all of it, and is safe to call twice.
+ */
+export interface Runner {
+  readonly name: BackendName;
+  probe(): Promise<Probe>;
+  run(job: Job, signal?: AbortSignal): Promise<RunResult>;
+  close(): Promise<void>;
+}
