@@ -1,0 +1,391 @@
+/**
+ * Exports the seed's GRU classifier (DESIGN.md, "The numerics") as an ONNX model, in one of three forms:
+ *
+ * - `fused`: one ONNX `GRU` node. The seed's z is ONNX's 1 − z and σ(−a) = 1 − σ(a), so the z rows of W, R and
+ *   Wb are negated; linear_before_reset = 0 is the seed's h̃ = tanh(W_xh x + b_xh + W_hh (r ⊙ h)).
+ * - `scan`: the same recurrence from primitive ops, for runtimes without a GRU kernel. The input projections of
+ *   every step are hoisted into one MatMul before the loop, the z and r recurrent MatMuls are fused into one,
+ *   and the body is
+ *       zr = σ(xzr_t + h [W_hz W_hr]ᵀ),  h̃ = tanh(xh_t + W_hh (r ⊙ h)),  h' = h + z ⊙ (h̃ − h).
+ *   Opsets 9+ use `Scan`; 7–8 use `Loop` (Scan-8's batch axis semantics would run the body once per row).
+ * - `auto` (the default): an `If` on the batch size runs the fused node for small batches, where its kernel is
+ *   fastest, and the hoisted scan for large ones, where ORT's GRU kernel falls behind.
+ *
+ * Every form is exact for every sequence length, including 0: then h_T = h0 (zeros when not given).
+ */
+import { UserError, writeFileAtomic } from '@gru-onnx/model';
+import type { SeedParams } from '@gru-onnx/model';
+import { configFromParams } from '@gru-onnx/model';
+import type { AttributeValue, Dim } from './builder.ts';
+import {
+  attr,
+  encodeModel,
+  makeGraph,
+  makeModel,
+  makeNode,
+  makeTensor,
+  makeValueInfo,
+  MAX_OPSET,
+  MIN_OPSET,
+} from './builder.ts';
+import { assertValidModel } from './checker.ts';
+import { onnx } from './proto.ts';
+
+export type ExportForm = 'fused' | 'scan' | 'auto';
+export const EXPORT_FORMS: readonly ExportForm[] = ['fused', 'scan', 'auto'];
+
+export interface ExportOptions {
+  /** Default 'auto'. */
+  form?: ExportForm;
+  /** Default-domain opset, 7 to 21; default {@link DEFAULT_OPSET}. */
+  opset?: number;
+  /** Add output `hidden_states` [batch, seq, hidden]: every step's h. */
+  hiddenStates?: boolean;
+  /** Add output `h_n` [batch, hidden]: the last h. */
+  hN?: boolean;
+  /** Add input `h0` [batch, hidden]; without it h_0 = 0 as in the seed. */
+  h0?: boolean;
+  /** Written to metadata_props, e.g. the model config and the checkpoint's SHA-256. */
+  metadata?: Readonly<Record<string, string>>;
+  /**
+   * For `auto`: batches below this run the fused node, the rest the hoisted scan. Measured on onnxruntime-node
+   * CPU, one thread, seed sizes (tools/bench/infer.ts).
+   */
+  autoBatchThreshold?: number;
+}
+
+/** 17: supported by every onnxruntime this project targets, and inside the GRU-stable range 7–21. */
+export const DEFAULT_OPSET = 17;
+export const DEFAULT_AUTO_BATCH_THRESHOLD = 32;
+
+/** Collects nodes and constants for one graph scope, naming each node after its output. */
+class Scope {
+  readonly nodes: onnx.NodeProto[] = [];
+
+  /** Constants of every scope go to the main graph's initializers, so subgraphs only read outer names. */
+  constructor(
+    readonly prefix: string,
+    readonly initializers: onnx.TensorProto[] = [],
+  ) {}
+
+  node(opType: string, inputs: readonly string[], outputs: readonly string[], attributes: Record<string, AttributeValue> = {}): string {
+    this.nodes.push(makeNode(opType, inputs, outputs, attributes, { name: `${this.prefix}${opType}_${outputs[0]}` }));
+    return outputs[0]!;
+  }
+
+  float(name: string, dims: number[], values: ArrayLike<number>): string {
+    this.initializers.push(makeTensor(name, 'float32', dims, values));
+    return name;
+  }
+
+  int64(name: string, dims: number[], values: number[]): string {
+    this.initializers.push(makeTensor(name, 'int64', dims, values));
+    return name;
+  }
+}
+
+/** Ops whose signature moved from attributes to inputs across opsets. */
+class Ops {
+  constructor(readonly opset: number) {}
+
+  /** Split along `axis` into the given sizes. */
+  split(s: Scope, input: string, outputs: string[], axis: number, sizes: number[], constName: string): void {
+    if (this.opset >= 13) s.node('Split', [input, s.int64(constName, [sizes.length], sizes)], outputs, { axis: attr.int(axis) });
+    else s.node('Split', [input], outputs, { axis: attr.int(axis), split: attr.ints(sizes) });
+  }
+
+}
+
+function transposed(w: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c]!;
+  return t;
+}
+
+function concat(parts: ArrayLike<number>[], sign: number[] = []): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let off = 0;
+  parts.forEach((p, i) => {
+    const s = sign[i] ?? 1;
+    for (let j = 0; j < p.length; j++) out[off + j] = s * p[j]!;
+    off += p.length;
+  });
+  return out;
+}
+
+/** [A | B | ...] column-wise from row-major [rows, cols_i] matrices. */
+function hconcat(mats: Float32Array[], rows: number, cols: number[]): Float32Array {
+  const total = cols.reduce((a, c) => a + c, 0);
+  const out = new Float32Array(rows * total);
+  for (let r = 0; r < rows; r++) {
+    let off = 0;
+    mats.forEach((m, i) => {
+      const c = cols[i]!;
+      out.set(m.subarray(r * c, (r + 1) * c), r * total + off);
+      off += c;
+    });
+  }
+  return out;
+}
+
+interface Sizes {
+  I: number;
+  H: number;
+  O: number;
+}
+
+interface Want {
+  hiddenStates: boolean;
+  hN: boolean;
+  h0: boolean;
+}
+
+/** Names the GRU part produces in the scope it is written into. */
+interface Recurrence {
+  /** h_T [batch, hidden]. */
+  hT: string;
+  /** every h [batch, seq, hidden], when asked for. */
+  hs?: string;
+}
+
+/**
+ * Fused: Transpose x to GRU's layout 0 [seq, batch, input] (the layout attribute only exists from opset 14, and
+ * onnxruntime's CPU kernel does not take layout 1), one GRU node, reshape its outputs back.
+ */
+function writeFused(s: Scope, p: SeedParams, z: Sizes, want: Want, out: { hT: string; hs: string }): Recurrence {
+  const { I, H } = z;
+  const d = (n: keyof SeedParams) => p[n].data;
+  // ONNX gate order z, r, h; the seed's z rows negated (σ(−a) = 1 − σ(a)).
+  const W = s.float('gru_W', [1, 3 * H, I], concat([d('gru.W_xz.weight'), d('gru.W_xr.weight'), d('gru.W_xh.weight')], [-1]));
+  const R = s.float('gru_R', [1, 3 * H, H], concat([d('gru.W_hz.weight'), d('gru.W_hr.weight'), d('gru.W_hh.weight')], [-1]));
+  const B = s.float('gru_B', [1, 6 * H], concat([d('gru.W_xz.bias'), d('gru.W_xr.bias'), d('gru.W_xh.bias'), new Float32Array(3 * H)], [-1]));
+  const xT = s.node('Transpose', ['x'], [`${s.prefix}x_seq_major`], { perm: attr.ints([1, 0, 2]) });
+  let initialH = '';
+  if (want.h0) {
+    initialH = s.node('Reshape', ['h0', s.int64(`${s.prefix}shape_1_b_h`, [3], [1, -1, H])], [`${s.prefix}h0_dirs`]);
+  }
+  const Y = want.hiddenStates ? `${s.prefix}gru_Y` : '';
+  s.node('GRU', [xT, W, R, B, '', initialH], [Y, `${s.prefix}gru_Y_h`], {
+    hidden_size: attr.int(H),
+    linear_before_reset: attr.int(0),
+  });
+  const hT = s.node('Reshape', [`${s.prefix}gru_Y_h`, s.int64(`${s.prefix}shape_b_h`, [2], [-1, H])], [out.hT]);
+  if (!want.hiddenStates) return { hT };
+  // Y [seq, 1, batch, hidden] → [batch, seq, 1, hidden] → [batch, seq, hidden].
+  const yB = s.node('Transpose', [Y], [`${s.prefix}gru_Y_batch_major`], { perm: attr.ints([2, 0, 1, 3]) });
+  const hs = s.node('Reshape', [yB, s.int64(`${s.prefix}shape_0_0_h`, [3], [0, 0, H])], [out.hs]);
+  return { hT, hs };
+}
+
+/** Wx [I, 3H] = [W_xzᵀ W_xrᵀ W_xhᵀ], bx [3H], Rzr [H, 2H] = [W_hzᵀ W_hrᵀ], Rh [H, H] = W_hhᵀ. */
+function scanWeights(s: Scope, p: SeedParams, { I, H }: Sizes) {
+  const d = (n: keyof SeedParams) => p[n].data;
+  const Wx = s.float('scan_Wx', [I, 3 * H], hconcat([d('gru.W_xz.weight'), d('gru.W_xr.weight'), d('gru.W_xh.weight')].map((w) => transposed(w, H, I)), I, [H, H, H]));
+  const bx = s.float('scan_bx', [3 * H], concat([d('gru.W_xz.bias'), d('gru.W_xr.bias'), d('gru.W_xh.bias')]));
+  const Rzr = s.float('scan_Rzr', [H, 2 * H], hconcat([transposed(d('gru.W_hz.weight'), H, H), transposed(d('gru.W_hr.weight'), H, H)], H, [H, H]));
+  const Rh = s.float('scan_Rh', [H, H], transposed(d('gru.W_hh.weight'), H, H));
+  return { Wx, bx, Rzr, Rh };
+}
+
+/** The cell from primitive ops, written into a loop body scope. Returns h'. */
+function writeCell(b: Scope, ops: Ops, H: number, h: string, xzr: string, xh: string, Rzr: string, Rh: string): string {
+  const hR = b.node('MatMul', [h, Rzr], ['h_Rzr']);
+  const zrPre = b.node('Add', [xzr, hR], ['zr_pre']);
+  const zr = b.node('Sigmoid', [zrPre], ['zr']);
+  ops.split(b, zr, ['z', 'r'], 1, [H, H], 'split_h_h');
+  const rh = b.node('Mul', ['r', h], ['r_h']);
+  const recurrentH = b.node('MatMul', [rh, Rh], ['r_h_Rh']);
+  const hTildePre = b.node('Add', [xh, recurrentH], ['h_tilde_pre']);
+  const hTilde = b.node('Tanh', [hTildePre], ['h_tilde']);
+  const delta = b.node('Sub', [hTilde, h], ['h_tilde_minus_h']);
+  const zDelta = b.node('Mul', ['z', delta], ['z_delta']);
+  return b.node('Add', [h, zDelta], ['h_next']);
+}
+
+/** h_0 = 0 [batch, hidden] for a dynamic batch: Tile works at every opset from 7 (ConstantOfShape needs 9). */
+function zerosState(s: Scope, H: number): string {
+  const shape = s.node('Shape', ['x'], [`${s.prefix}x_shape`]);
+  const batch = s.node('Gather', [shape, s.int64(`${s.prefix}index_0`, [1], [0])], [`${s.prefix}batch_1d`], { axis: attr.int(0) });
+  const repeats = s.node('Concat', [batch, s.int64(`${s.prefix}one_1d`, [1], [1])], [`${s.prefix}zeros_repeats`], { axis: attr.int(0) });
+  return s.node('Tile', [s.float(`${s.prefix}zeros_1_h`, [1, H], new Float32Array(H)), repeats], [`${s.prefix}h0_zeros`]);
+}
+
+function stateInfo(name: string, dims: Dim[]): onnx.ValueInfoProto {
+  return makeValueInfo(name, 'float32', dims);
+}
+
+/**
+ * Scan (opset 9+): XW = x Wx + bx for all steps at once [batch, seq, 3H], split into the z|r and h parts, then
+ * Scan over axis 1 with h as the state. Loop (7–8): the same on [seq, batch, ·], the body gathering step i.
+ */
+function writeScan(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Ops, out: { hT: string; hs: string }): Recurrence {
+  const { H } = z;
+  const w = scanWeights(s, p, z);
+  const h0 = want.h0 ? 'h0' : zerosState(s, H);
+  const useScan = ops.opset >= 9;
+  const xIn = useScan ? 'x' : s.node('Transpose', ['x'], [`${s.prefix}x_seq_major`], { perm: attr.ints([1, 0, 2]) });
+  const xw = s.node('MatMul', [xIn, w.Wx], [`${s.prefix}x_Wx`]);
+  const xwb = s.node('Add', [xw, w.bx], [`${s.prefix}x_Wx_bx`]);
+  const [xzrAll, xhAll] = [`${s.prefix}x_zr`, `${s.prefix}x_h`];
+  ops.split(s, xwb, [xzrAll, xhAll], 2, [2 * H, H], `${s.prefix}split_2h_h`);
+  const hsRaw = want.hiddenStates ? (useScan ? out.hs : `${s.prefix}hs_seq_major`) : undefined;
+  const scanOut = hsRaw ? [hsRaw] : [];
+
+  const b = new Scope('body_', s.initializers);
+  const bodyOut = (hNext: string) => {
+    const outs = [stateInfo(hNext, ['batch', H])];
+    // A body output is listed once: every step's h leaves through an Identity.
+    if (hsRaw) outs.push(stateInfo(b.node('Identity', [hNext], ['h_step']), ['batch', H]));
+    return outs;
+  };
+  let body: onnx.GraphProto;
+  if (useScan) {
+    const hNext = writeCell(b, ops, H, 'h_prev', 'xzr_t', 'xh_t', w.Rzr, w.Rh);
+    body = makeGraph({
+      name: 'gru_step',
+      nodes: b.nodes,
+      inputs: [stateInfo('h_prev', ['batch', H]), stateInfo('xzr_t', ['batch', 2 * H]), stateInfo('xh_t', ['batch', H])],
+      outputs: bodyOut(hNext),
+      docString: "One step of the seed's GRU cell.",
+    });
+    const attrs: Record<string, AttributeValue> = {
+      body: attr.graph(body),
+      num_scan_inputs: attr.int(2),
+      scan_input_axes: attr.ints([1, 1]),
+    };
+    if (hsRaw) attrs.scan_output_axes = attr.ints([1]);
+    s.node('Scan', [h0, xzrAll, xhAll], [out.hT, ...scanOut], attrs);
+    return hsRaw ? { hT: out.hT, hs: hsRaw } : { hT: out.hT };
+  }
+  const xzrT = b.node('Gather', [xzrAll, 'step'], ['xzr_t'], { axis: attr.int(0) });
+  const xhT = b.node('Gather', [xhAll, 'step'], ['xh_t'], { axis: attr.int(0) });
+  const cond = b.node('Identity', ['cond_in'], ['cond_out']);
+  const hNext = writeCell(b, ops, H, 'h_prev', xzrT, xhT, w.Rzr, w.Rh);
+  body = makeGraph({
+    name: 'gru_step',
+    nodes: b.nodes,
+    inputs: [makeValueInfo('step', 'int64', []), makeValueInfo('cond_in', 'bool', []), stateInfo('h_prev', ['batch', H])],
+    outputs: [makeValueInfo(cond, 'bool', []), ...bodyOut(hNext)],
+    docString: "One step of the seed's GRU cell.",
+  });
+  const shape = s.node('Shape', ['x'], [`${s.prefix}x_shape_for_seq`]);
+  const seq = s.node('Gather', [shape, s.int64(`${s.prefix}index_1`, [], [1])], [`${s.prefix}seq_len`], { axis: attr.int(0) });
+  s.node('Loop', [seq, '', h0], [out.hT, ...scanOut], { body: attr.graph(body) });
+  if (!hsRaw) return { hT: out.hT };
+  return { hT: out.hT, hs: s.node('Transpose', [hsRaw], [out.hs], { perm: attr.ints([1, 0, 2]) }) };
+}
+
+function checkParams(p: SeedParams): Sizes {
+  const { inputSize: I, hiddenSize: H, outputSize: O } = configFromParams(p);
+  const expect: Record<keyof SeedParams, number[]> = {
+    'gru.W_xz.weight': [H, I], 'gru.W_xz.bias': [H], 'gru.W_hz.weight': [H, H],
+    'gru.W_xr.weight': [H, I], 'gru.W_xr.bias': [H], 'gru.W_hr.weight': [H, H],
+    'gru.W_xh.weight': [H, I], 'gru.W_xh.bias': [H], 'gru.W_hh.weight': [H, H],
+    'fc.weight': [O, H], 'fc.bias': [O],
+  };
+  for (const [name, shape] of Object.entries(expect) as [keyof SeedParams, number[]][]) {
+    const t = p[name];
+    if (!t) throw new UserError(`parameter ${name} is missing`);
+    if (t.shape.join(',') !== shape.join(',') || t.data.length !== shape.reduce((a, b) => a * b, 1)) {
+      throw new UserError(`parameter ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    }
+  }
+  return { I, H, O };
+}
+
+const MODEL_DOC = [
+  "The seed article's GRU classifier (MyModel), exported by gru-onnx.",
+  'z = σ(W_xz x + b_xz + W_hz h), r = σ(W_xr x + b_xr + W_hr h), h̃ = tanh(W_xh x + b_xh + W_hh (r ⊙ h)),',
+  "h' = (1 − z) ⊙ h + z ⊙ h̃, logits = fc(h_T); h_0 = 0 unless input h0 is given. Exact for every sequence length.",
+].join('\n');
+
+/** The seed model as ONNX bytes; the structural checker runs on the result before it is returned. */
+export function exportSeedModel(p: SeedParams, options: ExportOptions = {}): Uint8Array {
+  return encodeModel(buildSeedModel(p, options));
+}
+
+/** As {@link exportSeedModel}, returning the message rather than its bytes. */
+export function buildSeedModel(p: SeedParams, options: ExportOptions = {}): onnx.ModelProto {
+  const form = options.form ?? 'auto';
+  if (!EXPORT_FORMS.includes(form)) throw new UserError(`form '${String(form)}' is not one of ${EXPORT_FORMS.join(', ')}`);
+  const opset = options.opset ?? DEFAULT_OPSET;
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new UserError(`opset ${opset} is outside ${MIN_OPSET}–${MAX_OPSET}, the range where ONNX GRU keeps the seed's semantics`);
+  }
+  const threshold = options.autoBatchThreshold ?? DEFAULT_AUTO_BATCH_THRESHOLD;
+  const z = checkParams(p);
+  const want: Want = { hiddenStates: !!options.hiddenStates, hN: !!options.hN, h0: !!options.h0 };
+  const ops = new Ops(opset);
+  const s = new Scope('');
+  const names = { hT: 'h_n', hs: 'hidden_states' };
+
+  let rec: Recurrence;
+  if (form === 'fused') rec = writeFused(s, p, z, want, names);
+  else if (form === 'scan') rec = writeScan(s, p, z, want, ops, names);
+  else rec = writeAuto(s, p, z, want, ops, names, threshold);
+
+  s.node('Gemm', [rec.hT, s.float('fc_weight', [z.O, z.H], p['fc.weight'].data), s.float('fc_bias', [z.O], p['fc.bias'].data)], ['logits'], {
+    transB: attr.int(1),
+  });
+
+  const inputs = [makeValueInfo('x', 'float32', ['batch', 'seq', z.I], 'Input sequence [batch, seq, input].')];
+  if (want.h0) inputs.push(makeValueInfo('h0', 'float32', ['batch', z.H], 'Initial hidden state [batch, hidden]; zeros in the seed.'));
+  const outputs = [makeValueInfo('logits', 'float32', ['batch', z.O], 'fc(h_T) [batch, output].')];
+  if (want.hiddenStates) outputs.push(makeValueInfo('hidden_states', 'float32', ['batch', 'seq', z.H], 'Every step h_1..h_T [batch, seq, hidden].'));
+  if (want.hN) outputs.push(makeValueInfo('h_n', 'float32', ['batch', z.H], 'The last hidden state h_T [batch, hidden].'));
+  // IR 3 (opsets 7–8) requires every initializer to be listed as a graph input too.
+  if (opset < 9) for (const t of s.initializers) inputs.push(makeValueInfo(t.name, t.dataType === onnx.TensorProto.DataType.INT64 ? 'int64' : 'float32', t.dims.map(Number)));
+
+  const graph = makeGraph({
+    name: `seed_gru_${form}`,
+    nodes: s.nodes,
+    inputs,
+    outputs,
+    initializers: s.initializers,
+    docString: `Seed GRU classifier, ${form} form.`,
+  });
+  const model = makeModel(graph, {
+    opset,
+    docString: MODEL_DOC,
+    metadata: { ...options.metadata, 'gru_onnx.form': form },
+  });
+  assertValidModel(model);
+  return model;
+}
+
+/**
+ * auto: If(batch < threshold) then the fused node else the hoisted scan. The branches read x (and h0) from the
+ * outer scope and hold their own weights, so each branch is the whole recurrence.
+ */
+function writeAuto(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Ops, out: { hT: string; hs: string }, threshold: number): Recurrence {
+  const shape = s.node('Shape', ['x'], ['x_shape_for_batch']);
+  const batch = s.node('Gather', [shape, s.int64('index_0_for_batch', [1], [0])], ['batch_size'], { axis: attr.int(0) });
+  let small: string;
+  if (ops.opset >= 9) {
+    small = s.node('Less', [batch, s.int64('auto_batch_threshold', [1], [threshold])], ['batch_is_small']);
+  } else {
+    // Less-7 takes floating types only.
+    const batchF = s.node('Cast', [batch], ['batch_size_float'], { to: attr.int(1) });
+    small = s.node('Less', [batchF, s.float('auto_batch_threshold', [1], [threshold])], ['batch_is_small']);
+  }
+  const branchOutputs = (rec: Recurrence) => {
+    const o = [stateInfo(rec.hT, ['batch', z.H])];
+    if (rec.hs) o.push(stateInfo(rec.hs, ['batch', 'seq', z.H]));
+    return o;
+  };
+  const f = new Scope('fused_', s.initializers);
+  const fusedRec = writeFused(f, p, z, want, { hT: 'fused_h_T', hs: 'fused_hs' });
+  const sc = new Scope('scan_', s.initializers);
+  const scanRec = writeScan(sc, p, z, want, ops, { hT: 'scan_h_T', hs: 'scan_hs' });
+  const thenBranch = makeGraph({ name: 'fused_branch', nodes: f.nodes, inputs: [], outputs: branchOutputs(fusedRec), docString: 'Small batch: one GRU node.' });
+  const elseBranch = makeGraph({ name: 'scan_branch', nodes: sc.nodes, inputs: [], outputs: branchOutputs(scanRec), docString: 'Large batch: hoisted scan.' });
+  const outs = [out.hT];
+  if (want.hiddenStates) outs.push(out.hs);
+  s.node('If', [small], outs, { else_branch: attr.graph(elseBranch), then_branch: attr.graph(thenBranch) });
+  return want.hiddenStates ? { hT: out.hT, hs: out.hs } : { hT: out.hT };
+}
+
+/** Writes model bytes so the file appears complete or not at all. */
+export function saveModel(path: string, bytes: Uint8Array): void {
+  writeFileAtomic(path, bytes);
+}
