@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { loadCheckpoint, sha256Hex } from '@gru-onnx/model';
+import { DEFAULT_OPSET, EXPORT_FORMS, MAX_OPSET, MIN_OPSET, exportSeedModel, saveModel, type ExportForm } from '@gru-onnx/onnx';
+import type { Context } from '../context.ts';
+import { NotImplementedError } from '../exit-codes.ts';
+import { printJson, println } from '../io.ts';
+import { intArg } from '../parsers.ts';
+import { requirePath } from '../files.ts';
+
+/** Where the weights come from; `auto` detects it from the file (issue 6). */
+export const SOURCES = ['auto', 'seed', 'pytorch-gru', 'tfjs-layers'] as const;
+export type SourceKind = (typeof SOURCES)[number];
+
+interface ExportOpts {
+  weights: string;
+  out: string;
+  form: ExportForm;
+  opset: number;
+  hiddenStates?: boolean;
+  h0?: boolean;
+  hN?: boolean;
+  source: SourceKind;
+  json?: boolean;
+}
+
+export function sourceOption(): Option {
+  return new Option('--source <kind>', 'what --weights holds: the seed checkpoint, a PyTorch nn.GRU classifier (safetensors) or a tfjs-layers model.json; auto detects it from the file')
+    .choices(SOURCES)
+    .default('auto');
+}
+
+export function exportCommand(ctx: Context): Command {
+  return new Command('export')
+    .description('write an ONNX model from a checkpoint (seed, PyTorch nn.GRU or tfjs-layers)')
+    .requiredOption('--weights <file>', 'checkpoint (.safetensors) or tfjs-layers model.json')
+    .requiredOption('--out <file.onnx>', 'ONNX model to write')
+    .addOption(
+      new Option('--form <form>', 'fused = one GRU node; scan = primitive ops in a loop (for runtimes without a GRU kernel); auto = fused for small batches, scan for large, chosen at run time')
+        .choices(EXPORT_FORMS)
+        .default('auto'),
+    )
+    .option('--opset <n>', `ONNX opset (${MIN_OPSET}–${MAX_OPSET}, where ONNX GRU keeps the seed's semantics)`, intArg(MIN_OPSET, MAX_OPSET), DEFAULT_OPSET)
+    .option('--hidden-states', 'add output hidden_states [batch, seq, hidden] (every step; lets verify find the first diverging step)')
+    .option('--h0', 'add input h0 [batch, hidden] (default: h_0 = 0, as the seed)')
+    .option('--h-n', 'add output h_n [batch, hidden], the last hidden state')
+    .addOption(sourceOption())
+    .option('--json', 'print the summary as JSON on stdout')
+    .option('--verbose', 'stack traces on errors')
+    .addHelpText(
+      'after',
+      `
+Every form is exact for every sequence length. The model's metadata records the model config and the SHA-256
+of the weights file.
+
+Examples:
+  $ pnpm gru-onnx export --weights model.safetensors --out model.onnx
+  $ pnpm gru-onnx export --weights model.safetensors --out model.onnx --form fused --opset 13 --hidden-states
+  $ pnpm gru-onnx export --weights tfjs-model/model.json --out model.onnx      # TensorFlow.js -> ONNX, no Python`,
+    )
+    .action((opts: ExportOpts) => {
+      requirePath('--weights', opts.weights, 'file');
+      const bytes = exportFromWeights(opts);
+      saveModel(opts.out, bytes);
+      const summary = { model: opts.out, bytes: bytes.byteLength, sha256: sha256Hex(bytes), form: opts.form, opset: opts.opset, weights: opts.weights };
+      if (opts.json) printJson(ctx.io, summary);
+      else println(ctx.io, `wrote ${opts.out}: ${opts.form} form, opset ${opts.opset}, ${bytes.byteLength} bytes, sha256 ${summary.sha256.slice(0, 16)}…`);
+      ctx.exitCode = 0;
+    });
+}
+
+/** Loads the weights named by --weights/--source and exports them with the command's ONNX options. */
+export function exportFromWeights(opts: Omit<ExportOpts, 'out' | 'json'>): Uint8Array {
+  if (opts.source !== 'auto' && opts.source !== 'seed') throw new NotImplementedError(`export --source ${opts.source}`);
+  const ckpt = loadCheckpoint(opts.weights);
+  return exportSeedModel(ckpt.params, {
+    form: opts.form,
+    opset: opts.opset,
+    hiddenStates: opts.hiddenStates === true,
+    h0: opts.h0 === true,
+    hN: opts.hN === true,
+    metadata: {
+      'gru_onnx.config': JSON.stringify(ckpt.config),
+      'gru_onnx.weights_sha256': sha256Hex(readFileSync(opts.weights)),
+    },
+  });
+}

@@ -1,0 +1,50 @@
+import { UserError } from '@gru-onnx/model';
+
+/**
+ * Exit codes of the `gru-onnx` command (DESIGN.md's contract, plus 70 and 130).
+ * 70 is sysexits' EX_SOFTWARE: an internal error is a bug in gru-onnx, not the user's input, so it must not
+ * look like exit 2 to a CI script that treats 2 as "fix your arguments".
+ * 130 is the shell's 128 + SIGINT, so `gru-onnx demo; echo $?` reads like any interrupted command.
+ */
+export const EXIT = Object.freeze({
+  ok: 0,
+  mismatch: 1,
+  usage: 2,
+  requiredUnavailable: 3,
+  internal: 70,
+  interrupted: 130,
+});
+
+/** A command the libraries cannot serve yet; exits as an internal error (a bug), never as a fake success. */
+export class NotImplementedError extends Error {
+  override readonly name = 'NotImplementedError';
+  constructor(what: string) {
+    super(`not yet implemented: ${what}`);
+  }
+}
+
+/** Thrown when SIGINT stopped a command; main() maps it to exit 130. */
+export class InterruptedError extends Error {
+  override readonly name = 'InterruptedError';
+  constructor() {
+    super('interrupted');
+  }
+}
+
+/**
+ * One line for stderr and the exit code for `err`. UserError (bad input) is `error: <msg>`, exit 2; an
+ * interruption is exit 130; anything else is `error: internal: <msg>`, exit 70. The stack only with --verbose.
+ */
+export function describeError(err: unknown, verbose: boolean): { line: string; code: number } {
+  if (err instanceof InterruptedError) return { line: 'error: interrupted', code: EXIT.interrupted };
+  const user = err instanceof UserError;
+  const message = oneLine(err instanceof Error ? err.message : String(err));
+  let line = user ? `error: ${message}` : `error: internal: ${message}`;
+  if (verbose && err instanceof Error && err.stack) line += `\n${err.stack}`;
+  return { line, code: user ? EXIT.usage : EXIT.internal };
+}
+
+/** Messages may carry newlines (commander's suggestions, nested causes); the contract is one line. */
+export function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ').trim();
+}
