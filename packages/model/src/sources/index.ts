@@ -1,0 +1,3 @@
+export * from './source-model.ts';
+export * from './pytorch-gru.ts';
+export * from './tfjs-layers.ts';

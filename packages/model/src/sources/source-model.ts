@@ -1,0 +1,114 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeCheckpoint } from '../checkpoint.ts';
+import { UserError } from '../errors.ts';
+import type { SeedParams } from '../params.ts';
+import { configFromParams } from '../params.ts';
+import { referenceForward } from '../reference.ts';
+import { decodeSafetensors, MAX_FILE_BYTES } from '../safetensors.ts';
+import { findPytorchGruPrefix, pytorchGruForward, pytorchGruFromSafetensors, type PytorchGru } from './pytorch-gru.ts';
+import { loadTfjsLayersModel, tfjsLayersForward, type TfjsLayersGru } from './tfjs-layers.ts';
+
+/**
+ * Where a model comes from, and so which GRU convention its weights follow (DESIGN.md, "The numerics"):
+ * - `seed`: the seed's `MyModel` state_dict (safetensors, `gru.W_xz.weight`, …) — the native checkpoint;
+ * - `pytorch-gru`: an `nn.GRU` + `nn.Linear` state_dict (safetensors, `gru.weight_ih_l0`, …);
+ * - `tfjs-layers`: a TensorFlow.js layers `model.json` (+ weight files) holding GRU → Dense.
+ */
+export const SOURCE_KINDS = ['seed', 'pytorch-gru', 'tfjs-layers'] as const;
+export type SourceKind = (typeof SOURCE_KINDS)[number];
+
+export interface SeedSource {
+  kind: 'seed';
+  params: SeedParams;
+  metadata: Record<string, string>;
+}
+
+/** A loaded model of any kind. Every kind maps x [batch, seq, input] to logits [batch, output]. */
+export type SourceModel = SeedSource | PytorchGru | TfjsLayersGru;
+
+export function isSourceKind(s: string): s is SourceKind {
+  return (SOURCE_KINDS as readonly string[]).includes(s);
+}
+
+/** The sizes every kind shares: what x and the output look like. */
+export function sourceSizes(m: SourceModel): { inputSize: number; outputSize: number } {
+  if (m.kind === 'seed') {
+    const { inputSize, outputSize } = configFromParams(m.params);
+    return { inputSize, outputSize };
+  }
+  return { inputSize: m.inputSize, outputSize: m.outputSize };
+}
+
+/** The float64 reference of each kind: x [batch, seq, input] row-major → logits [batch, output]. */
+export function sourceForward(m: SourceModel, x: ArrayLike<number>, batch: number, seq: number): { logits: Float64Array } {
+  switch (m.kind) {
+    case 'seed':
+      return { logits: referenceForward(m.params, x, batch, seq).logits };
+    case 'pytorch-gru':
+      return pytorchGruForward(m, x, batch, seq);
+    case 'tfjs-layers':
+      return tfjsLayersForward(m, x, batch, seq);
+  }
+}
+
+function readBounded(path: string): Uint8Array {
+  const size = statSync(path).size;
+  if (size > MAX_FILE_BYTES) throw new UserError(`${path}: file is ${size} bytes, more than the ${MAX_FILE_BYTES}-byte limit`);
+  return readFileSync(path);
+}
+
+/** A model.json path for tfjs: the file itself, or `model.json` inside a directory. */
+function tfjsJsonPath(path: string): string | undefined {
+  const st = statSync(path);
+  if (st.isDirectory()) {
+    const inside = join(path, 'model.json');
+    return statSync(inside, { throwIfNoEntry: false })?.isFile() ? inside : undefined;
+  }
+  return path.toLowerCase().endsWith('.json') ? path : undefined;
+}
+
+/**
+ * Which kind a file holds, from its content: a JSON file with `modelTopology` (or a directory with model.json) is
+ * tfjs-layers; a safetensors file with `gru.W_xz.weight` is the seed's, one with `*weight_ih_l0` an nn.GRU.
+ */
+export function detectSourceKind(path: string): SourceKind {
+  let jsonPath: string | undefined;
+  try {
+    jsonPath = tfjsJsonPath(path);
+  } catch (err) {
+    throw new UserError(`${path}: cannot read model (${err instanceof Error && 'code' in err ? String(err.code) : String(err)})`);
+  }
+  if (jsonPath) return 'tfjs-layers';
+  if (statSync(path).isDirectory()) throw new UserError(`${path}: a directory without model.json; pass a .safetensors checkpoint or a TensorFlow.js model.json`);
+  const bytes = readBounded(path);
+  if (bytes[0] === 0x7b) throw new UserError(`${path}: looks like JSON; name it *.json (a TensorFlow.js model.json) or pass --source tfjs-layers`);
+  return kindOfTensors([...decodeSafetensors(bytes, path).tensors.keys()], path);
+}
+
+function kindOfTensors(names: string[], path: string): SourceKind {
+  if (names.includes('gru.W_xz.weight')) return 'seed';
+  if (findPytorchGruPrefix(names) !== undefined) return 'pytorch-gru';
+  throw new UserError(`${path}: neither the seed's MyModel ('gru.W_xz.weight') nor a PyTorch nn.GRU ('gru.weight_ih_l0') state_dict (tensors: ${names.slice(0, 6).join(', ')}${names.length > 6 ? ', ...' : ''}); pass --source to say which`);
+}
+
+/**
+ * Loads a model of any kind. `kind` (the CLI's `--source`) overrides detection; without it the kind comes from
+ * the file (see detectSourceKind). Every problem is a one-line UserError naming the file and what is wrong.
+ */
+export function loadSourceModel(path: string, kind?: SourceKind): SourceModel {
+  const k = kind ?? detectSourceKind(path);
+  if (k === 'tfjs-layers') return loadTfjsLayersModel(path);
+  let bytes: Uint8Array;
+  try {
+    bytes = readBounded(path);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${path}: cannot read checkpoint (${err instanceof Error && 'code' in err ? String(err.code) : String(err)})`);
+  }
+  if (k === 'seed') {
+    const { params, metadata } = decodeCheckpoint(bytes, path);
+    return { kind: 'seed', params, metadata };
+  }
+  return pytorchGruFromSafetensors(decodeSafetensors(bytes, path), path);
+}
