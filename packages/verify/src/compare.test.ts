@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { compareOutput, describeComparison, histogramBin, histogramLabels, HISTOGRAM_BINS, REL_FLOOR } from './compare.ts';
+import { analyzeSteps } from './divergence.ts';
+
+const tol = { atol: 1e-5, rtol: 1e-5 };
+const f32 = (a: number[]) => Float32Array.from(a);
+const f64 = (a: number[]) => Float64Array.from(a);
+
+describe('compareOutput', () => {
+  it('passes equal values and reports zero error', () => {
+    const c = compareOutput('y', { dims: [2, 2], data: f32([0.5, -1, 2, 0]) }, { dims: [2, 2], data: f64([0.5, -1, 2, 0]) }, tol);
+    expect(c.status).toBe('pass');
+    expect(c.maxAbs).toBe(0);
+    expect(c.failing).toBe(0);
+    expect(c.histogram[0]).toBe(4);
+  });
+
+  it('checks shape before values: a mismatch is a fail with a message, not an exception', () => {
+    const c = compareOutput('logits', { dims: [1, 4], data: f32([0, 0, 0, 0]) }, { dims: [2, 2], data: f64([0, 0, 0, 0]) }, tol);
+    expect(c.status).toBe('fail');
+    expect(c.message).toBe('logits: shape [1, 4], expected [2, 2]'.replace('logits:', 'output logits:'));
+  });
+
+  it('checks dtype: float64 from a backend is not float32', () => {
+    const c = compareOutput('y', { dims: [1], data: Float64Array.of(1) as unknown as Float32Array }, { dims: [1], data: f64([1]) }, tol);
+    expect(c.status).toBe('fail');
+    expect(c.message).toMatch(/dtype Float64Array, expected float32/);
+  });
+
+  it('reports a missing output', () => {
+    expect(compareOutput('h_n', undefined, { dims: [1], data: f64([1]) }, tol).message).toMatch(/missing/);
+  });
+
+  it('uses |a − e| ≤ atol + rtol·|e|: the boundary passes, just past it fails', () => {
+    const e = 1000;
+    const bound = tol.atol + tol.rtol * e; // 0.01001
+    const pass = compareOutput('y', { dims: [1], data: f32([e]) }, { dims: [1], data: f64([e - bound * 0.99]) }, tol);
+    expect(pass.status).toBe('pass');
+    const fail = compareOutput('y', { dims: [2], data: f32([0, e]) }, { dims: [2], data: f64([0, e - bound * 1.5]) }, tol);
+    expect(fail.status).toBe('fail');
+    expect(fail.failing).toBe(1);
+    expect(fail.firstFailure?.index).toEqual([1]);
+    expect(describeComparison(fail)).toMatch(/1\/2 elements outside tolerance; first at \[1\]/);
+  });
+
+  it('near-zero references do not inflate the relative error, and atol decides them', () => {
+    const c = compareOutput('y', { dims: [1], data: f32([1e-9]) }, { dims: [1], data: f64([0]) }, tol);
+    expect(c.status).toBe('pass');
+    expect(c.maxRel).toBeCloseTo(1e-9 / REL_FLOOR, 12);
+  });
+
+  it('computes max, mean and p99 abs over finite pairs', () => {
+    const n = 200;
+    const e = new Float64Array(n);
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = i < 197 ? 0 : i === 197 ? 0.25 : i === 198 ? 0.5 : 1; // three outliers
+    const c = compareOutput('y', { dims: [n], data: a }, { dims: [n], data: e }, { atol: 2, rtol: 0 });
+    expect(c.maxAbs).toBe(1);
+    expect(c.meanAbs).toBeCloseTo(1.75 / 200, 12);
+    expect(c.p99Abs).toBe(0.25); // nearest rank: the 198th of 200 sorted
+    expect(c.status).toBe('pass');
+  });
+
+  it('never treats NaN vs Inf, finite vs NaN or +Inf vs −Inf as equal; same NaN/Inf positions agree', () => {
+    const a = f32([NaN, Infinity, NaN, 1, Infinity, -Infinity]);
+    const e = f64([NaN, Infinity, Infinity, NaN, -Infinity, 3]);
+    const c = compareOutput('y', { dims: [6], data: a }, { dims: [6], data: e }, tol);
+    expect(c.nonFiniteAgreements).toBe(2);
+    expect(c.nonFiniteMismatches).toBe(4);
+    expect(c.failing).toBe(0);
+    expect(c.status).toBe('fail');
+    expect(c.firstFailure).toEqual({ index: [2], actual: 'NaN', expected: 'Infinity' });
+    expect(JSON.stringify(c)).not.toMatch(/null/);
+  });
+
+  it('bins abs errors by decade', () => {
+    expect(histogramBin(0)).toBe(0);
+    expect(histogramBin(1e-20)).toBe(1);
+    expect(histogramBin(3e-7)).toBe(histogramLabels().indexOf('1e-7'));
+    expect(histogramBin(1e6)).toBe(HISTOGRAM_BINS - 1);
+    expect(histogramLabels()).toHaveLength(HISTOGRAM_BINS);
+  });
+
+  it('reports unravelled indices for multi-dimensional outputs', () => {
+    const e = new Float64Array(2 * 3 * 4);
+    const a = new Float32Array(e.length);
+    a[1 * 12 + 2 * 4 + 3] = 1;
+    expect(compareOutput('y', { dims: [2, 3, 4], data: a }, { dims: [2, 3, 4], data: e }, tol).firstFailure?.index).toEqual([1, 2, 3]);
+  });
+});
+
+describe('analyzeSteps', () => {
+  it('names the first (batch, step, unit) in time order with both values, and the per-step max', () => {
+    const [B, T, H] = [2, 4, 3];
+    const e = new Float64Array(B * T * H).map((_, i) => Math.sin(i));
+    const a = Float32Array.from(e);
+    a[(1 * T + 1) * H + 2] += 0.1; // batch 1, step 1, unit 2
+    a[(0 * T + 3) * H + 0] += 0.5; // later step, earlier batch
+    const s = analyzeSteps({ dims: [B, T, H], data: a }, { dims: [B, T, H], data: e }, tol)!;
+    expect(s.firstDivergence).toMatchObject({ batch: 1, step: 1, unit: 2 });
+    expect(s.firstDivergence!.expected).toBe(e[(1 * T + 1) * H + 2]);
+    expect(s.perStepMaxAbs).toHaveLength(T);
+    expect(s.perStepMaxAbs[3] as number).toBeCloseTo(0.5, 6);
+    expect(s.perStepMaxAbs[0] as number).toBeLessThan(1e-7);
+  });
+
+  it('has no divergence when every step is inside tolerance, and skips mismatched shapes', () => {
+    const e = new Float64Array(6).fill(0.25);
+    expect(analyzeSteps({ dims: [1, 2, 3], data: Float32Array.from(e) }, { dims: [1, 2, 3], data: e }, tol)!.firstDivergence).toBeUndefined();
+    expect(analyzeSteps({ dims: [1, 3, 2], data: Float32Array.from(e) }, { dims: [1, 2, 3], data: e }, tol)).toBeUndefined();
+  });
+});

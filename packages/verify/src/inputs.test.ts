@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { SEED_CONFIG, UserError } from '@gru-onnx/model';
+import { fakeParams, signatureOnlyModel } from './fake-runner.ts';
+import { DEFAULT_SHAPES, generateCases, parseShapes, readSignature, SATURATING_MAGNITUDE, validateFeeds, validateParams } from './inputs.ts';
+
+const sig = readSignature(signatureOnlyModel(SEED_CONFIG, { h0: true }));
+const sizes = { inputSize: SEED_CONFIG.inputSize, hiddenSize: SEED_CONFIG.hiddenSize };
+
+describe('inputs', () => {
+  it('reads the graph signature', () => {
+    expect(sig.inputs.map((v) => v.name)).toEqual(['x', 'h0']);
+    expect(sig.inputs[0]!.dims).toEqual(['batch', 'seq', 8]);
+    expect(sig.outputs.map((v) => v.name)).toEqual(['logits', 'hidden_states', 'h_n']);
+    expect(() => readSignature(Uint8Array.of(0xff, 0xff, 0xff), 'bad.onnx')).toThrow(/bad.onnx: not an ONNX model/);
+  });
+
+  it('sweeps batch {1,3,64} × seq {1,10,64,257} plus zeros and saturating edge cases', () => {
+    expect(DEFAULT_SHAPES).toHaveLength(12);
+    const cases = generateCases(sig, sizes, { seed: 7 });
+    expect(cases.map((c) => c.id)).toContain('64x257');
+    expect(cases.at(-2)!.kind).toBe('zeros');
+    expect(cases.at(-2)!.feeds.x!.data.every((v) => v === 0)).toBe(true);
+    const sat = cases.at(-1)!.feeds.x!.data;
+    expect(Math.min(...Array.from(sat, Math.abs))).toBeGreaterThanOrEqual(SATURATING_MAGNITUDE / 2);
+    expect(cases[0]!.feeds.h0!.dims).toEqual([1, 16]);
+  });
+
+  it('is reproducible from the seed, and the seed matters', () => {
+    const a = generateCases(sig, sizes, { seed: 7, shapes: [{ batch: 2, seq: 5 }] });
+    const b = generateCases(sig, sizes, { seed: 7, shapes: [{ batch: 2, seq: 5 }] });
+    const c = generateCases(sig, sizes, { seed: 8, shapes: [{ batch: 2, seq: 5 }] });
+    expect(a[0]!.feeds.x!.data).toEqual(b[0]!.feeds.x!.data);
+    expect(a[0]!.feeds.x!.data).not.toEqual(c[0]!.feeds.x!.data);
+  });
+
+  it('parses --shapes', () => {
+    expect(parseShapes('1x10, 3X64')).toEqual([{ batch: 1, seq: 10 }, { batch: 3, seq: 64 }]);
+    expect(() => parseShapes('1x')).toThrow(UserError);
+    expect(() => parseShapes('0x5')).toThrow(/1..65536/);
+  });
+
+  it('reports NaN/Inf in user inputs up front with the location', () => {
+    const x = new Float32Array(2 * 3 * 8);
+    x[1 * 24 + 2 * 8 + 5] = Number.NaN;
+    const feeds = { x: { dims: [2, 3, 8], data: x }, h0: { dims: [2, 16], data: new Float32Array(32) } };
+    expect(() => validateFeeds(feeds, sig, 'inputs.json')).toThrow('inputs.json: input x: NaN at [1, 2, 5]');
+    x[1 * 24 + 2 * 8 + 5] = 0;
+    expect(() => validateFeeds(feeds, sig, 'in')).not.toThrow();
+    expect(() => validateFeeds({ ...feeds, y: feeds.x }, sig, 'in')).toThrow(/"y" is not a model input/);
+    expect(() => validateFeeds({ x: feeds.x }, sig, 'in')).toThrow(/missing model input "h0"/);
+    expect(() => validateFeeds({ ...feeds, x: { dims: [2, 3, 4], data: new Float32Array(24) } }, sig, 'in')).toThrow(/shape \[2, 3, 4\], the model declares \[batch, seq, 8\]/);
+  });
+
+  it('reports NaN/Inf in weights with the parameter and index', () => {
+    const p = fakeParams(SEED_CONFIG);
+    p['gru.W_hh.weight'].data[16 * 2 + 3] = Infinity;
+    expect(() => validateParams(p)).toThrow('weights: gru.W_hh.weight: Infinity at [2, 3]');
+  });
+});

@@ -1,0 +1,198 @@
+import { onnx } from '@gru-onnx/onnx';
+import { PARAM_NAMES, Rng, UserError } from '@gru-onnx/model';
+import type { SeedParams } from '@gru-onnx/model';
+import { unravel } from './compare.ts';
+import type { Feeds, NamedTensor } from './runner.ts';
+
+/** One graph input or output: its name, element type and dimensions (numbers, symbolic names, or null when unknown). */
+export interface ValueSignature {
+  name: string;
+  elemType: string;
+  dims: (number | string | null)[] | null;
+}
+export interface ModelSignature {
+  inputs: ValueSignature[];
+  outputs: ValueSignature[];
+}
+
+function valueSignature(v: onnx.IValueInfoProto): ValueSignature {
+  const t = v.type?.tensorType;
+  const elem = t?.elemType ?? 0;
+  const elemType = onnx.TensorProto.DataType[elem] ?? `type ${elem}`;
+  const dims = t?.shape?.dim
+    ? t.shape.dim.map((d) => (d.dimValue !== undefined && d.dimValue !== null && d.dimParam == null ? Number(d.dimValue) : d.dimParam || null))
+    : null;
+  return { name: v.name ?? '', elemType, dims };
+}
+
+/** Decodes a model's graph inputs (initializers excluded: old models list them as inputs too) and outputs. */
+export function readSignature(model: Uint8Array | onnx.ModelProto, source = 'model'): ModelSignature {
+  let m: onnx.ModelProto;
+  if (model instanceof Uint8Array) {
+    try {
+      m = onnx.ModelProto.decode(model);
+    } catch (err) {
+      throw new UserError(`${source}: not an ONNX model (${err instanceof Error ? err.message : String(err)})`);
+    }
+  } else {
+    m = model;
+  }
+  const g = m.graph;
+  if (!g) throw new UserError(`${source}: the model has no graph`);
+  const inits = new Set((g.initializer ?? []).map((t) => t.name));
+  const inputs = (g.input ?? []).filter((v) => !inits.has(v.name)).map(valueSignature);
+  const outputs = (g.output ?? []).map(valueSignature);
+  if (outputs.length === 0) throw new UserError(`${source}: the graph has no outputs`);
+  return { inputs, outputs };
+}
+
+/** A shape of the sweep. */
+export interface Shape {
+  batch: number;
+  seq: number;
+}
+
+/** Issue 4's default sweep: batch {1, 3, 64} × seq {1, 10, 64, 257}. 257 is odd and past any power of two. */
+export const DEFAULT_SHAPES: readonly Shape[] = [1, 3, 64].flatMap((batch) => [1, 10, 64, 257].map((seq) => ({ batch, seq })));
+/** Edge inputs run at one middling shape: long enough for saturation to carry through the recurrence. */
+export const DEFAULT_EDGE_SHAPE: Shape = { batch: 3, seq: 64 };
+export const DEFAULT_SEED = 42;
+/**
+ * |x| for the saturating edge case. The seed's weights are about ±1/√H; with 8 inputs a pre-activation of about
+ * 50·0.25·√8 ≈ 35 puts σ and tanh deep in saturation (σ(35) = 1 − 6e-16), where an exp overflow or a wrong
+ * clamp would show.
+ */
+export const SATURATING_MAGNITUDE = 50;
+
+/** Parses `BxT,BxT,...` (the CLI's --shapes). */
+export function parseShapes(text: string): Shape[] {
+  const shapes = text.split(',').map((part) => {
+    const m = /^\s*(\d+)\s*x\s*(\d+)\s*$/i.exec(part);
+    if (!m) throw new UserError(`--shapes: "${part}" is not BATCHxSEQ (e.g. 3x10)`);
+    const batch = Number(m[1]);
+    const seq = Number(m[2]);
+    if (batch < 1 || seq < 1 || batch > 65536 || seq > 65536) throw new UserError(`--shapes: ${part}: batch and seq must be 1..65536`);
+    return { batch, seq };
+  });
+  if (shapes.length === 0) throw new UserError('--shapes: empty');
+  return shapes;
+}
+
+export type CaseKind = 'random' | 'zeros' | 'saturating' | 'bundle' | 'user';
+
+/** One input set to run on every backend. */
+export interface VerifyCase {
+  id: string;
+  kind: CaseKind;
+  /** Batch and seq of the main input when known (generated cases); bundles may have other inputs. */
+  batch?: number;
+  seq?: number;
+  feeds: Feeds;
+}
+
+const numeric = (d: number | string | null | undefined): number | undefined => (typeof d === 'number' ? d : undefined);
+
+/** The seed model's inputs in this graph: `x` [batch, seq, input] and optionally `h0` [batch, hidden]. */
+export function seedInputs(sig: ModelSignature, sizes: { inputSize?: number; hiddenSize?: number }): { x: string; h0?: string; inputSize: number; hiddenSize?: number } {
+  const x = sig.inputs.find((v) => v.name === 'x') ?? (sig.inputs.length === 1 ? sig.inputs[0] : undefined);
+  if (!x) throw new UserError(`model inputs ${sig.inputs.map((v) => v.name).join(', ')}: expected "x" [batch, seq, input] (and optionally "h0")`);
+  const h0 = sig.inputs.find((v) => v.name === 'h0');
+  const others = sig.inputs.filter((v) => v !== x && v !== h0);
+  if (others.length > 0) throw new UserError(`model input ${others[0]!.name}: not one of the seed model's inputs (x, h0); use a bundle to supply it`);
+  if (x.dims && x.dims.length !== 3) throw new UserError(`model input ${x.name}: rank ${x.dims.length}, expected [batch, seq, input]`);
+  const inputSize = numeric(x.dims?.[2]) ?? sizes.inputSize;
+  if (inputSize === undefined) throw new UserError(`model input ${x.name}: input size is symbolic and no weights were given`);
+  const hiddenSize = numeric(h0?.dims?.[1]) ?? sizes.hiddenSize;
+  if (h0 && hiddenSize === undefined) throw new UserError('model input h0: hidden size is symbolic and no weights were given');
+  return { x: x.name, ...(h0 ? { h0: h0.name } : {}), inputSize, ...(hiddenSize !== undefined ? { hiddenSize } : {}) };
+}
+
+export interface GenerateOptions {
+  shapes?: readonly Shape[];
+  seed?: number;
+  /** Edge inputs (all zeros, saturating magnitudes); on by default. */
+  edgeCases?: boolean;
+  edgeShape?: Shape;
+}
+
+/**
+ * The sweep's inputs from one seed: x ~ N(0, 1), h0 ~ U(−1, 1) where the model takes h0. Every case draws from
+ * its own generator seeded from (seed, case index), so adding a shape does not change the others' inputs.
+ */
+export function generateCases(sig: ModelSignature, sizes: { inputSize?: number; hiddenSize?: number }, options: GenerateOptions = {}): VerifyCase[] {
+  const names = seedInputs(sig, sizes);
+  const seed = options.seed ?? DEFAULT_SEED;
+  const shapes = options.shapes ?? DEFAULT_SHAPES;
+  const I = names.inputSize;
+  const H = names.hiddenSize ?? 0;
+  const make = (kind: CaseKind, s: Shape, index: number): VerifyCase => {
+    const rng = new Rng((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
+    const x = new Float32Array(s.batch * s.seq * I);
+    const h0 = new Float32Array(s.batch * H);
+    if (kind === 'random') {
+      for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+      for (let i = 0; i < h0.length; i++) h0[i] = rng.range(-1, 1);
+    } else if (kind === 'saturating') {
+      for (let i = 0; i < x.length; i++) x[i] = (rng.uniform() < 0.5 ? -1 : 1) * SATURATING_MAGNITUDE * rng.range(0.5, 1);
+      for (let i = 0; i < h0.length; i++) h0[i] = rng.uniform() < 0.5 ? -0.99 : 0.99;
+    }
+    const feeds: Feeds = { [names.x]: { dims: [s.batch, s.seq, I], data: x } };
+    if (names.h0) feeds[names.h0] = { dims: [s.batch, H], data: h0 };
+    const id = kind === 'random' ? `${s.batch}x${s.seq}` : `${kind} ${s.batch}x${s.seq}`;
+    return { id, kind, batch: s.batch, seq: s.seq, feeds };
+  };
+  const cases = shapes.map((s, i) => make('random', s, i));
+  if (options.edgeCases ?? true) {
+    const edge = options.edgeShape ?? DEFAULT_EDGE_SHAPE;
+    cases.push(make('zeros', edge, shapes.length), make('saturating', edge, shapes.length + 1));
+  }
+  return cases;
+}
+
+/** The first NaN/±Inf in `data`, as a multi-index, or undefined. */
+export function firstNonFinite(data: ArrayLike<number>, dims: number[]): { index: number[]; value: number } | undefined {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!Number.isFinite(v)) return { index: unravel(i, dims), value: v };
+  }
+  return undefined;
+}
+
+/**
+ * Checks inputs a user supplied (or a bundle stored) before any backend runs: names, ranks and fixed dimensions
+ * against the graph, value counts, and NaN/Inf with their location — all one-line UserErrors.
+ */
+export function validateFeeds(feeds: Feeds, sig: ModelSignature, source: string): void {
+  for (const name of Object.keys(feeds)) {
+    if (!sig.inputs.some((v) => v.name === name)) {
+      throw new UserError(`${source}: input "${name}" is not a model input (model inputs: ${sig.inputs.map((v) => v.name).join(', ')})`);
+    }
+  }
+  for (const v of sig.inputs) {
+    const t: NamedTensor | undefined = feeds[v.name];
+    if (!t) throw new UserError(`${source}: missing model input "${v.name}"`);
+    const count = t.dims.reduce((a, b) => a * b, 1);
+    if (t.dims.some((d) => !Number.isInteger(d) || d < 0)) throw new UserError(`${source}: input ${v.name}: bad dimensions [${t.dims.join(', ')}]`);
+    if (count !== t.data.length) throw new UserError(`${source}: input ${v.name}: ${t.data.length} values for shape [${t.dims.join(', ')}]`);
+    if (v.dims) {
+      if (v.dims.length !== t.dims.length) throw new UserError(`${source}: input ${v.name}: rank ${t.dims.length}, the model declares [${v.dims.map((d) => d ?? '?').join(', ')}]`);
+      v.dims.forEach((d, i) => {
+        if (typeof d === 'number' && d !== t.dims[i]) {
+          throw new UserError(`${source}: input ${v.name}: shape [${t.dims.join(', ')}], the model declares [${v.dims!.map((e) => e ?? '?').join(', ')}]`);
+        }
+      });
+    }
+    const bad = firstNonFinite(t.data, t.dims);
+    if (bad) throw new UserError(`${source}: input ${v.name}: ${bad.value} at [${bad.index.join(', ')}]`);
+  }
+}
+
+/** NaN/Inf in weights, reported up front with the parameter name and index. */
+export function validateParams(params: SeedParams, source = 'weights'): void {
+  for (const name of PARAM_NAMES) {
+    const t = params[name];
+    if (!t) throw new UserError(`${source}: missing parameter ${name}`);
+    const bad = firstNonFinite(t.data, t.shape);
+    if (bad) throw new UserError(`${source}: ${name}: ${bad.value} at [${bad.index.join(', ')}]`);
+  }
+}

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { UserError } from '@gru-onnx/model';
+import type { Tolerance } from './compare.ts';
+import { BACKENDS } from './runner.ts';
+import type { BackendName } from './runner.ts';
+
+/** A backend's tolerance and where it came from (the defaults file, a user file, or the command line). */
+export interface BackendTolerance extends Tolerance {
+  source: string;
+}
+export type ToleranceTable = Record<BackendName, BackendTolerance>;
+
+/** The documented defaults, next to package.json so users can read and copy them. */
+export const DEFAULT_TOLERANCES_URL = new URL('../tolerances.json', import.meta.url);
+
+function checkNumber(v: unknown, where: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new UserError(`${where}: must be a finite number ≥ 0`);
+  return v;
+}
+
+/** Parses a tolerances file: `{ backends: { <name>: { atol, rtol } } }`. Backends left out keep `base`'s values. */
+export function parseTolerances(text: string, source: string, base?: ToleranceTable): ToleranceTable {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new UserError(`${source}: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const backends = typeof doc === 'object' && doc !== null && 'backends' in doc ? doc.backends : undefined;
+  if (typeof backends !== 'object' || backends === null) throw new UserError(`${source}: expected an object with "backends"`);
+  const out: Partial<ToleranceTable> = { ...base };
+  for (const [name, entry] of Object.entries(backends)) {
+    if (!(BACKENDS as readonly string[]).includes(name)) throw new UserError(`${source}: unknown backend "${name}" (known: ${BACKENDS.join(', ')})`);
+    if (typeof entry !== 'object' || entry === null) throw new UserError(`${source}: backends.${name} must be an object`);
+    const e = entry as Record<string, unknown>;
+    out[name as BackendName] = { atol: checkNumber(e.atol, `${source}: backends.${name}.atol`), rtol: checkNumber(e.rtol, `${source}: backends.${name}.rtol`), source };
+  }
+  const missing = BACKENDS.filter((b) => out[b] === undefined);
+  if (missing.length > 0) throw new UserError(`${source}: no tolerance for ${missing.join(', ')}`);
+  return out as ToleranceTable;
+}
+
+let defaults: ToleranceTable | undefined;
+
+/** The defaults from packages/verify/tolerances.json. */
+export function defaultTolerances(): ToleranceTable {
+  defaults ??= parseTolerances(readFileSync(DEFAULT_TOLERANCES_URL, 'utf8'), 'tolerances.json');
+  return { ...defaults };
+}
+
+/** A user's tolerances file layered over the defaults. */
+export function loadTolerances(path: string): ToleranceTable {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UserError(`${path}: cannot read (${err instanceof Error ? err.message : String(err)})`);
+  }
+  return parseTolerances(text, path, defaultTolerances());
+}
+
+/** `--atol` / `--rtol` from the command line replace that number for every backend. */
+export function applyOverride(table: ToleranceTable, override: Partial<Tolerance> | undefined): ToleranceTable {
+  if (!override || (override.atol === undefined && override.rtol === undefined)) return table;
+  const out = { ...table };
+  for (const b of BACKENDS) {
+    const t = table[b];
+    out[b] = {
+      atol: override.atol === undefined ? t.atol : checkNumber(override.atol, '--atol'),
+      rtol: override.rtol === undefined ? t.rtol : checkNumber(override.rtol, '--rtol'),
+      source: 'command line',
+    };
+  }
+  return out;
+}

@@ -1,0 +1,401 @@
+import { createHash } from 'node:crypto';
+import { referenceForward, UserError } from '@gru-onnx/model';
+import type { SeedParams } from '@gru-onnx/model';
+import { compareOutput, describeComparison, histogramLabels, REL_FLOOR } from './compare.ts';
+import type { ExpectedTensor, Tolerance } from './compare.ts';
+import { analyzeSteps } from './divergence.ts';
+import { DEFAULT_SEED, DEFAULT_SHAPES, generateCases, readSignature, SATURATING_MAGNITUDE, seedInputs, validateFeeds, validateParams } from './inputs.ts';
+import type { GenerateOptions, ModelSignature, Shape, VerifyCase } from './inputs.ts';
+import type { BackendReport, BackendStatus, CaseReport, Report } from './report.ts';
+import { REPORT_SCHEMA_VERSION } from './report.ts';
+import { BACKENDS } from './runner.ts';
+import type { BackendName, Feeds, Runner } from './runner.ts';
+import { applyOverride, defaultTolerances } from './tolerances.ts';
+import type { ToleranceTable } from './tolerances.ts';
+
+/** A bundle as loadBundle returns it: the model and its stored input/output sets. */
+export interface BundleData {
+  model: Uint8Array;
+  cases: { name: string; inputs: Feeds; outputs: Record<string, ExpectedTensor> }[];
+}
+
+export interface CaseEvent {
+  backend: BackendName;
+  caseId: string;
+  /** 1-based position among this backend's cases. */
+  index: number;
+  total: number;
+  status: CaseReport['status'];
+  maxAbs: number;
+}
+
+export interface VerifyOptions {
+  /** The ONNX model; may be left out when `bundle` is given (its model.onnx is used). */
+  model?: Uint8Array;
+  /** The original weights: expected values come from the float64 reference when these are given. */
+  params?: SeedParams;
+  /** A loaded bundle: its inputs are used, and its stored outputs are the expected values unless `params` is given. */
+  bundle?: BundleData;
+  /** User-supplied inputs, instead of the generated sweep (validated: names, shapes, NaN/Inf). */
+  cases?: VerifyCase[];
+  /** Runner objects, or names resolved through `createRunner`. Default: every backend. */
+  runners?: (Runner | BackendName)[];
+  createRunner?: (name: BackendName) => Runner | Promise<Runner>;
+  shapes?: readonly Shape[];
+  seed?: number;
+  edgeCases?: boolean;
+  /** The per-backend table; default packages/verify/tolerances.json. */
+  tolerances?: ToleranceTable;
+  /** --atol / --rtol: replace that number for every backend. */
+  override?: Partial<Tolerance>;
+  require?: BackendName[];
+  /** Per run (and per probe, and close) limit; a run past it is `error` and the backend's remaining cases are skipped. */
+  timeoutMs?: number;
+  onCase?: (e: CaseEvent) => void;
+  onBackend?: (b: BackendReport) => void;
+  /** Stops the whole verification (SIGINT): the current run is aborted, runners are closed. */
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+/** Ops whose placement decides whether a WebGPU run is a WebGPU result: the fused GRU, the scan body's MatMuls, the head. */
+export const WEBGPU_CRITICAL_OPS = ['GRU', 'MatMul', 'Gemm'] as const;
+/** Runners that compute from the original weights rather than the graph. */
+const NEEDS_PARAMS: readonly BackendName[] = ['reference', 'tfjs'];
+
+class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+/** Runs `f` under a deadline; on timeout its signal is aborted and a TimeoutError is thrown (the promise is abandoned). */
+async function withTimeout<T>(what: string, ms: number, outer: AbortSignal | undefined, f: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new TimeoutError(`${what}: timed out after ${ms} ms`);
+      ac.abort(err);
+      reject(err);
+    }, ms);
+    if (outer) {
+      onAbort = () => {
+        const err = new Error(`${what}: interrupted`);
+        ac.abort(err);
+        reject(err);
+      };
+      if (outer.aborted) onAbort();
+      else outer.addEventListener('abort', onAbort, { once: true });
+    }
+  });
+  try {
+    return await Promise.race([f(ac.signal), stop]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) outer?.removeEventListener('abort', onAbort);
+  }
+}
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+const now = (): number => performance.now();
+const ms = (t0: number): number => Math.round((now() - t0) * 1000) / 1000;
+
+/** The reference's outputs under the graph's output names. */
+function referenceExpected(params: SeedParams, sig: ModelSignature, c: VerifyCase, names: { x: string; h0?: string }): Record<string, ExpectedTensor> {
+  const x = c.feeds[names.x]!;
+  const [B, T] = x.dims as [number, number];
+  const h0 = names.h0 ? c.feeds[names.h0]?.data : undefined;
+  const ref = referenceForward(params, x.data, B, T, h0);
+  const H = params['gru.W_hz.weight'].shape[0]!;
+  const O = params['fc.weight'].shape[0]!;
+  const out: Record<string, ExpectedTensor> = {};
+  for (const o of sig.outputs) {
+    if (o.name === 'logits') out[o.name] = { dims: [B, O], data: ref.logits };
+    else if (o.name === 'hidden_states') out[o.name] = { dims: [B, T, H], data: ref.hiddenStates };
+    else if (o.name === 'h_n' || o.name === 'h_n_out' || o.name === 'hN') out[o.name] = { dims: [B, H], data: ref.hN };
+    else throw new UserError(`model output "${o.name}": the reference has no such output (it has logits, hidden_states, h_n)`);
+  }
+  return out;
+}
+
+function isWebGpuEp(ep: string): boolean {
+  return /webgpu|^js/i.test(ep);
+}
+
+/**
+ * Runs the model on each backend and compares every output with the expected values. Never throws for a
+ * backend's failure (that becomes `error`); throws UserError for bad input, before any backend runs.
+ */
+export async function verifyModel(options: VerifyOptions): Promise<Report> {
+  const t0 = now();
+  const model = options.model ?? options.bundle?.model;
+  if (!model) throw new UserError('no model: give the model bytes or a bundle');
+  const sig = readSignature(model);
+  const { params, bundle } = options;
+  if (params) validateParams(params);
+
+  // Inputs, and the expected values for each, before any backend starts: bad input fails fast with exit 2.
+  let cases: VerifyCase[];
+  let inputSource: Report['input']['source'];
+  const expected = new Map<string, Record<string, ExpectedTensor>>();
+  if (options.cases) {
+    cases = options.cases;
+    inputSource = 'user';
+  } else if (bundle) {
+    cases = bundle.cases.map((c) => ({ id: c.name, kind: 'bundle', feeds: c.inputs }));
+    inputSource = 'bundle';
+  } else {
+    if (!params) throw new UserError('no expected values: give the original weights or a bundle');
+    const H = params['gru.W_hz.weight'].shape[0];
+    const I = params['gru.W_xz.weight'].shape[1];
+    const gen: GenerateOptions = { shapes: options.shapes ?? DEFAULT_SHAPES, seed: options.seed ?? DEFAULT_SEED };
+    if (options.edgeCases !== undefined) gen.edgeCases = options.edgeCases;
+    cases = generateCases(sig, { ...(I !== undefined ? { inputSize: I } : {}), ...(H !== undefined ? { hiddenSize: H } : {}) }, gen);
+    inputSource = 'generated';
+  }
+  if (cases.length === 0) throw new UserError('no input cases to run');
+  for (const c of cases) validateFeeds(c.feeds, sig, `case ${c.id}`);
+  if (params) {
+    const names = seedInputs(sig, {});
+    for (const c of cases) expected.set(c.id, referenceExpected(params, sig, c, names));
+  } else if (bundle) {
+    for (const [i, c] of bundle.cases.entries()) {
+      for (const o of sig.outputs) if (!c.outputs[o.name]) throw new UserError(`bundle ${c.name}: no stored output for "${o.name}"`);
+      expected.set(cases[i]!.id, c.outputs);
+    }
+  } else {
+    throw new UserError('no expected values: give the original weights or a bundle');
+  }
+
+  const table = applyOverride(options.tolerances ?? defaultTolerances(), options.override);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const outputNames = sig.outputs.map((o) => o.name);
+  const requested = options.runners ?? [...BACKENDS];
+  const backends: BackendReport[] = [];
+
+  for (const spec of requested) {
+    const name = typeof spec === 'string' ? spec : spec.name;
+    const bt0 = now();
+    const b: BackendReport = {
+      name,
+      status: 'pass',
+      versions: {},
+      settings: {},
+      tolerance: table[name],
+      placements: [],
+      fallbackNodes: [],
+      maxAbs: 0,
+      cases: [],
+      timing: { probeMs: 0, totalMs: 0 },
+    };
+    backends.push(b);
+    let runner: Runner | undefined;
+    try {
+      if (options.signal?.aborted) throw new Error('interrupted');
+      if (NEEDS_PARAMS.includes(name) && !params) {
+        b.status = 'unavailable';
+        b.reason = `${name} computes from the original weights, and none were given (a bundle holds only the graph)`;
+        b.enable = 'pass --weights with the checkpoint the model was exported from';
+        continue;
+      }
+      if (typeof spec === 'string') {
+        if (!options.createRunner) throw new UserError(`backend ${spec}: no runner factory given`);
+        runner = await options.createRunner(spec);
+      } else {
+        runner = spec;
+      }
+      const r = runner;
+      const pt0 = now();
+      const probe = await withTimeout(`${name} probe`, timeoutMs, options.signal, () => r.probe());
+      b.timing.probeMs = ms(pt0);
+      if (!probe.available) {
+        b.status = 'unavailable';
+        b.reason = probe.reason;
+        b.enable = probe.enable;
+        continue;
+      }
+      b.versions = { ...probe.versions };
+      b.settings = { ...probe.settings };
+      await runCases(r, b, cases, expected, { model, params, outputNames, timeoutMs, signal: options.signal, onCase: options.onCase });
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      b.status = 'error';
+      b.reason = message(err);
+    } finally {
+      if (runner) {
+        const r = runner;
+        try {
+          await withTimeout(`${name} close`, timeoutMs, undefined, () => r.close());
+        } catch (err) {
+          // A runner that cannot shut down is a failure of that backend, reported, not thrown.
+          if (b.status !== 'error') b.reason = `close failed: ${message(err)}`;
+          b.status = 'error';
+        }
+      }
+      b.timing.totalMs = ms(bt0);
+      options.onBackend?.(b);
+    }
+  }
+
+  const require = options.require ?? [];
+  const counts: Record<BackendStatus, number> = { pass: 0, fail: 0, partial: 0, unavailable: 0, error: 0 };
+  for (const b of backends) counts[b.status]++;
+  const verdict = exitCodeFor(backends, require);
+  const report: Report = {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    generatedAt: new Date().toISOString(),
+    tool: { name: 'gru-onnx', version: '0.1.0' },
+    model: { sha256: createHash('sha256').update(model).digest('hex'), bytes: model.byteLength, inputs: sig.inputs, outputs: sig.outputs },
+    expected: params
+      ? { source: 'reference', description: 'float64 TypeScript reference forward of the original weights' }
+      : { source: 'bundle', description: "the bundle's stored outputs (output_K.pb)" },
+    input: {
+      source: inputSource,
+      seed: inputSource === 'generated' ? (options.seed ?? DEFAULT_SEED) : null,
+      shapes: inputSource === 'generated' ? [...(options.shapes ?? DEFAULT_SHAPES)] : [],
+      saturatingMagnitude: inputSource === 'generated' && options.edgeCases !== false ? SATURATING_MAGNITUDE : null,
+    },
+    comparison: {
+      rule: 'an element passes when |actual − expected| ≤ atol + rtol·|expected|; an output passes when every element does and no NaN/Inf differs',
+      relativeError: `informational only: |actual − expected| / max(|expected|, ${REL_FLOOR})`,
+      relFloor: REL_FLOOR,
+      nonFinite: 'NaN vs NaN and equal infinities at the same position agree; any other pair with a NaN or Inf is a mismatch',
+      histogramBins: histogramLabels(),
+    },
+    environment: { node: process.version, platform: process.platform, arch: process.arch },
+    require: [...require],
+    cases: cases.map((c) => ({
+      id: c.id,
+      kind: c.kind,
+      ...(c.batch !== undefined ? { batch: c.batch } : {}),
+      ...(c.seq !== undefined ? { seq: c.seq } : {}),
+      inputs: Object.entries(c.feeds).map(([n, t]) => ({ name: n, dims: [...t.dims] })),
+    })),
+    backends,
+    summary: { status: verdict.code === 0 ? 'pass' : 'fail', exitCode: verdict.code, message: verdict.message, counts },
+    timing: { totalMs: ms(t0) },
+  };
+  return report;
+}
+
+interface RunContext {
+  model: Uint8Array;
+  params: SeedParams | undefined;
+  outputNames: string[];
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  onCase: ((e: CaseEvent) => void) | undefined;
+}
+
+async function runCases(
+  runner: Runner,
+  b: BackendReport,
+  cases: VerifyCase[],
+  expected: Map<string, Record<string, ExpectedTensor>>,
+  ctx: RunContext,
+): Promise<void> {
+  const seen = new Set<string>();
+  let stuck: string | undefined;
+  for (const [i, c] of cases.entries()) {
+    const cr: CaseReport = { id: c.id, status: 'pass', outputs: [], timing: { runMs: 0 } };
+    b.cases.push(cr);
+    if (stuck !== undefined) {
+      // A backend that hung once would likely hang again: one timeout per backend, not one per case.
+      cr.status = 'skipped';
+      cr.error = `not run: ${stuck}`;
+    } else {
+      const rt0 = now();
+      try {
+        const job = { model: ctx.model, feeds: c.feeds, outputNames: ctx.outputNames, ...(ctx.params ? { params: ctx.params } : {}) };
+        const result = await withTimeout(`${b.name} ${c.id}`, ctx.timeoutMs, ctx.signal, (signal) => runner.run(job, signal));
+        cr.timing.runMs = ms(rt0);
+        for (const [k, v] of Object.entries(result.settings)) b.settings[k] = v;
+        for (const p of result.placements) {
+          const key = `${p.node}\u0000${p.opType}\u0000${p.ep}`;
+          if (!seen.has(key)) {
+            seen.add(key);
+            b.placements.push(p);
+          }
+        }
+        const exp = expected.get(c.id)!;
+        for (const name of ctx.outputNames) {
+          const cmp = compareOutput(name, result.outputs[name], exp[name]!, b.tolerance);
+          cr.outputs.push(cmp);
+          if (cmp.status === 'fail') cr.status = 'fail';
+          if (cmp.maxAbs > b.maxAbs) b.maxAbs = cmp.maxAbs;
+          if (name === 'hidden_states') {
+            const steps = analyzeSteps(result.outputs[name], exp[name]!, b.tolerance);
+            if (steps) cr.steps = steps;
+          }
+        }
+      } catch (err) {
+        cr.timing.runMs = ms(rt0);
+        cr.status = 'error';
+        cr.error = message(err);
+        if (err instanceof TimeoutError || ctx.signal?.aborted) stuck = cr.error;
+      }
+    }
+    ctx.onCase?.({ backend: b.name, caseId: c.id, index: i + 1, total: cases.length, status: cr.status, maxAbs: Math.max(0, ...cr.outputs.map((o) => o.maxAbs)) });
+  }
+  finishBackend(b);
+}
+
+/** Backend status from its cases: error, then fail, then (WebGPU only) partial, then pass. */
+function finishBackend(b: BackendReport): void {
+  const errored = b.cases.find((c) => c.status === 'error');
+  const failed = b.cases.find((c) => c.status === 'fail');
+  if (errored) {
+    b.status = 'error';
+    b.reason = `${errored.id}: ${errored.error ?? 'error'}`;
+    return;
+  }
+  if (failed) {
+    b.status = 'fail';
+    const first = failed.outputs.find((o) => o.status === 'fail');
+    const div = failed.steps?.firstDivergence;
+    const where = div ? `; hidden_states first leaves tolerance at batch ${div.batch}, step ${div.step}, unit ${div.unit}: got ${div.actual}, expected ${div.expected}` : '';
+    b.reason = `${b.cases.filter((c) => c.status === 'fail').length}/${b.cases.length} cases fail; ${failed.id}: ${first ? describeComparison(first) : 'fail'}${where}`;
+    return;
+  }
+  if (b.name === 'browser-webgpu') {
+    const critical: readonly string[] = WEBGPU_CRITICAL_OPS;
+    b.fallbackNodes = b.placements.filter((p) => critical.includes(p.opType) && !isWebGpuEp(p.ep));
+    const onGpu = b.placements.some((p) => critical.includes(p.opType) && isWebGpuEp(p.ep));
+    if (b.fallbackNodes.length > 0 || !onGpu) {
+      b.status = 'partial';
+      for (const c of b.cases) if (c.status === 'pass') c.status = 'partial';
+      b.reason =
+        b.fallbackNodes.length > 0
+          ? `outputs match, but not a WebGPU result: ${b.fallbackNodes.map((p) => `${p.opType} ${p.node} ran on ${p.ep}`).join(', ')}`
+          : 'outputs match, but no GRU/MatMul/Gemm node was reported on the WebGPU EP';
+      return;
+    }
+  }
+  b.status = 'pass';
+}
+
+/**
+ * The exit code of a verification (DESIGN.md):
+ * - 1 when any backend is `fail` or `error` (a crash or timeout is not a pass), or is `partial` and was required;
+ *   a `partial` backend that was not required is reported but does not fail the run — it ran, matched, and the
+ *   report says which ops fell back.
+ * - otherwise 3 when a required backend is `unavailable` or was not run at all, or when no backend could run.
+ * - otherwise 0. A mismatch outranks a missing backend: a wrong answer is what a release gate must never miss.
+ */
+export function exitCodeFor(backends: BackendReport[], require: readonly BackendName[]): { code: 0 | 1 | 3; message: string } {
+  const bad = backends.filter((b) => b.status === 'fail' || b.status === 'error' || (b.status === 'partial' && require.includes(b.name)));
+  if (bad.length > 0) return { code: 1, message: bad.map((b) => `${b.name}: ${b.status}${b.reason ? ` (${b.reason})` : ''}`).join('; ') };
+  const missing = require.filter((r) => !backends.some((b) => b.name === r && b.status !== 'unavailable'));
+  if (missing.length > 0) return { code: 3, message: `required backend unavailable: ${missing.map((m) => {
+    const b = backends.find((x) => x.name === m);
+    return b?.reason ? `${m} (${b.reason})` : `${m} (not run)`;
+  }).join('; ')}` };
+  if (!backends.some((b) => b.status !== 'unavailable')) return { code: 3, message: 'no backend was available' };
+  const ran = backends.filter((b) => b.status === 'pass' || b.status === 'partial').map((b) => b.name);
+  return { code: 0, message: `every available backend matches: ${ran.join(', ')}` };
+}
+
+/** Exit code of a report (0, 1 or 3; 2 is the caller's: a UserError before the report existed). */
+export function exitCode(report: Report): number {
+  return report.summary.exitCode;
+}
