@@ -1,1 +1,5 @@
 export * from './proto.ts';
+export * from './builder.ts';
+export * from './checker.ts';
+export * from './export-seed.ts';
+export * from './exporters/index.ts';
