@@ -16,15 +16,28 @@ export type Probe =
   | { available: true; versions: Record<string, string>; settings: Record<string, string | number | boolean> }
   | { available: false; reason: string; enable: string };
 
-/** Which execution provider ran one node, read from onnxruntime's verbose log. */
+/**
+ * Which execution provider ran one node, read from onnxruntime's session profile or verbose log (see
+ * placement.ts). Nodes are those of the optimised graph, subgraph nodes included.
+ */
 export interface Placement {
   node: string;
   opType: string;
   ep: string;
+  /** The log gave only "all N nodes on EP"; the node name and op type were taken from the model file. */
+  inferred?: boolean;
+}
+
+/** A float64 tensor: the reference runner's outputs before rounding to float32. */
+export interface NamedTensor64 {
+  dims: number[];
+  data: Float64Array;
 }
 
 export interface RunResult {
   outputs: Record<string, NamedTensor>;
+  /** Only the reference runner: the same outputs in float64, which comparisons should use as expected values. */
+  outputs64?: Record<string, NamedTensor64>;
   /** Empty for runners that do not run the ONNX graph (reference, tfjs). */
   placements: Placement[];
   /** Settings that actually applied to this run: threads, SIMD, TF32, provider options. */

@@ -1,0 +1,163 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+
+/**
+ * Headless Chromium, started by us (not by playwright) so we hold its pid, its process group and its
+ * user-data-dir: closing kills the whole group and removes the directory, and a process-exit/SIGINT hook does
+ * the same for any browser still open, so no Chromium outlives the caller. Playwright attaches over CDP.
+ */
+
+export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
+
+export function chromiumPath(explicit?: string): string {
+  return explicit ?? process.env.GRU_ONNX_CHROMIUM ?? DEFAULT_CHROMIUM;
+}
+
+/** Why the executable cannot be used, or undefined when it is there and executable. */
+export function chromiumMissing(path: string): string | undefined {
+  try {
+    accessSync(path, constants.X_OK);
+    return undefined;
+  } catch (err) {
+    const code = err instanceof Error && 'code' in err ? String(err.code) : 'error';
+    return code === 'ENOENT' ? `Chromium not found at ${path}` : `Chromium at ${path} is not executable (${code})`;
+  }
+}
+
+/** Flags for every launch: quiet, isolated from the network and from any profile. */
+const BASE_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--disable-extensions',
+  '--no-first-run',
+  '--no-default-browser-check',
+  '--disable-quic',
+  '--disable-dev-shm-usage',
+  '--remote-debugging-port=0',
+];
+
+/** WebGPU in software: Dawn's SwiftShader adapter, which needs the "unsafe" switches in headless Linux. */
+export const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader'];
+export const NO_GPU_FLAGS = ['--disable-gpu'];
+
+export interface ChromiumProcess {
+  readonly pid: number;
+  readonly userDataDir: string;
+  /** ws://127.0.0.1:PORT/devtools/browser/… */
+  readonly wsEndpoint: string;
+  readonly version: string;
+  /** Kills the process group and removes the user-data-dir; safe to call twice. */
+  kill(): void;
+}
+
+const live = new Set<ChromiumProcess>();
+let hooksInstalled = false;
+
+function killAll(): void {
+  for (const c of [...live]) c.kill();
+}
+
+/**
+ * On exit, kill what is left (synchronous, so it runs even on process.exit). On SIGINT/SIGTERM, kill and, when
+ * nobody else listens for the signal, re-raise it so the process still ends as it would have.
+ */
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.once('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      killAll();
+      // Alone, this listener would swallow the signal: step aside and let the default action end the process.
+      if (process.listenerCount(sig) === 1) {
+        process.off(sig, onSignal);
+        process.kill(process.pid, sig);
+      }
+    };
+    process.on(sig, onSignal);
+  }
+}
+
+/** Launches Chromium and waits for its DevTools endpoint (at most `timeoutMs`). */
+export async function launchChromium(executable: string, extraFlags: string[], timeoutMs: number): Promise<ChromiumProcess> {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'gru-onnx-chromium-'));
+  let proc: ChildProcess;
+  try {
+    // detached: its own process group, so one kill reaches the renderer, GPU and zygote processes too.
+    proc = spawn(executable, [...BASE_FLAGS, ...extraFlags, `--user-data-dir=${userDataDir}`, 'about:blank'], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  } catch (err) {
+    rmSync(userDataDir, { recursive: true, force: true });
+    throw err;
+  }
+  let killed = false;
+  const handle: ChromiumProcess = {
+    pid: proc.pid ?? -1,
+    userDataDir,
+    wsEndpoint: '',
+    version: '',
+    kill(): void {
+      if (!killed) {
+        killed = true;
+        live.delete(handle);
+        if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
+          try {
+            process.kill(-proc.pid, 'SIGKILL');
+          } catch (err) {
+            // ESRCH: the group is already gone.
+            if (!(err instanceof Error && 'code' in err && err.code === 'ESRCH')) throw err;
+          }
+        }
+      }
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+  installHooks();
+  live.add(handle);
+  proc.unref();
+  const ws = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => fail(`no DevTools endpoint within ${timeoutMs} ms`), timeoutMs);
+    const fail = (why: string): void => {
+      clearTimeout(timer);
+      handle.kill();
+      const last = text.trim().split('\n').slice(-3).join(' | ');
+      reject(new Error(`Chromium (${executable}) failed to start: ${why}${last ? `: ${last}` : ''}`));
+    };
+    proc.once('error', (err) => fail(err.message));
+    proc.once('exit', (code, sig) => fail(`exited (${sig ?? `code ${code}`})`));
+    proc.stderr!.on('data', (c: Buffer) => {
+      text += c.toString('utf8');
+      const m = /DevTools listening on (ws:\/\/\S+)/.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        proc.removeAllListeners('exit');
+        resolve(m[1]!);
+      }
+    });
+  });
+  // Keep draining stderr so Chromium never blocks on a full pipe; the stream holds no reference to the loop.
+  proc.stderr!.removeAllListeners('data');
+  proc.stderr!.resume();
+  (proc.stderr as Socket).unref();
+  return { ...handle, wsEndpoint: ws, kill: handle.kill };
+}
+
+/** Open browsers, for tests and for callers that want to stop everything now (e.g. on their own SIGINT path). */
+export function liveChromiumCount(): number {
+  return live.size;
+}
+
+export function killAllChromium(): void {
+  killAll();
+}

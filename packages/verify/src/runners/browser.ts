@@ -1,0 +1,196 @@
+import { pathToFileURL } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import type { BackendName, Job, NamedTensor, Probe, RunResult, Runner } from '../runner.ts';
+import type { ChromiumProcess } from '../browser/chromium.ts';
+import { NO_GPU_FLAGS, WEBGPU_FLAGS, chromiumMissing, chromiumPath, launchChromium } from '../browser/chromium.ts';
+import type { PageServer } from '../browser/server.ts';
+import { startPageServer } from '../browser/server.ts';
+import { expandAllNodes, parsePlacementLog } from '../placement.ts';
+import type { RunnerOptions } from './common.ts';
+import { checkFeeds, faultFor, firstLine, packageVersion, threadsOf, timeoutOf, tryResolve, withDeadline } from './common.ts';
+import { findOrtWeb } from './ort-wasm.ts';
+
+/**
+ * onnxruntime-web in headless Chromium (shared by browser-wasm and browser-webgpu). The browser, its page and
+ * the loopback server start on first use and stay up for later runs; a run that times out, is aborted or
+ * crashes takes them down (the next run starts afresh). Runs are serialised: the page's console is read per run.
+ */
+export type BrowserEp = 'wasm' | 'webgpu';
+
+interface PageOutput {
+  name: string;
+  dims: number[];
+  type: string;
+  base64: string;
+}
+interface PageResult {
+  outputs: PageOutput[];
+  settings: Record<string, string | number | boolean>;
+}
+
+interface Session {
+  chromium: ChromiumProcess;
+  browser: Browser;
+  page: Page;
+  server: PageServer;
+  console: string[];
+  chromiumVersion: string;
+}
+
+const BUNDLE: Record<BrowserEp, string> = { wasm: 'ort.wasm.min.mjs', webgpu: 'ort.webgpu.min.mjs' };
+const ENABLE_CHROMIUM = 'install Chromium (Debian: apt-get install chromium) or point GRU_ONNX_CHROMIUM at a Chromium/Chrome executable';
+
+interface Playwright {
+  chromium: { connectOverCDP(endpoint: string, options?: { timeout?: number }): Promise<Browser> };
+}
+
+export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: RunnerOptions = {}): Runner {
+  const threads = threadsOf(options);
+  const timeoutMs = timeoutOf(options);
+  const executable = chromiumPath(options.chromiumPath);
+  let session: Promise<Session> | undefined;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  /** Libraries and executable present, without starting anything. */
+  const prerequisites = (): { ortDist: string; ortVersion: string; playwright: string; playwrightVersion: string } | { reason: string; enable: string } => {
+    const pw = tryResolve(options, 'playwright-core');
+    if ('reason' in pw) return { reason: pw.reason, enable: 'install playwright-core 1.65.1 (pnpm install in this workspace)' };
+    const ort = findOrtWeb(options);
+    if ('reason' in ort) return ort;
+    const missing = chromiumMissing(executable);
+    if (missing) return { reason: missing, enable: ENABLE_CHROMIUM };
+    return { ortDist: ort.distDir, ortVersion: ort.version, playwright: pw.path, playwrightVersion: packageVersion(pw.path, 'playwright-core') };
+  };
+
+  const start = async (): Promise<Session> => {
+    const pre = prerequisites();
+    if ('reason' in pre) throw new Error(`${name}: ${pre.reason}`);
+    const pw = (await import(pathToFileURL(pre.playwright).href)) as Playwright;
+    const server = await startPageServer(pre.ortDist);
+    let chromium: ChromiumProcess | undefined;
+    try {
+      chromium = await launchChromium(executable, ep === 'webgpu' ? WEBGPU_FLAGS : NO_GPU_FLAGS, Math.min(timeoutMs, 30_000));
+      const browser = await pw.chromium.connectOverCDP(chromium.wsEndpoint, { timeout: Math.min(timeoutMs, 30_000) });
+      const context = browser.contexts()[0] ?? (await browser.newContext());
+      const page = await context.newPage();
+      const lines: string[] = [];
+      page.on('console', (msg) => {
+        lines.push(msg.text());
+      });
+      await page.goto(`${server.origin}/`, { timeout: Math.min(timeoutMs, 30_000) });
+      await page.waitForFunction('window.gruOnnxReady === true', undefined, { timeout: Math.min(timeoutMs, 30_000) });
+      return { chromium, browser, page, server, console: lines, chromiumVersion: browser.version() };
+    } catch (err) {
+      chromium?.kill();
+      await server.close();
+      throw err;
+    }
+  };
+
+  /** Kills the browser first (it may be hung), then lets go of the CDP connection and the server. */
+  const shutdown = async (): Promise<void> => {
+    const s = session;
+    session = undefined;
+    if (!s) return;
+    let open: Session;
+    try {
+      open = await s;
+    } catch {
+      // It never started; start() released what it had.
+      return;
+    }
+    open.chromium.kill();
+    // The process is gone already, so closing can only report the lost connection: nothing to act on.
+    await open.browser.close().catch(() => undefined);
+    await open.server.close();
+  };
+
+  const runOnce = async (job: Job, signal?: AbortSignal): Promise<RunResult> => {
+    checkFeeds(job.feeds);
+    session ??= start();
+    const fault = faultFor(name);
+    const work = (async (): Promise<RunResult> => {
+      const s = await session!;
+      const paths = [s.server.put(job.model, 'model.onnx')];
+      const feeds = Object.entries(job.feeds).map(([n, t]) => {
+        const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+        const path = s.server.put(bytes, `${n}.bin`);
+        paths.push(path);
+        return { name: n, dims: t.dims, path };
+      });
+      const from = s.console.length;
+      try {
+        const args = { bundle: BUNDLE[ep], ep, threads, modelPath: paths[0], feeds, outputNames: job.outputNames, fault: fault === 'hang' ? 'hang' : undefined };
+        const evaluation = s.page.evaluate(`window.gruOnnxRun(${JSON.stringify(args)})`);
+        // A crash is simulated by killing the browser mid-run, as an OOM kill or a GPU process crash would.
+        if (fault === 'crash') setTimeout(() => s.chromium.kill(), 50);
+        const result = (await evaluation) as PageResult;
+        const outputs: Record<string, NamedTensor> = {};
+        for (const o of result.outputs) {
+          if (o.type !== 'float32') throw new Error(`${name}: output '${o.name}' is ${o.type}, expected float32`);
+          const bytes = Buffer.from(o.base64, 'base64');
+          outputs[o.name] = { dims: o.dims, data: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) };
+        }
+        const log = parsePlacementLog(s.console.slice(from));
+        const placements = log ? expandAllNodes(log, job.model) : [];
+        return {
+          outputs,
+          placements,
+          settings: {
+            executionProvider: ep,
+            bundle: BUNDLE[ep],
+            ...result.settings,
+            simd: true,
+            chromium: s.chromiumVersion,
+            placementSource: log ? 'onnxruntime verbose log (page console)' : 'none',
+          },
+        };
+      } finally {
+        for (const p of paths) s.server.drop(p);
+      }
+    })();
+    try {
+      return await withDeadline(name, timeoutMs, signal, work, shutdown);
+    } catch (err) {
+      // Whatever went wrong may have left the page unusable: start afresh next time.
+      await shutdown();
+      throw err instanceof Error && err.message.startsWith(`${name}:`) ? err : new Error(`${name}: ${firstLine(err)}`);
+    }
+  };
+
+  return {
+    name,
+    async probe(): Promise<Probe> {
+      const pre = prerequisites();
+      if ('reason' in pre) return { available: false, reason: pre.reason, enable: pre.enable };
+      // Starting the browser is the only proof that it runs here; the runs reuse it.
+      try {
+        session ??= start();
+        const s = await session;
+        const versions = { 'onnxruntime-web': pre.ortVersion, 'playwright-core': pre.playwrightVersion, chromium: s.chromiumVersion };
+        if (ep === 'webgpu') {
+          const adapter = (await s.page.evaluate(
+            `(async () => { const a = await navigator.gpu?.requestAdapter(); return a ? [a.info?.vendor, a.info?.architecture, a.info?.description].filter(Boolean).join(' / ') || 'unnamed' : null })()`,
+          )) as string | null;
+          if (adapter === null) {
+            return { available: false, reason: `Chromium ${s.chromiumVersion} offers no WebGPU adapter (navigator.gpu.requestAdapter() gave none)`, enable: 'use a Chromium with WebGPU; headless Linux needs --enable-unsafe-webgpu --enable-unsafe-swiftshader (passed already)' };
+          }
+          return { available: true, versions, settings: { executionProvider: 'webgpu', numThreads: threads, webgpuAdapter: adapter } };
+        }
+        return { available: true, versions, settings: { executionProvider: 'wasm', numThreads: threads, simd: true } };
+      } catch (err) {
+        await shutdown();
+        return { available: false, reason: `Chromium at ${executable} did not start: ${firstLine(err)}`, enable: ENABLE_CHROMIUM };
+      }
+    },
+    run(job: Job, signal?: AbortSignal): Promise<RunResult> {
+      const r = queue.then(() => runOnce(job, signal));
+      queue = r.catch(() => undefined);
+      return r;
+    },
+    async close(): Promise<void> {
+      await queue;
+      await shutdown();
+    },
+  };
+}
