@@ -74,13 +74,13 @@ async function withTimeout<T>(what: string, ms: number, outer: AbortSignal | und
   let onAbort: (() => void) | undefined;
   const stop = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const err = new TimeoutError(`${what}: timed out after ${ms} ms`);
+      const err = new TimeoutError(`${what} timed out after ${ms} ms`);
       ac.abort(err);
       reject(err);
     }, ms);
     if (outer) {
       onAbort = () => {
-        const err = new Error(`${what}: interrupted`);
+        const err = new Error(`${what} interrupted`);
         ac.abort(err);
         reject(err);
       };
@@ -179,6 +179,9 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
     const b: BackendReport = {
       name,
       status: 'pass',
+      // Placed here so the JSON reads name, status, reason; JSON.stringify leaves it out while undefined.
+      reason: undefined,
+      enable: undefined,
       versions: {},
       settings: {},
       tolerance: table[name],
@@ -206,7 +209,7 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
       }
       const r = runner;
       const pt0 = now();
-      const probe = await withTimeout(`${name} probe`, timeoutMs, options.signal, () => r.probe());
+      const probe = await withTimeout('probe', timeoutMs, options.signal, () => r.probe());
       b.timing.probeMs = ms(pt0);
       if (!probe.available) {
         b.status = 'unavailable';
@@ -225,7 +228,7 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
       if (runner) {
         const r = runner;
         try {
-          await withTimeout(`${name} close`, timeoutMs, undefined, () => r.close());
+          await withTimeout('close', timeoutMs, undefined, () => r.close());
         } catch (err) {
           // A runner that cannot shut down is a failure of that backend, reported, not thrown.
           if (b.status !== 'error') b.reason = `close failed: ${message(err)}`;
@@ -307,7 +310,7 @@ async function runCases(
       const rt0 = now();
       try {
         const job = { model: ctx.model, feeds: c.feeds, outputNames: ctx.outputNames, ...(ctx.params ? { params: ctx.params } : {}) };
-        const result = await withTimeout(`${b.name} ${c.id}`, ctx.timeoutMs, ctx.signal, (signal) => runner.run(job, signal));
+        const result = await withTimeout('run', ctx.timeoutMs, ctx.signal, (signal) => runner.run(job, signal));
         cr.timing.runMs = ms(rt0);
         for (const [k, v] of Object.entries(result.settings)) b.settings[k] = v;
         for (const p of result.placements) {

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { SEED_CONFIG, UserError } from '@gru-onnx/model';
+import { fakeParams, fakeRunner, signatureOnlyModel } from './fake-runner.ts';
+import { deterministicView, reportToJson } from './report.ts';
+import { consoleTable, markdownReport } from './report-text.ts';
+import { verifyModel } from './verify.ts';
+import type { CaseEvent, VerifyOptions } from './verify.ts';
+
+const params = fakeParams(SEED_CONFIG, 3);
+const model = signatureOnlyModel(SEED_CONFIG);
+const shapes = [{ batch: 1, seq: 1 }, { batch: 3, seq: 10 }];
+const base = (o: Partial<VerifyOptions>): VerifyOptions => ({ model, params, shapes, seed: 5, ...o });
+
+describe('verifyModel', () => {
+  it('passes matching backends with exit 0, reports every case and is deterministic apart from timings', async () => {
+    const events: CaseEvent[] = [];
+    const run = () => verifyModel(base({ runners: [fakeRunner('reference'), fakeRunner('ort-cpu')], onCase: (e) => events.push(e) }));
+    const r = await run();
+    expect(r.summary).toMatchObject({ status: 'pass', exitCode: 0 });
+    expect(r.backends.map((b) => b.status)).toEqual(['pass', 'pass']);
+    expect(r.cases.map((c) => c.id)).toEqual(['1x1', '3x10', 'zeros 3x64', 'saturating 3x64']);
+    expect(r.input.seed).toBe(5);
+    expect(events).toHaveLength(8);
+    expect(events[0]).toMatchObject({ backend: 'reference', caseId: '1x1', index: 1, total: 4, status: 'pass' });
+    const cpu = r.backends[1]!;
+    expect(cpu.cases[1]!.outputs.map((o) => o.output)).toEqual(['logits', 'hidden_states', 'h_n']);
+    expect(cpu.cases[1]!.steps!.perStepMaxAbs).toHaveLength(10);
+    expect(cpu.maxAbs).toBeLessThan(1e-6);
+    const again = await run();
+    expect(JSON.stringify(deterministicView(again))).toBe(JSON.stringify(deterministicView(r)));
+    expect(reportToJson(r)).toContain('"generatedAt"');
+  });
+
+  it('fails a planted error and names the first divergence (batch, step, unit) with both values', async () => {
+    const wrong = fakeRunner('ort-cpu', {
+      perturb: (out) => {
+        const hs = out.hidden_states!;
+        const [, T, H] = hs.dims as [number, number, number];
+        if (hs.dims[0]! < 3 || T < 10) return;
+        hs.data[(2 * T + 4) * H + 7]! += 1e-3; // batch 2, step 4, unit 7
+      },
+    });
+    const r = await verifyModel(base({ runners: [fakeRunner('reference'), wrong], edgeCases: false }));
+    const b = r.backends[1]!;
+    expect(b.status).toBe('fail');
+    expect(r.backends[0]!.status).toBe('pass');
+    expect(r.summary.exitCode).toBe(1);
+    expect(b.cases[1]!.steps!.firstDivergence).toMatchObject({ batch: 2, step: 4, unit: 7 });
+    expect(b.reason).toMatch(/1\/2 cases fail; 3x10: hidden_states: 1\/480 elements outside tolerance; first at \[2, 4, 7\].*batch 2, step 4, unit 7/);
+    expect(consoleTable(r)).toMatch(/ort-cpu\s+fail\s+1\.00e-3/);
+    expect(markdownReport(r)).toContain('- ort-cpu, 3x10: batch 2, step 4, unit 7');
+  });
+
+  it('reports an unavailable backend with its reason; --require turns it into exit 3', async () => {
+    const runners = () => [fakeRunner('reference'), fakeRunner('ort-cuda', { unavailable: 'no CUDA provider library' })];
+    const r = await verifyModel(base({ runners: runners() }));
+    expect(r.backends[1]).toMatchObject({ status: 'unavailable', reason: 'no CUDA provider library' });
+    expect(r.summary.exitCode).toBe(0);
+    const req = await verifyModel(base({ runners: runners(), require: ['ort-cuda'] }));
+    expect(req.summary.exitCode).toBe(3);
+    expect(req.summary.message).toMatch(/ort-cuda \(no CUDA provider library\)/);
+    const notRun = await verifyModel(base({ runners: [fakeRunner('reference')], require: ['browser-wasm'] }));
+    expect(notRun.summary.exitCode).toBe(3);
+    const none = await verifyModel(base({ runners: [fakeRunner('tfjs', { unavailable: 'x' })] }));
+    expect(none.summary).toMatchObject({ exitCode: 3, message: 'no backend was available' });
+  });
+
+  it('turns an exception into error while the other backends still report, and closes every runner', async () => {
+    const boom = fakeRunner('ort-wasm', { throws: 'wasm: out of memory\n    at stack' });
+    const ok = fakeRunner('ort-cpu');
+    const r = await verifyModel(base({ runners: [boom, ok] }));
+    expect(r.backends[0]).toMatchObject({ status: 'error', reason: '1x1: wasm: out of memory' });
+    expect(r.backends[1]!.status).toBe('pass');
+    expect(r.summary.exitCode).toBe(1);
+    expect(boom.closed).toBe(1);
+    expect(ok.closed).toBe(1);
+  });
+
+  it('times out a stuck backend as error, skips its remaining cases, and the others still report', async () => {
+    const stuck = fakeRunner('browser-wasm', { hang: true });
+    const t0 = Date.now();
+    const r = await verifyModel(base({ runners: [stuck, fakeRunner('ort-cpu')], timeoutMs: 300 }));
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const b = r.backends[0]!;
+    expect(b.status).toBe('error');
+    expect(b.reason).toMatch(/^1x1: run timed out after 300 ms$/);
+    expect(b.cases.slice(1).every((c) => c.status === 'skipped')).toBe(true);
+    expect(r.backends[1]!.status).toBe('pass');
+    expect(stuck.closed).toBe(1);
+  });
+
+  it('reports browser-webgpu as partial when GRU ran on the CPU EP, naming the op; exit 1 only if required', async () => {
+    const placements = [
+      { node: 'gru', opType: 'GRU', ep: 'CPUExecutionProvider' },
+      { node: 'head', opType: 'Gemm', ep: 'WebGpuExecutionProvider' },
+    ];
+    const r = await verifyModel(base({ runners: [fakeRunner('browser-webgpu', { placements })] }));
+    const b = r.backends[0]!;
+    expect(b.status).toBe('partial');
+    expect(b.reason).toMatch(/GRU gru ran on CPUExecutionProvider/);
+    expect(b.fallbackNodes).toEqual([placements[0]]);
+    expect(r.summary.exitCode).toBe(0);
+    const req = await verifyModel(base({ runners: [fakeRunner('browser-webgpu', { placements })], require: ['browser-webgpu'] }));
+    expect(req.summary.exitCode).toBe(1);
+    const onGpu = await verifyModel(base({ runners: [fakeRunner('browser-webgpu', { placements: [{ ...placements[0]!, ep: 'WebGpuExecutionProvider' }] })] }));
+    expect(onGpu.backends[0]!.status).toBe('pass');
+    const silent = await verifyModel(base({ runners: [fakeRunner('browser-webgpu')] }));
+    expect(silent.backends[0]!.status).toBe('partial');
+  });
+
+  it('fails wrong shapes and NaN outputs without throwing', async () => {
+    const shape = fakeRunner('ort-cpu', { perturb: (out) => void (out.logits = { dims: [1, 1], data: new Float32Array(1) }) });
+    const nan = fakeRunner('ort-wasm', { perturb: (out) => void (out.h_n!.data[0] = Number.NaN) });
+    const r = await verifyModel(base({ runners: [shape, nan], edgeCases: false }));
+    expect(r.backends[0]!.status).toBe('fail');
+    expect(r.backends[0]!.reason).toMatch(/output logits: shape \[1, 1\], expected \[1, 4\]/);
+    expect(r.backends[1]!.reason).toMatch(/1 NaN\/Inf mismatches/);
+    expect(JSON.stringify(r)).toContain('"actual":"NaN"');
+  });
+
+  it('applies per-backend tolerances and the --atol override', async () => {
+    const off = () => fakeRunner('ort-cpu', { perturb: (out) => void (out.logits!.data[0]! += 5e-5) });
+    expect((await verifyModel(base({ runners: [off()] }))).summary.exitCode).toBe(1);
+    const loose = await verifyModel(base({ runners: [off()], override: { atol: 1e-4 } }));
+    expect(loose.summary.exitCode).toBe(0);
+    expect(loose.backends[0]!.tolerance).toMatchObject({ atol: 1e-4, source: 'command line' });
+  });
+
+  it('resolves runner names through the factory', async () => {
+    const r = await verifyModel(base({ runners: ['ort-cpu'], createRunner: (n) => fakeRunner(n) }));
+    expect(r.backends[0]).toMatchObject({ name: 'ort-cpu', status: 'pass' });
+  });
+
+  it('rejects bad input before any backend runs', async () => {
+    const never = fakeRunner('ort-cpu', { throws: 'must not run' });
+    await expect(verifyModel({ model, runners: [never] })).rejects.toThrow(/no expected values/);
+    await expect(verifyModel(base({ model: Uint8Array.of(1, 2, 3), runners: [never] }))).rejects.toThrow(UserError);
+    const x = new Float32Array(8).fill(Number.POSITIVE_INFINITY);
+    await expect(verifyModel(base({ runners: [never], cases: [{ id: 'mine', kind: 'user', feeds: { x: { dims: [1, 1, 8], data: x } } }] }))).rejects.toThrow('case mine: input x: Infinity at [0, 0, 0]');
+    expect(never.closed).toBe(0);
+  });
+});
