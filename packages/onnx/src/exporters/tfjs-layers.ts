@@ -20,7 +20,7 @@ export function buildTfjsLayersModel(m: TfjsLayersGru, options: ImportExportOpti
   const B = new Float32Array(6 * H);
   B.set(m.gru.bias, 0); // Rb = 0: tfjs has one bias, added with the input projection.
   const activations = m.recurrentActivation === 'hardSigmoid'
-    ? { names: ['HardSigmoid', 'Tanh'], alpha: [0.25], beta: [HARD_SIGMOID_BETA] }
+    ? { names: ['HardSigmoid', 'Tanh'], alpha: [HARD_SIGMOID_ALPHA], beta: [HARD_SIGMOID_BETA] }
     : { names: ['Sigmoid', 'Tanh'], alpha: [], beta: [] };
   return buildGruChain(
     {

@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initTfjs, loadSourceModel, saveTfjsLayersModel, type Tf } from '@gru-onnx/model';
+import { exportSourceModel, onnx } from '@gru-onnx/onnx';
+import { summary, verifyOnOrt, type SourceCase } from './imports-helpers.ts';
+
+type LayersModel = ReturnType<Tf['model']>;
+type Tensor = ReturnType<Tf['tensor']>;
+type SymbolicTensor = ReturnType<Tf['input']>;
+
+let tf: Tf;
+let dir: string;
+beforeAll(async () => {
+  tf = (await initTfjs('cpu')).tf;
+  dir = mkdtempSync(join(tmpdir(), 'imports-tfjs-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const I = 5;
+const H = 7;
+const O = 3;
+
+interface Variant {
+  recurrentActivation?: 'sigmoid';
+  activation?: 'softmax';
+  useBias?: false;
+  functional?: true;
+}
+
+/** GRU → Dense, every weight random (tfjs's zero bias default would hide a bias mapping bug). */
+function build(v: Variant): LayersModel {
+  const init = (seed: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.6, seed });
+  const gru = tf.layers.gru({
+    units: H,
+    kernelInitializer: init(11),
+    recurrentInitializer: init(12),
+    biasInitializer: init(13),
+    ...(v.recurrentActivation ? { recurrentActivation: v.recurrentActivation } : {}),
+    ...(v.useBias === false ? { useBias: false } : {}),
+  });
+  const dense = tf.layers.dense({ units: O, kernelInitializer: init(14), biasInitializer: init(15), ...(v.activation ? { activation: v.activation } : {}), ...(v.useBias === false ? { useBias: false } : {}) });
+  if (v.functional) {
+    const input = tf.input({ shape: [null, I] });
+    return tf.model({ inputs: input, outputs: dense.apply(gru.apply(input)) as SymbolicTensor });
+  }
+  return tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [null, I] }), gru, dense] });
+}
+
+/** model.predict at batch {1, 3} × seq {1, 10, 37}, inputs scaled by 3 so hardSigmoid's clip is reached. */
+function predictCases(m: LayersModel): SourceCase[] {
+  const cases: SourceCase[] = [];
+  for (const batch of [1, 3]) {
+    for (const seq of [1, 10, 37]) {
+      const x = tf.mul(tf.randomNormal([batch, seq, I], 0, 1, 'float32', 100 * batch + seq), 3);
+      const y = m.predict(x) as Tensor;
+      cases.push({ name: `b${batch}_t${seq}`, batch, seq, x: Float32Array.from(x.dataSync()), expected: Float32Array.from(y.dataSync()) });
+      tf.dispose([x, y]);
+    }
+  }
+  return cases;
+}
+
+describe('tfjs-layers GRU → Dense → ONNX, verified against model.predict on ort-cpu and ort-wasm (1e-5 abs)', () => {
+  it.each([
+    ['Sequential, hardSigmoid (default), linear', {}],
+    ['functional, sigmoid, softmax', { functional: true, recurrentActivation: 'sigmoid', activation: 'softmax' }],
+    ['Sequential, no biases', { useBias: false }],
+  ] as [string, Variant][])('%s', async (name, v) => {
+    const m = build(v);
+    const path = join(dir, name.replace(/\W+/g, '-'));
+    await saveTfjsLayersModel(tf, m, path);
+    const source = loadSourceModel(path);
+    expect(source.kind).toBe('tfjs-layers');
+    const bytes = exportSourceModel(source);
+
+    const gru = onnx.ModelProto.decode(bytes).graph!.node!.find((n) => n.opType === 'GRU')!;
+    const acts = gru.attribute!.find((a) => a.name === 'activations')!.strings!.map((s) => new TextDecoder().decode(s));
+    expect(acts).toEqual([v.recurrentActivation === 'sigmoid' ? 'Sigmoid' : 'HardSigmoid', 'Tanh']);
+
+    const report = await verifyOnOrt(bytes, predictCases(m));
+    expect(report.backends.map((b) => [b.name, b.status, b.cases.length]), summary(report)).toEqual([
+      ['ort-cpu', 'pass', 6],
+      ['ort-wasm', 'pass', 6],
+    ]);
+  });
+});
