@@ -11,7 +11,7 @@ describe('intArg', () => {
   });
   it.each(['0', '-1', '101', '1.5', '1e2', 'abc', '', '0x10', '9007199254740993'])('refuses %j', (v) => {
     expect(() => epochs(v)).toThrow(InvalidArgumentError);
-    expect(() => epochs(v)).toThrow('must be an integer from 1 to 100');
+    expect(() => epochs(v)).toThrow('Must be an integer from 1 to 100');
   });
 });
 

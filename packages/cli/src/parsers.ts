@@ -11,7 +11,7 @@ import { BACKENDS, type BackendName } from '@gru-onnx/verify';
 export function intArg(min: number, max: number): (value: string) => number {
   return (value) => {
     const n = /^[+-]?\d+$/.test(value.trim()) ? Number(value) : NaN;
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`Must be an integer from ${min} to ${max}`);
     return n;
   };
 }
@@ -22,7 +22,7 @@ export function floatArg(min: number, max: number, opts: { exclusiveMin?: boolea
   return (value) => {
     const n = value.trim() === '' ? NaN : Number(value);
     const low = opts.exclusiveMin ? n > min : n >= min;
-    if (!Number.isFinite(n) || !low || n > max) throw new InvalidArgumentError(`must be a number ${range}`);
+    if (!Number.isFinite(n) || !low || n > max) throw new InvalidArgumentError(`Must be a number ${range}`);
     return n;
   };
 }

@@ -1,15 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadCheckpoint, sha256Hex } from '@gru-onnx/model';
-import { DEFAULT_OPSET, EXPORT_FORMS, MAX_OPSET, MIN_OPSET, exportSeedModel, saveModel, type ExportForm } from '@gru-onnx/onnx';
+import { configFromParams, loadSourceModel, sha256Hex, SOURCE_KINDS, sourceSizes, type SourceModel } from '@gru-onnx/model';
+import { DEFAULT_OPSET, EXPORT_FORMS, MAX_OPSET, MIN_OPSET, exportSourceModel, saveModel, type ExportForm } from '@gru-onnx/onnx';
 import type { Context } from '../context.ts';
-import { NotImplementedError } from '../exit-codes.ts';
 import { printJson, println } from '../io.ts';
 import { intArg } from '../parsers.ts';
 import { requirePath } from '../files.ts';
 
 /** Where the weights come from; `auto` detects it from the file (issue 6). */
-export const SOURCES = ['auto', 'seed', 'pytorch-gru', 'tfjs-layers'] as const;
+export const SOURCES = ['auto', ...SOURCE_KINDS] as const;
 export type SourceKind = (typeof SOURCES)[number];
 
 interface ExportOpts {
@@ -25,7 +25,7 @@ interface ExportOpts {
 }
 
 export function sourceOption(): Option {
-  return new Option('--source <kind>', 'what --weights holds: the seed checkpoint, a PyTorch nn.GRU classifier (safetensors) or a tfjs-layers model.json; auto detects it from the file')
+  return new Option('--source <kind>', "what --weights holds: the seed's checkpoint, a PyTorch nn.GRU classifier (safetensors) or a tfjs-layers model.json (or its directory); auto detects it from the file")
     .choices(SOURCES)
     .default('auto');
 }
@@ -33,7 +33,7 @@ export function sourceOption(): Option {
 export function exportCommand(ctx: Context): Command {
   return new Command('export')
     .description('write an ONNX model from a checkpoint (seed, PyTorch nn.GRU or tfjs-layers)')
-    .requiredOption('--weights <file>', 'checkpoint (.safetensors) or tfjs-layers model.json')
+    .requiredOption('--weights <file>', 'checkpoint (.safetensors), or tfjs-layers model.json or its directory')
     .requiredOption('--out <file.onnx>', 'ONNX model to write')
     .addOption(
       new Option('--form <form>', 'fused = one GRU node; scan = primitive ops in a loop (for runtimes without a GRU kernel); auto = fused for small batches, scan for large, chosen at run time')
@@ -59,7 +59,7 @@ Examples:
   $ pnpm gru-onnx export --weights tfjs-model/model.json --out model.onnx      # TensorFlow.js -> ONNX, no Python`,
     )
     .action((opts: ExportOpts) => {
-      requirePath('--weights', opts.weights, 'file');
+      requirePath('--weights', opts.weights, 'any');
       const bytes = exportFromWeights(opts);
       saveModel(opts.out, bytes);
       const summary = { model: opts.out, bytes: bytes.byteLength, sha256: sha256Hex(bytes), form: opts.form, opset: opts.opset, weights: opts.weights };
@@ -69,19 +69,29 @@ Examples:
     });
 }
 
-/** Loads the weights named by --weights/--source and exports them with the command's ONNX options. */
+/** Loads the weights named by --weights/--source (detected when `auto`). */
+export function loadWeights(opts: { weights: string; source: SourceKind }): SourceModel {
+  return loadSourceModel(opts.weights, opts.source === 'auto' ? undefined : opts.source);
+}
+
+/** Exports the weights with the command's ONNX options; metadata records the model's sizes and the weights' SHA-256. */
 export function exportFromWeights(opts: Omit<ExportOpts, 'out' | 'json'>): Uint8Array {
-  if (opts.source !== 'auto' && opts.source !== 'seed') throw new NotImplementedError(`export --source ${opts.source}`);
-  const ckpt = loadCheckpoint(opts.weights);
-  return exportSeedModel(ckpt.params, {
+  const source = loadWeights(opts);
+  const sizes = source.kind === 'seed' ? configFromParams(source.params) : sourceSizes(source);
+  return exportSourceModel(source, {
     form: opts.form,
     opset: opts.opset,
     hiddenStates: opts.hiddenStates === true,
     h0: opts.h0 === true,
     hN: opts.hN === true,
     metadata: {
-      'gru_onnx.config': JSON.stringify(ckpt.config),
-      'gru_onnx.weights_sha256': sha256Hex(readFileSync(opts.weights)),
+      'gru_onnx.config': JSON.stringify(sizes),
+      'gru_onnx.weights_sha256': sha256Hex(readFileSync(weightsFile(opts.weights))),
     },
   });
+}
+
+/** The file whose hash identifies the weights: the path itself, or model.json for a tfjs model directory. */
+function weightsFile(path: string): string {
+  return statSync(path).isDirectory() ? join(path, 'model.json') : path;
 }
