@@ -1,0 +1,199 @@
+import { existsSync, fsyncSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join, resolve } from 'node:path';
+import { onnx } from '@gru-onnx/onnx';
+import { UserError } from '@gru-onnx/model';
+import type { ExpectedTensor } from './compare.ts';
+import { readSignature } from './inputs.ts';
+import type { Feeds, NamedTensor } from './runner.ts';
+import type { BundleData } from './verify.ts';
+
+/**
+ * Bundles in the ONNX backend-test layout (onnx/backend/test/data/node/*):
+ *
+ *   DIR/model.onnx
+ *   DIR/test_data_set_0/input_0.pb … input_K.pb     TensorProto, in the graph's input order
+ *   DIR/test_data_set_0/output_0.pb … output_K.pb   TensorProto, in the graph's output order
+ *
+ * Only float32 tensors (raw_data or float_data) are read; any other dtype is refused by name.
+ */
+
+/** Refused before reading: no tensor file of a seed-sized model comes near this. */
+export const MAX_BUNDLE_FILE_BYTES = 1 << 30;
+/** Refused before allocating: 2^28 float32 values is 1 GiB. */
+export const MAX_TENSOR_ELEMENTS = 2 ** 28;
+
+export interface BundleCaseData {
+  inputs: Feeds;
+  outputs: Record<string, NamedTensor | ExpectedTensor>;
+}
+
+function tensorProto(name: string, t: { dims: number[]; data: ArrayLike<number> }): Uint8Array {
+  const f32 = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+  const raw = new Uint8Array(f32.length * 4);
+  const view = new DataView(raw.buffer);
+  // raw_data is little-endian by the ONNX spec, whatever the host.
+  for (let i = 0; i < f32.length; i++) view.setFloat32(i * 4, f32[i]!, true);
+  return onnx.TensorProto.encode({ name, dims: t.dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw }).finish();
+}
+
+function writeSynced(path: string, bytes: Uint8Array): void {
+  const fd = openSync(path, 'wx', 0o644);
+  try {
+    let off = 0;
+    while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const BUNDLE_ENTRY = /^(model\.onnx|test_data_set_\d+)$/;
+
+/**
+ * Writes a bundle so that `dir` holds a complete bundle or nothing new: everything goes into a temporary sibling
+ * directory, which is renamed onto `dir`. An existing bundle at `dir` is replaced; any other existing directory
+ * is refused rather than deleted. Expected outputs are stored as float32 (the model's output type).
+ */
+export function saveBundle(dir: string, model: Uint8Array, cases: BundleCaseData[]): void {
+  const sig = readSignature(model);
+  const target = resolve(dir);
+  if (existsSync(target)) {
+    const foreign = readdirSync(target).filter((e) => !BUNDLE_ENTRY.test(e));
+    if (foreign.length > 0) throw new UserError(`${dir}: exists and is not a bundle (it holds ${foreign[0]}); not replacing it`);
+  }
+  mkdirSync(dirname(target), { recursive: true });
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${tag}`);
+  const old = join(dirname(target), `.${basename(target)}.old-${tag}`);
+  try {
+    mkdirSync(tmp);
+    writeSynced(join(tmp, 'model.onnx'), model);
+    cases.forEach((c, n) => {
+      const set = join(tmp, `test_data_set_${n}`);
+      mkdirSync(set);
+      sig.inputs.forEach((v, k) => {
+        const t = c.inputs[v.name];
+        if (!t) throw new UserError(`bundle case ${n}: no value for model input "${v.name}"`);
+        writeSynced(join(set, `input_${k}.pb`), tensorProto(v.name, t));
+      });
+      sig.outputs.forEach((v, k) => {
+        const t = c.outputs[v.name];
+        if (!t) throw new UserError(`bundle case ${n}: no value for model output "${v.name}"`);
+        writeSynced(join(set, `output_${k}.pb`), tensorProto(v.name, t));
+      });
+    });
+    if (existsSync(target)) renameSync(target, old);
+    renameSync(tmp, target);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (existsSync(old) && !existsSync(target)) renameSync(old, target);
+    throw err;
+  }
+  rmSync(old, { recursive: true, force: true });
+}
+
+const toNumber = (d: number | { toNumber(): number }): number => (typeof d === 'number' ? d : d.toNumber());
+
+function readLimited(path: string): Uint8Array {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (err) {
+    throw new UserError(`${path}: cannot read (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (size > MAX_BUNDLE_FILE_BYTES) throw new UserError(`${path}: ${size} bytes, over the ${MAX_BUNDLE_FILE_BYTES}-byte limit`);
+  return readFileSync(path);
+}
+
+/** Decodes one float32 TensorProto file; anything else is a UserError naming the file. */
+export function readTensorFile(path: string): { name: string; tensor: NamedTensor } {
+  const bytes = readLimited(path);
+  let t: onnx.TensorProto;
+  try {
+    t = onnx.TensorProto.decode(bytes);
+  } catch (err) {
+    throw new UserError(`${path}: not a TensorProto (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const dims = t.dims.map(toNumber);
+  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new UserError(`${path}: bad dimensions [${dims.join(', ')}]`);
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (count > MAX_TENSOR_ELEMENTS) throw new UserError(`${path}: ${count} elements, over the ${MAX_TENSOR_ELEMENTS} limit`);
+  if (t.dataType !== onnx.TensorProto.DataType.FLOAT) {
+    const name = onnx.TensorProto.DataType[t.dataType] ?? `type ${t.dataType}`;
+    throw new UserError(`${path}: dtype ${name} is not supported (float32 only)`);
+  }
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) throw new UserError(`${path}: external data is not supported`);
+  const data = new Float32Array(count);
+  if (t.rawData && t.rawData.length > 0) {
+    if (t.rawData.length !== count * 4) throw new UserError(`${path}: raw_data has ${t.rawData.length} bytes, [${dims.join(', ')}] float32 needs ${count * 4}`);
+    const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
+    for (let i = 0; i < count; i++) data[i] = view.getFloat32(i * 4, true);
+  } else if (t.floatData.length === count) {
+    data.set(t.floatData);
+  } else {
+    throw new UserError(`${path}: ${t.floatData.length} float_data values, [${dims.join(', ')}] needs ${count}`);
+  }
+  return { name: t.name, tensor: { dims, data } };
+}
+
+/** The K-th file's tensor goes to the graph name it carries, or else to the K-th graph name. */
+function mapByName(files: string[], names: string[], what: string, set: string): Record<string, NamedTensor> {
+  if (files.length !== names.length) throw new UserError(`${set}: ${files.length} ${what} files, the model has ${names.length} ${what}s (${names.join(', ')})`);
+  const out: Record<string, NamedTensor> = {};
+  files.forEach((f, k) => {
+    const { name, tensor } = readTensorFile(f);
+    const key = name && names.includes(name) ? name : names[k]!;
+    if (out[key]) throw new UserError(`${f}: a second value for ${what} "${key}"`);
+    out[key] = tensor;
+  });
+  return out;
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (err) {
+    throw new UserError(`${dir}: cannot list (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
+function numbered(dir: string, prefix: string): string[] {
+  const found = listDir(dir)
+    .map((e) => new RegExp(`^${prefix}_(\\d+)\\.pb$`).exec(e))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+  found.forEach((k, i) => {
+    if (k !== i) throw new UserError(`${dir}: ${prefix}_${i}.pb is missing (found ${prefix}_${k}.pb)`);
+  });
+  return found.map((k) => join(dir, `${prefix}_${k}.pb`));
+}
+
+/**
+ * Reads any bundle in the ONNX backend-test layout, not only ours: the model's graph inputs (initializers
+ * excluded) and outputs name the input_K/output_K files. Corrupt or unsupported files are UserErrors naming the file.
+ */
+export function loadBundle(dir: string): BundleData {
+  const modelPath = join(dir, 'model.onnx');
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${dir}: not a directory`);
+  const model = readLimited(modelPath);
+  const sig = readSignature(model, modelPath);
+  const sets = listDir(dir)
+    .map((e) => /^test_data_set_(\d+)$/.exec(e))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .sort((a, b) => Number(a[1]) - Number(b[1]))
+    .map((m) => m[0]);
+  if (sets.length === 0) throw new UserError(`${dir}: no test_data_set_N directories`);
+  const inputNames = sig.inputs.map((v) => v.name);
+  const outputNames = sig.outputs.map((v) => v.name);
+  const cases = sets.map((name) => {
+    const set = join(dir, name);
+    return {
+      name,
+      inputs: mapByName(numbered(set, 'input'), inputNames, 'input', set),
+      outputs: mapByName(numbered(set, 'output'), outputNames, 'output', set),
+    };
+  });
+  return { model: new Uint8Array(model), cases };
+}
