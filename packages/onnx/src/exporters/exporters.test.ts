@@ -1,0 +1,68 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadSourceModel, UserError } from '@gru-onnx/model';
+import { checkModel } from '../checker.ts';
+import { onnx } from '../proto.ts';
+import { exportSourceModel, reorderRznToZrh, transposeMatrix } from './index.ts';
+
+const FIXTURES = fileURLToPath(new URL('../../../../fixtures/', import.meta.url));
+
+const attrs = (n: onnx.INodeProto) => Object.fromEntries((n.attribute ?? []).map((a) => [a.name, a]));
+const floats = (t: onnx.ITensorProto) => new Float32Array(Uint8Array.from(t.rawData!).buffer);
+
+describe('gate and layout helpers', () => {
+  it("reorderRznToZrh moves PyTorch's r, z, n row blocks to ONNX's z, r, h", () => {
+    // H = 2, 1 column: rows r0 r1 z0 z1 n0 n1.
+    expect([...reorderRznToZrh(Float32Array.of(1, 2, 3, 4, 5, 6), 2, 1)]).toEqual([3, 4, 1, 2, 5, 6]);
+  });
+  it('transposeMatrix turns [rows, cols] into [cols, rows]', () => {
+    expect([...transposeMatrix(Float32Array.of(1, 2, 3, 4, 5, 6), 2, 3)]).toEqual([1, 4, 2, 5, 3, 6]);
+  });
+});
+
+describe('exportSourceModel', () => {
+  const bi = loadSourceModel(`${FIXTURES}pytorch/l2-bi-bf.safetensors`);
+
+  it('writes one GRU node per nn.GRU layer, bidirectional, linear_before_reset 1, with B = [b_ih, b_hh] reordered', () => {
+    if (bi.kind !== 'pytorch-gru') throw new Error(bi.kind);
+    const model = onnx.ModelProto.decode(exportSourceModel(bi));
+    expect(checkModel(model)).toEqual([]);
+    const g = model.graph!;
+    const grus = g.node!.filter((n) => n.opType === 'GRU');
+    expect(grus.map((n) => [new TextDecoder().decode(attrs(n).direction!.s!), Number(attrs(n).linear_before_reset!.i), Number(attrs(n).hidden_size!.i)])).toEqual([
+      ['bidirectional', 1, 7],
+      ['bidirectional', 1, 7],
+    ]);
+    const B1 = g.initializer!.find((t) => t.name === 'B_l1')!;
+    expect(B1.dims!.map(Number)).toEqual([2, 42]);
+    const rev = bi.layers[1]!.directions[1]!;
+    // Reverse direction, Rb_z: PyTorch's b_hh z block (rows H..2H).
+    expect([...floats(B1).subarray(42 + 21, 42 + 28)]).toEqual([...rev.bHh.subarray(7, 14)]);
+    expect(g.input!.map((v) => v.name)).toEqual(['x']);
+    expect(g.output!.map((v) => v.name)).toEqual(['logits']);
+    const meta = Object.fromEntries(model.metadataProps!.map((p) => [p.key, p.value]));
+    expect(meta).toMatchObject({ 'gru_onnx.source': 'pytorch-gru', 'gru_onnx.pytorch_batch_first': 'true', 'gru_onnx.x_layout': 'batch_seq_input' });
+  });
+
+  it('lists initializers as graph inputs at opset 7 (IR 3) and checks cleanly there', () => {
+    const model = onnx.ModelProto.decode(exportSourceModel(bi, { opset: 7 }));
+    expect(checkModel(model)).toEqual([]);
+    expect(model.graph!.input!.length).toBe(1 + model.graph!.initializer!.length);
+  });
+
+  it.each([
+    [{ form: 'scan' as const }, /--form scan is only available for the seed model/],
+    [{ hiddenStates: true }, /--hidden-states is only available for the seed model/],
+    [{ h0: true }, /--h0 is only available for the seed model/],
+    [{ opset: 6 }, /opset 6 is outside 7–21/],
+  ])('refuses %o for an import', (options, message) => {
+    expect(() => exportSourceModel(bi, options)).toThrow(UserError);
+    expect(() => exportSourceModel(bi, options)).toThrow(message);
+  });
+
+  it('exports the seed through its own exporter, options and all', () => {
+    const seed = loadSourceModel(`${FIXTURES}seed-pytorch/model.safetensors`);
+    const model = onnx.ModelProto.decode(exportSourceModel(seed, { form: 'scan', hiddenStates: true }));
+    expect(model.graph!.output!.map((o) => o.name)).toEqual(['logits', 'hidden_states']);
+  });
+});
