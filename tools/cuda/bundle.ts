@@ -1,0 +1,195 @@
+// Bundles a TypeScript entry (the gru-onnx CLI, the CUDA bench) into one ESM file that runs on bare Node 20 with
+// only onnxruntime-node beside it — for the GPU machine, which has no node_modules and no registry.
+//
+//   tsx tools/cuda/bundle.ts --entry packages/cli/src/bin.ts --out STAGE/app/gru-onnx.mjs [--root STAGE]
+//                            [--entry2 tools/cuda/bench-cuda.ts --out2 STAGE/app/bench-cuda.mjs] [--ort-node]
+//
+// - onnxruntime-node, onnxruntime-web, @tensorflow/*, playwright-core stay external. Only onnxruntime-node (and
+//   onnxruntime-common, which it requires) is copied, into STAGE/app/node_modules, linux-x64 binaries only; the
+//   others are imported lazily by the code, so their runners report "not installed" instead of breaking the load.
+// - Files the code reaches through `new URL('<relative>', import.meta.url)` (the onnxruntime worker child,
+//   tolerances.json) are copied to the same relative place from the bundle, inside STAGE.
+// - A static import of an external that is not shipped would fail the whole bundle at load: that is an error here.
+import { build } from 'esbuild';
+import type { Metafile } from 'esbuild';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+
+export const EXTERNALS = ['onnxruntime-node', 'onnxruntime-web', 'onnxruntime-common', '@tensorflow/*', 'playwright-core', 'playwright'];
+/** Externals present at run time on the GPU machine. */
+export const SHIPPED = ['onnxruntime-node', 'onnxruntime-common'];
+
+const BANNER = [
+  "import { createRequire as __gruCreateRequire } from 'node:module';",
+  'const require = __gruCreateRequire(import.meta.url);',
+].join('\n');
+
+export interface BundleResult {
+  outfile: string;
+  bytes: number;
+  assets: { from: string; to: string }[];
+  skippedAssets: { from: string; why: string }[];
+  staticExternals: string[];
+}
+
+const URL_RE = /new\s+URL\(\s*(['"`])([^'"`]+)\1\s*,\s*import\.meta\.url\s*\)/g;
+
+function isExternal(spec: string): boolean {
+  return EXTERNALS.some((e) => (e.endsWith('/*') ? spec.startsWith(e.slice(0, -1)) : spec === e || spec.startsWith(`${e}/`)));
+}
+
+function packageOf(spec: string): string {
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+export async function bundle(entry: string, outfile: string, root: string): Promise<BundleResult> {
+  mkdirSync(dirname(outfile), { recursive: true });
+  const result = await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: EXTERNALS,
+    banner: { js: BANNER },
+    metafile: true,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+    tsconfig: 'tsconfig.json',
+  });
+  const meta: Metafile = result.metafile;
+  const out = meta.outputs[relative(process.cwd(), outfile)] ?? Object.values(meta.outputs)[0]!;
+  const staticExternals = [
+    ...new Set(out.imports.filter((i) => i.external && i.kind === 'import-statement' && !i.path.startsWith('node:')).map((i) => i.path)),
+  ].filter((p) => isExternal(p) && !SHIPPED.includes(packageOf(p)));
+  const assets: BundleResult['assets'] = [];
+  const skippedAssets: BundleResult['skippedAssets'] = [];
+  const rootAbs = resolve(root);
+  for (const input of Object.keys(meta.inputs)) {
+    if (input.includes('node_modules') || !/\.(m?[jt]s)$/.test(input)) continue;
+    const text = readFileSync(input, 'utf8');
+    for (const m of text.matchAll(URL_RE)) {
+      const rel = m[2]!;
+      const from = resolve(dirname(input), rel);
+      const to = resolve(dirname(outfile), rel);
+      if (!existsSync(from)) {
+        skippedAssets.push({ from, why: 'does not exist' });
+        continue;
+      }
+      if (statSync(from).isDirectory()) {
+        skippedAssets.push({ from, why: 'a directory (not shipped)' });
+        continue;
+      }
+      const inside = relative(rootAbs, to);
+      if (inside.startsWith('..') || isAbsolute(inside)) {
+        skippedAssets.push({ from, why: `would land outside the stage (${to})` });
+        continue;
+      }
+      mkdirSync(dirname(to), { recursive: true });
+      cpSync(from, to);
+      assets.push({ from: relative(process.cwd(), from), to: relative(rootAbs, to) });
+    }
+  }
+  return { outfile, bytes: statSync(outfile).size, assets, skippedAssets, staticExternals };
+}
+
+/** Directory of an installed package, resolved from the workspace (pnpm's layout). */
+function packageDir(name: string, from: string): string {
+  const req = createRequire(from);
+  const entry = req.resolve(name);
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === name) return dir;
+  }
+  throw new Error(`package.json of ${name} not found above ${entry}`);
+}
+
+/**
+ * Copies onnxruntime-node (linux-x64 binaries only, no sources or install scripts) and onnxruntime-common into
+ * `nodeModules`. Returns onnxruntime-node's binding directory there, where the provider libraries must go.
+ */
+export function copyOrtNode(nodeModules: string, expectVersion = '1.29.0'): { bindingDir: string; version: string; bytes: number } {
+  const workspaceRequireBase = join(process.cwd(), 'packages/verify/package.json');
+  const ortDir = packageDir('onnxruntime-node', workspaceRequireBase);
+  const version = (JSON.parse(readFileSync(join(ortDir, 'package.json'), 'utf8')) as { version: string }).version;
+  if (version !== expectVersion) throw new Error(`onnxruntime-node is ${version} in the workspace, expected ${expectVersion}`);
+  const commonDir = packageDir('onnxruntime-common', join(ortDir, 'package.json'));
+  const dstOrt = join(nodeModules, 'onnxruntime-node');
+  rmSync(dstOrt, { recursive: true, force: true });
+  mkdirSync(dstOrt, { recursive: true });
+  for (const f of ['package.json', 'README.md']) cpSync(join(ortDir, f), join(dstOrt, f));
+  // The package's own licence text is not in the npm tarball; README names it MIT.
+  cpSync(join(ortDir, 'dist'), join(dstOrt, 'dist'), { recursive: true, filter: (s) => !s.endsWith('.map') });
+  const bindingRel = 'bin/napi-v6/linux/x64';
+  const bindingDir = join(dstOrt, bindingRel);
+  mkdirSync(bindingDir, { recursive: true });
+  for (const f of readdirSync(join(ortDir, bindingRel))) cpSync(join(ortDir, bindingRel, f), join(bindingDir, f), { dereference: true });
+  const dstCommon = join(nodeModules, 'onnxruntime-common');
+  rmSync(dstCommon, { recursive: true, force: true });
+  cpSync(commonDir, dstCommon, {
+    recursive: true,
+    dereference: true,
+    filter: (s) => !s.endsWith('.map') && !s.includes(`${commonDir}/lib`),
+  });
+  let bytes = 0;
+  const walk = (d: string): void => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else bytes += st.size;
+    }
+  };
+  walk(nodeModules);
+  return { bindingDir, version, bytes };
+}
+
+function parseArgs(argv: string[]): Record<string, string | true> {
+  const out: Record<string, string | true> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) out[a.slice(2)] = true;
+    else {
+      out[a.slice(2)] = next;
+      i++;
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const pairs: [string, string][] = [];
+  if (typeof args.entry === 'string' && typeof args.out === 'string') pairs.push([args.entry, args.out]);
+  if (typeof args.entry2 === 'string' && typeof args.out2 === 'string') pairs.push([args.entry2, args.out2]);
+  if (pairs.length === 0) {
+    console.error('usage: bundle.ts --entry FILE.ts --out STAGE/app/NAME.mjs [--entry2 FILE.ts --out2 FILE.mjs] [--root STAGE] [--ort-node]');
+    process.exit(2);
+  }
+  const root = typeof args.root === 'string' ? args.root : dirname(dirname(pairs[0]![1]));
+  const report: Record<string, unknown> = {};
+  let failed = false;
+  for (const [entry, out] of pairs) {
+    const r = await bundle(entry, out, root);
+    report[basename(out)] = r;
+    if (r.staticExternals.length > 0) {
+      console.error(`error: ${out} imports ${r.staticExternals.join(', ')} statically; they are not shipped, so the bundle would not load`);
+      failed = true;
+    }
+  }
+  if (args['ort-node']) report.ortNode = copyOrtNode(join(dirname(pairs[0]![1]), 'node_modules'));
+  const summary = JSON.stringify(report, null, 2);
+  writeFileSync(join(root, 'bundle-report.json'), summary);
+  console.log(summary);
+  if (failed) process.exit(1);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
+  await main();
+}
