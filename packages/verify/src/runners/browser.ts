@@ -65,12 +65,15 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
   const start = async (): Promise<Session> => {
     const pre = prerequisites();
     if ('reason' in pre) throw new Error(`${name}: ${pre.reason}`);
-    const pw = (await import(pathToFileURL(pre.playwright).href)) as Playwright;
+    // playwright-core is CommonJS: its API is the namespace under vitest's interop, `default` under plain Node.
+    const mod = (await import(pathToFileURL(pre.playwright).href)) as Partial<Playwright> & { default?: Playwright };
+    const connector = mod.chromium ?? mod.default?.chromium;
+    if (!connector) throw new Error(`${name}: playwright-core at ${pre.playwright} has no chromium export`);
     const server = await startPageServer(pre.ortDist);
     let chromium: ChromiumProcess | undefined;
     try {
       chromium = await launchChromium(executable, ep === 'webgpu' ? WEBGPU_FLAGS : NO_GPU_FLAGS, Math.min(timeoutMs, 30_000));
-      const browser = await pw.chromium.connectOverCDP(chromium.wsEndpoint, { timeout: Math.min(timeoutMs, 30_000) });
+      const browser = await connector.connectOverCDP(chromium.wsEndpoint, { timeout: Math.min(timeoutMs, 30_000) });
       const context = browser.contexts()[0] ?? (await browser.newContext());
       const page = await context.newPage();
       const lines: string[] = [];
@@ -87,22 +90,26 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
     }
   };
 
+  let closing: Promise<void> = Promise.resolve();
   /** Kills the browser first (it may be hung), then lets go of the CDP connection and the server. */
-  const shutdown = async (): Promise<void> => {
+  const shutdown = (): Promise<void> => {
     const s = session;
     session = undefined;
-    if (!s) return;
-    let open: Session;
-    try {
-      open = await s;
-    } catch {
-      // It never started; start() released what it had.
-      return;
-    }
-    open.chromium.kill();
-    // The process is gone already, so closing can only report the lost connection: nothing to act on.
-    await open.browser.close().catch(() => undefined);
-    await open.server.close();
+    if (!s) return closing;
+    closing = (async () => {
+      let open: Session;
+      try {
+        open = await s;
+      } catch {
+        // It never started; start() released what it had.
+        return;
+      }
+      open.chromium.kill();
+      // The process is gone already, so closing can only report the lost connection: nothing to act on.
+      await open.browser.close().catch(() => undefined);
+      await open.server.close();
+    })();
+    return closing;
   };
 
   const runOnce = async (job: Job, signal?: AbortSignal): Promise<RunResult> => {
@@ -180,7 +187,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
         return { available: true, versions, settings: { executionProvider: 'wasm', numThreads: threads, simd: true } };
       } catch (err) {
         await shutdown();
-        return { available: false, reason: `Chromium at ${executable} did not start: ${firstLine(err)}`, enable: ENABLE_CHROMIUM };
+        return { available: false, reason: `the browser session did not start (Chromium at ${executable}): ${firstLine(err)}`, enable: ENABLE_CHROMIUM };
       }
     },
     run(job: Job, signal?: AbortSignal): Promise<RunResult> {

@@ -105,17 +105,21 @@ export async function withDeadline<T>(
   signal?.throwIfAborted();
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
+  // Set before cancelling: the work then fails too ("target closed", "worker exited"), and this is the real cause.
+  let stopped: Error | undefined;
   const stop = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      void Promise.resolve(cancel()).finally(() => reject(new Error(`${name}: no answer within ${timeoutMs} ms (the run's timeout); stopped it`)));
-    }, timeoutMs);
-    onAbort = () => {
-      void Promise.resolve(cancel()).finally(() => reject(new Error(`${name}: run aborted`)));
+    const halt = (why: string): void => {
+      stopped = new Error(`${name}: ${why}`);
+      void Promise.resolve(cancel()).finally(() => reject(stopped));
     };
+    timer = setTimeout(() => halt(`no answer within ${timeoutMs} ms (the run's timeout); stopped it`), timeoutMs);
+    onAbort = () => halt('run aborted');
     signal?.addEventListener('abort', onAbort, { once: true });
   });
   try {
     return await Promise.race([work, stop]);
+  } catch (err) {
+    throw stopped ?? err;
   } finally {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);

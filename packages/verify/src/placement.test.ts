@@ -1,0 +1,100 @@
+import { describe, expect, test } from 'vitest';
+import { ALL_NODES, expandAllNodes, fallbackOps, modelNodes, parsePlacementLog, parseProfile } from './placement.ts';
+import { randomParams, scanRnnModel, seedGruModel } from './runners/tiny-models.ts';
+
+// Lines as onnxruntime 1.29 (native) and onnxruntime-web 1.30 (page console) print them.
+const ALL = [
+  '2026-11-26 15:01:27.394446128 [V:onnxruntime:, session_state.cc:1378 VerifyEachNodeIsAssignedToAnEp] Node placements',
+  '2026-11-26 15:01:27.394448220 [V:onnxruntime:, session_state.cc:1381 VerifyEachNodeIsAssignedToAnEp]  All nodes placed on [CPUExecutionProvider]. Number of nodes: 7',
+];
+const MIXED = [
+  '2026-11-26 15:08:45.994324 [V:onnxruntime:, session_state.cc:1377 VerifyEachNodeIsAssignedToAnEp] Node placements',
+  '2026-11-26 15:08:45.994550 [V:onnxruntime:, session_state.cc:1383 VerifyEachNodeIsAssignedToAnEp]  Node(s) placed on [CPUExecutionProvider]. Number of nodes: 2',
+  '2026-11-26 15:08:45.994560 [V:onnxruntime:, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp]   GRU (gru)',
+  '2026-11-26 15:08:45.994570 [V:onnxruntime:, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp]   Scan (scan)',
+  '2026-11-26 15:08:45.994830 [V:onnxruntime:, session_state.cc:1383 VerifyEachNodeIsAssignedToAnEp]  Node(s) placed on [WebGpuExecutionProvider]. Number of nodes: 2',
+  '2026-11-26 15:08:45.994840 [V:onnxruntime:, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp]   MatMul (step_xw)',
+  '2026-11-26 15:08:45.994850 [V:onnxruntime:, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp]   Gemm (step_hw/MatMulAddFusion)',
+  '2026-11-26 15:08:45.995000 [V:onnxruntime:, session_state.cc:186 CreateGraphInfo] SaveMLValueNameIndexMapping',
+];
+
+describe('parsePlacementLog', () => {
+  test('reads a mixed block node by node', () => {
+    const r = parsePlacementLog(['unrelated line', ...MIXED])!;
+    expect(r.counts).toEqual({ CPUExecutionProvider: 2, WebGpuExecutionProvider: 2 });
+    expect(r.placements).toEqual([
+      { node: 'gru', opType: 'GRU', ep: 'CPUExecutionProvider' },
+      { node: 'scan', opType: 'Scan', ep: 'CPUExecutionProvider' },
+      { node: 'step_xw', opType: 'MatMul', ep: 'WebGpuExecutionProvider' },
+      { node: 'step_hw/MatMulAddFusion', opType: 'Gemm', ep: 'WebGpuExecutionProvider' },
+    ]);
+  });
+
+  test('an "all nodes" line becomes one unnamed placement; the last block wins', () => {
+    const r = parsePlacementLog([...MIXED, ...ALL])!;
+    expect(r.placements).toEqual([{ node: ALL_NODES, opType: ALL_NODES, ep: 'CPUExecutionProvider' }]);
+    expect(r.counts).toEqual({ CPUExecutionProvider: 7 });
+  });
+
+  test('no block, no answer', () => {
+    expect(parsePlacementLog(['[I:onnxruntime:, inference_session.cc:2867 Initialize] Session successfully initialized.'])).toBeUndefined();
+  });
+});
+
+describe('expandAllNodes', () => {
+  const model = seedGruModel(randomParams({ inputSize: 3, hiddenSize: 4, outputSize: 2 }, 1));
+
+  test('names the nodes from the model when the counts agree', () => {
+    const r = expandAllNodes(parsePlacementLog(ALL)!, model);
+    expect(r).toHaveLength(7);
+    expect(r.find((p) => p.opType === 'GRU')).toEqual({ node: 'gru', opType: 'GRU', ep: 'CPUExecutionProvider', inferred: true });
+  });
+
+  test('keeps the unnamed entry when they do not (a fusion changed the node set)', () => {
+    const six = [ALL[0]!, ALL[1]!.replace('Number of nodes: 7', 'Number of nodes: 6')];
+    expect(expandAllNodes(parsePlacementLog(six)!, model)).toEqual([{ node: ALL_NODES, opType: ALL_NODES, ep: 'CPUExecutionProvider' }]);
+  });
+
+  test('modelNodes walks into Scan bodies', () => {
+    const nodes = modelNodes(scanRnnModel(new Float32Array(6), new Float32Array(4), 3, 2)).map((n) => n.node);
+    expect(nodes).toEqual(['zeros_like', 'h0', 'scan', 'step_xw', 'step_hw', 'step_add', 'step_tanh', 'step_copy']);
+  });
+});
+
+describe('parseProfile', () => {
+  test('one placement per executed node, subgraph nodes once however many steps ran', () => {
+    const ev = (name: string, op: string, provider: string) => ({ cat: 'Node', name, args: { op_name: op, provider } });
+    const json = JSON.stringify([
+      { cat: 'Session', name: 'model_loading_array' },
+      ev('gru_fence_before', 'GRU', 'CUDAExecutionProvider'),
+      ev('gru_kernel_time', 'GRU', 'CUDAExecutionProvider'),
+      ev('step_xw_kernel_time', 'MatMul', 'CPUExecutionProvider'),
+      ev('step_xw_kernel_time', 'MatMul', 'CPUExecutionProvider'),
+    ]);
+    expect(parseProfile(json)).toEqual([
+      { node: 'gru', opType: 'GRU', ep: 'CUDAExecutionProvider' },
+      { node: 'step_xw', opType: 'MatMul', ep: 'CPUExecutionProvider' },
+    ]);
+  });
+});
+
+describe('fallbackOps', () => {
+  const mixed = parsePlacementLog(MIXED)!.placements;
+
+  test('names the compute ops that ran off the EP', () => {
+    expect(fallbackOps(mixed, 'WebGpuExecutionProvider')).toEqual(['GRU']);
+    expect(fallbackOps(mixed, 'CPUExecutionProvider')).toEqual(['Gemm', 'MatMul']);
+  });
+
+  test('an explicit op list, e.g. control flow', () => {
+    expect(fallbackOps(mixed, 'WebGpuExecutionProvider', ['Scan'])).toEqual(['Scan']);
+  });
+
+  test('nothing fell back', () => {
+    expect(fallbackOps(mixed.filter((p) => p.ep !== 'CPUExecutionProvider'), 'WebGpuExecutionProvider')).toEqual([]);
+  });
+
+  test('an unnamed "all nodes elsewhere" counts as everything', () => {
+    expect(fallbackOps(parsePlacementLog(ALL)!.placements, 'WebGpuExecutionProvider')).toEqual([ALL_NODES]);
+  });
+});

@@ -1,0 +1,168 @@
+import { execFileSync } from 'node:child_process';
+import { afterEach, describe, expect, test } from 'vitest';
+import { referenceForward } from '@gru-onnx/model';
+import type { Job, Runner } from '../runner.ts';
+import { fallbackOps } from '../placement.ts';
+import { createRunner, probeAll } from '../registry.ts';
+import type { RunnerOptions } from './common.ts';
+import { randomParams, scanRnnModel, seedGruModel } from './tiny-models.ts';
+
+const config = { inputSize: 3, hiddenSize: 4, outputSize: 2 };
+const params = randomParams(config, 7);
+const [B, T] = [2, 5];
+const x = Float32Array.from({ length: B * T * config.inputSize }, (_, i) => Math.sin(0.7 * i));
+const job: Job = { model: seedGruModel(params), params, feeds: { x: { dims: [B, T, config.inputSize], data: x } }, outputNames: ['logits', 'hidden_states', 'h_n_out'] };
+const expected = referenceForward(params, x, B, T);
+
+const missingModule: RunnerOptions = {
+  resolveModule: (specifier) => {
+    throw new Error(`Cannot find module '${specifier}' (simulated)`);
+  },
+};
+
+/** ort-worker children still alive, found by their script path. */
+function liveWorkers(): number {
+  const out = execFileSync('ps', ['-eo', 'stat=,args='], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.includes('ort-worker.mjs') && !l.trim().startsWith('Z')).length;
+}
+
+const open: Runner[] = [];
+afterEach(async () => {
+  delete process.env.GRU_ONNX_TEST_FAULT;
+  await Promise.all(open.splice(0).map((r) => r.close()));
+});
+function make(name: string, options: RunnerOptions = {}): Runner {
+  const r = createRunner(name, options);
+  open.push(r);
+  return r;
+}
+
+describe.each(['reference', 'tfjs', 'ort-cpu', 'ort-wasm'])('%s', (name) => {
+  test('is available and agrees with referenceForward on a tiny GRU', async () => {
+    const r = make(name);
+    const probe = await r.probe();
+    expect(probe).toMatchObject({ available: true });
+    const out = await r.run(job);
+    expect(out.outputs.logits!.dims).toEqual([B, config.outputSize]);
+    expect(out.outputs.hidden_states!.dims).toEqual([B, T, config.hiddenSize]);
+    expect(out.outputs.h_n_out!.dims).toEqual([B, config.hiddenSize]);
+    const close = (a: Float32Array, e: Float64Array) => a.every((v, i) => Math.abs(v - e[i]!) <= 1e-5 + 1e-4 * Math.abs(e[i]!));
+    expect(close(out.outputs.logits!.data, expected.logits)).toBe(true);
+    expect(close(out.outputs.hidden_states!.data, expected.hiddenStates)).toBe(true);
+    expect(close(out.outputs.h_n_out!.data, expected.hN)).toBe(true);
+  });
+
+  test('reports unavailable, with the reason, when its library is missing', async () => {
+    if (name === 'reference') return; // needs no library
+    const probe = await make(name, missingModule).probe();
+    expect(probe.available).toBe(false);
+    if (!probe.available) {
+      expect(probe.reason).toMatch(/not installed.*simulated/);
+      expect(probe.enable).toMatch(/install/);
+    }
+  });
+});
+
+describe('reference', () => {
+  test('keeps float64 outputs for comparison', async () => {
+    const out = await make('reference').run(job);
+    expect(out.outputs64!.logits!.data).toEqual(expected.logits);
+    expect(out.outputs.logits!.data).toEqual(Float32Array.from(expected.logits));
+  });
+});
+
+describe('placements', () => {
+  test('ort-cpu: GRU ran on CPUExecutionProvider, read from the session profile', async () => {
+    const out = await make('ort-cpu').run(job);
+    expect(out.settings.placementSource).toBe('onnxruntime profile');
+    expect(out.placements).toContainEqual({ node: 'gru', opType: 'GRU', ep: 'CPUExecutionProvider' });
+    expect(fallbackOps(out.placements, 'CPUExecutionProvider')).toEqual([]);
+    expect(fallbackOps(out.placements, 'CUDAExecutionProvider')).toEqual(['GRU', 'Gemm']);
+    expect(out.settings.intraOpNumThreads).toBe(1);
+  });
+
+  test('ort-cpu: a Scan body’s nodes are reported too', async () => {
+    const H = 2;
+    const model = scanRnnModel(new Float32Array(3 * H).fill(0.1), new Float32Array(H * H).fill(0.2), 3, H);
+    const out = await make('ort-cpu').run({ model, feeds: { x: { dims: [T, B, 3], data: x } }, outputNames: ['h_n'] });
+    expect(out.placements.map((p) => p.node)).toContain('step_xw');
+    expect(out.placements.find((p) => p.node === 'step_xw')).toMatchObject({ opType: 'MatMul', ep: 'CPUExecutionProvider' });
+  });
+
+  test('ort-wasm: from the verbose log, with its thread and SIMD settings', async () => {
+    const out = await make('ort-wasm', { threads: 1 }).run(job);
+    expect(out.settings).toMatchObject({ placementSource: 'onnxruntime verbose log', numThreads: 1, simd: true, 'onnxruntime.web': '1.30.0' });
+    expect(out.placements.find((p) => p.opType === 'GRU')).toMatchObject({ ep: 'CPUExecutionProvider' });
+  });
+});
+
+describe('ort-cuda', () => {
+  test('is unavailable here, naming the missing provider library and how to enable it', async () => {
+    const t0 = Date.now();
+    const probe = await make('ort-cuda').probe();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(probe.available).toBe(false);
+    if (!probe.available) {
+      expect(probe.reason).toMatch(/libonnxruntime_providers_shared\.so not found next to onnxruntime-node's binding \(.*napi-v6\/linux\/x64\//);
+      expect(probe.enable).toMatch(/LD_LIBRARY_PATH/);
+    }
+  });
+
+  test('a run fails instead of falling back to CPU', async () => {
+    await expect(make('ort-cuda').run(job)).rejects.toThrow(/ort-cuda/);
+  });
+});
+
+describe('stuck and crashing backends', () => {
+  test('a hung ort-cpu run ends at its timeout with an error, its child killed', async () => {
+    process.env.GRU_ONNX_TEST_FAULT = 'ort-cpu:hang';
+    const t0 = Date.now();
+    await expect(make('ort-cpu', { timeoutMs: 1500 }).run(job)).rejects.toThrow(/no answer within 1500 ms/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(liveWorkers()).toBe(0);
+  });
+
+  test('an abort stops a hung run at once', async () => {
+    process.env.GRU_ONNX_TEST_FAULT = 'ort-wasm:hang';
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    await expect(make('ort-wasm').run(job, ac.signal)).rejects.toThrow(/aborted/);
+    expect(liveWorkers()).toBe(0);
+  });
+
+  test('a crashed child becomes an error naming the signal', async () => {
+    process.env.GRU_ONNX_TEST_FAULT = 'ort-cpu:crash';
+    await expect(make('ort-cpu').run(job)).rejects.toThrow(/worker exited \(SIGABRT\)/);
+  });
+
+  test('other runners are unaffected by one runner’s fault', async () => {
+    process.env.GRU_ONNX_TEST_FAULT = 'ort-cpu:hang';
+    const out = await make('ort-wasm').run(job);
+    expect(out.outputs.logits!.dims).toEqual([B, config.outputSize]);
+  });
+});
+
+describe('registry', () => {
+  test('unknown backend names are a UserError', () => {
+    expect(() => createRunner('ort-gpu')).toThrow(/unknown backend 'ort-gpu'/);
+  });
+
+  test('probeAll reports each backend', async () => {
+    const report = await probeAll(['reference', 'ort-cuda'], missingModule);
+    expect(report.map((r) => [r.name, r.probe.available])).toEqual([
+      ['reference', true],
+      ['ort-cuda', false],
+    ]);
+  });
+
+  test('importing @gru-onnx/verify loads neither onnxruntime, tfjs nor playwright', () => {
+    const script = [
+      "import { createRequire } from 'node:module';",
+      "await import('@gru-onnx/verify');",
+      'const loaded = Object.keys(createRequire(import.meta.url).cache);',
+      "console.log(JSON.stringify(loaded.filter((p) => /onnxruntime|@tensorflow|playwright/.test(p))));",
+    ].join('\n');
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: process.cwd() });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual([]);
+  });
+});
