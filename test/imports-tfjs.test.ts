@@ -27,6 +27,8 @@ interface Variant {
   activation?: 'softmax';
   useBias?: false;
   functional?: true;
+  /** A GRU(4, sigmoid) between the GRU and the Dense, the first returning its sequences. */
+  stacked?: true;
 }
 
 /** GRU → Dense, every weight random (tfjs's zero bias default would hide a bias mapping bug). */
@@ -41,6 +43,11 @@ function build(v: Variant): LayersModel {
     ...(v.useBias === false ? { useBias: false } : {}),
   });
   const dense = tf.layers.dense({ units: O, kernelInitializer: init(14), biasInitializer: init(15), ...(v.activation ? { activation: v.activation } : {}), ...(v.useBias === false ? { useBias: false } : {}) });
+  if (v.stacked) {
+    const second = tf.layers.gru({ units: 4, recurrentActivation: 'sigmoid', kernelInitializer: init(16), recurrentInitializer: init(17), biasInitializer: init(18) });
+    const first = tf.layers.gru({ units: H, returnSequences: true, kernelInitializer: init(11), recurrentInitializer: init(12), biasInitializer: init(13) });
+    return tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [null, I] }), first, second, dense] });
+  }
   if (v.functional) {
     const input = tf.input({ shape: [null, I] });
     return tf.model({ inputs: input, outputs: dense.apply(gru.apply(input)) as SymbolicTensor });
@@ -67,6 +74,7 @@ describe('tfjs-layers GRU → Dense → ONNX, verified against model.predict on 
     ['Sequential, hardSigmoid (default), linear', {}],
     ['functional, sigmoid, softmax', { functional: true, recurrentActivation: 'sigmoid', activation: 'softmax' }],
     ['Sequential, no biases', { useBias: false }],
+    ['stacked GRUs, softmax', { stacked: true, activation: 'softmax' }],
   ] as [string, Variant][])('%s', async (name, v) => {
     const m = build(v);
     const path = join(dir, name.replace(/\W+/g, '-'));
@@ -75,9 +83,9 @@ describe('tfjs-layers GRU → Dense → ONNX, verified against model.predict on 
     expect(source.kind).toBe('tfjs-layers');
     const bytes = exportSourceModel(source);
 
-    const gru = onnx.ModelProto.decode(bytes).graph!.node!.find((n) => n.opType === 'GRU')!;
-    const acts = gru.attribute!.find((a) => a.name === 'activations')!.strings!.map((s) => new TextDecoder().decode(s));
-    expect(acts).toEqual([v.recurrentActivation === 'sigmoid' ? 'Sigmoid' : 'HardSigmoid', 'Tanh']);
+    const grus = onnx.ModelProto.decode(bytes).graph!.node!.filter((n) => n.opType === 'GRU');
+    const acts = grus.map((g) => g.attribute!.find((a) => a.name === 'activations')!.strings!.map((s) => new TextDecoder().decode(s))[0]);
+    expect(acts).toEqual(v.stacked ? ['HardSigmoid', 'Sigmoid'] : [v.recurrentActivation === 'sigmoid' ? 'Sigmoid' : 'HardSigmoid']);
 
     const report = await verifyOnOrt(bytes, predictCases(m));
     expect(report.backends.map((b) => [b.name, b.status, b.cases.length]), summary(report)).toEqual([

@@ -74,6 +74,31 @@ describe('tfjs-layers GRU → Dense: float64 reference against model.predict', (
   });
 });
 
+describe('stacked tfjs-layers GRUs', () => {
+  it('GRU(7, returnSequences) → GRU(4, sigmoid) → Dense(softmax): reference within 1e-5 of model.predict', async () => {
+    const init = (seed: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.6, seed });
+    const m = tf.sequential({
+      layers: [
+        tf.layers.gru({ units: H, inputShape: [null, I], returnSequences: true, kernelInitializer: init(21), recurrentInitializer: init(22), biasInitializer: init(23) }),
+        tf.layers.gru({ units: 4, recurrentActivation: 'sigmoid', kernelInitializer: init(24), recurrentInitializer: init(25), biasInitializer: init(26) }),
+        tf.layers.dense({ units: O, activation: 'softmax', kernelInitializer: init(27), biasInitializer: init(28) }),
+      ],
+    });
+    const path = await saved(m, 'stacked');
+    const src = loadSourceModel(path);
+    if (src.kind !== 'tfjs-layers') throw new Error(src.kind);
+    expect(src.grus.map((g) => [g.inputSize, g.hiddenSize, g.recurrentActivation])).toEqual([[I, H, 'hardSigmoid'], [H, 4, 'sigmoid']]);
+    expect(maxDiffToPredict(m, path)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('refuses a first GRU that does not return its sequences', async () => {
+    const path = await saved(gruDense(), 'for-stacking');
+    const j = JSON.parse(readFileSync(join(path, 'model.json'), 'utf8')) as { modelTopology: { config: { layers: unknown[] } } };
+    j.modelTopology.config.layers.unshift(structuredClone(j.modelTopology.config.layers[0]));
+    expect(() => parseTfjsLayersModel(j, () => readFileSync(join(path, 'weights.bin')), 'm')).toThrow(/\(GRU\): return_sequences = false is not supported/);
+  });
+});
+
 describe('tfjs-layers models outside GRU → Dense are refused, naming the layer or option', () => {
   let base: Record<string, unknown>;
   let weights: Uint8Array;
@@ -105,14 +130,15 @@ describe('tfjs-layers models outside GRU → Dense are refused, naming the layer
     expect(run).toThrow(message);
   });
 
-  it('an LSTM, stacked GRUs, and a layer after Dense', async () => {
+  it('an LSTM, a Reshape between GRUs, and a layer after Dense', async () => {
     const lstm = tf.sequential({ layers: [tf.layers.lstm({ units: 4, inputShape: [null, 3] }), tf.layers.dense({ units: 2 })] });
     expect(() => loadTfjsLayersModel(join(dir, 'x'))).toThrow(UserError);
     await saveTfjsLayersModel(tf, lstm, join(dir, 'lstm'));
     expect(() => loadSourceModel(join(dir, 'lstm'))).toThrow(/layer 'lstm_\w+' \(LSTM\) is not supported here/);
-    const stacked = tf.sequential({ layers: [tf.layers.gru({ units: 4, inputShape: [null, 3], returnSequences: true }), tf.layers.gru({ units: 4 }), tf.layers.dense({ units: 2 })] });
-    await saveTfjsLayersModel(tf, stacked, join(dir, 'stacked'));
-    expect(() => loadSourceModel(join(dir, 'stacked'))).toThrow(/layer 'gru_\w+' \(GRU\) is not supported after the GRU \(expected Dense\)/);
+    // A GRU that returns only its final state cannot feed another GRU.
+    const unstacked = tf.sequential({ layers: [tf.layers.gru({ units: 4, inputShape: [null, 3] }), tf.layers.reshape({ targetShape: [1, 4] }), tf.layers.gru({ units: 4 }), tf.layers.dense({ units: 2 })] });
+    await saveTfjsLayersModel(tf, unstacked, join(dir, 'unstacked'));
+    expect(() => loadSourceModel(join(dir, 'unstacked'))).toThrow(/layer 'reshape_\w+' \(Reshape\) is not supported after the GRU \(expected Dense\)/);
     const after = tf.sequential({ layers: [tf.layers.gru({ units: 4, inputShape: [null, 3] }), tf.layers.dense({ units: 2 }), tf.layers.activation({ activation: 'softmax' })] });
     await saveTfjsLayersModel(tf, after, join(dir, 'after'));
     expect(() => loadSourceModel(join(dir, 'after'))).toThrow(/layer 'activation_\w+' \(Activation\) after Dense is not supported/);

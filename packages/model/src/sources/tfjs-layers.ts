@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 
 /**
- * A TensorFlow.js layers model: [InputLayer] → GRU → Dense, read from `model.json` and its weight files.
+ * A TensorFlow.js layers model: [InputLayer] → GRU (→ GRU …) → Dense, read from `model.json` and its weight files.
+ * Every GRU but the last returns its sequences (feeding the next); the last returns its final state.
  *
  * tfjs's GRU cell (`tfjs-layers/src/layers/recurrent.ts`, resetAfter = false), gates stacked z, r, h along the
  * last axis of kernel [I, 3H], recurrent kernel [H, 3H] and bias [3H]:
@@ -15,16 +16,28 @@ import { UserError } from '../errors.ts';
  * σ_r is hardSigmoid (tfjs's default: clip(0.2 a + 0.5, 0, 1), tfjs-layers 4.22 `backend/tfjs_backend.ts`) or
  * sigmoid; act is linear or softmax.
  */
+export interface TfjsGruLayer {
+  name: string;
+  inputSize: number;
+  /** units */
+  hiddenSize: number;
+  recurrentActivation: 'hardSigmoid' | 'sigmoid';
+  /** [input, 3H], gates z, r, h */
+  kernel: Float32Array;
+  /** [H, 3H] */
+  recurrentKernel: Float32Array;
+  /** [3H] (zeros when useBias is false) */
+  bias: Float32Array;
+}
+
 export interface TfjsLayersGru {
   kind: 'tfjs-layers';
   inputSize: number;
-  hiddenSize: number;
   outputSize: number;
-  recurrentActivation: 'hardSigmoid' | 'sigmoid';
-  gru: { kernel: Float32Array; recurrentKernel: Float32Array; bias: Float32Array };
-  dense: { kernel: Float32Array; bias: Float32Array; activation: 'linear' | 'softmax' };
-  /** Layer names, for messages. */
-  names: { gru: string; dense: string };
+  /** In data-flow order; the Dense reads the last one's final state. */
+  grus: TfjsGruLayer[];
+  /** kernel [H_last, O], bias [O] (zeros when useBias is false). */
+  dense: { name: string; kernel: Float32Array; bias: Float32Array; activation: 'linear' | 'softmax' };
   /** Time steps the model declares (batch_input_shape[1]); null when any length is accepted. */
   declaredSeq: number | null;
 }
@@ -173,31 +186,53 @@ export function parseTfjsLayersModel(modelJson: unknown, readFile: (path: string
   const chain = layerChain(modelJson.modelTopology, fail);
   for (const l of chain) if (l.className === 'InputLayer') checkOptions(l, { sparse: isFalse, ragged: isFalse }, fail);
   if (chain[0]?.className === 'InputLayer') chain.shift();
-  const gruLayer = chain[0];
-  if (!gruLayer || gruLayer.className !== 'GRU') return fail(gruLayer ? `layer '${gruLayer.name}' (${gruLayer.className}) is not supported here: the model must start with a GRU layer` : 'the model has no layers');
-  const denseLayer = chain[1];
-  if (!denseLayer || denseLayer.className !== 'Dense') return fail(denseLayer ? `layer '${denseLayer.name}' (${denseLayer.className}) is not supported after the GRU (expected Dense)` : `the GRU layer '${gruLayer.name}' is not followed by a Dense layer`);
-  if (chain[2]) fail(`layer '${chain[2].name}' (${chain[2].className}) after Dense is not supported`);
+  const denseAt = chain.findIndex((l) => l.className !== 'GRU');
+  if (chain.length === 0) fail('the model has no layers');
+  if (denseAt === 0) fail(`layer '${chain[0]!.name}' (${chain[0]!.className}) is not supported here: the model must start with a GRU layer`);
+  if (denseAt === -1) fail(`the GRU layer '${chain[chain.length - 1]!.name}' is not followed by a Dense layer`);
+  const gruLayers = chain.slice(0, denseAt);
+  const denseLayer = chain[denseAt]!;
+  if (denseLayer.className !== 'Dense') fail(`layer '${denseLayer.name}' (${denseLayer.className}) is not supported after the GRU (expected Dense)`);
+  if (chain[denseAt + 1]) fail(`layer '${chain[denseAt + 1]!.name}' (${chain[denseAt + 1]!.className}) after Dense is not supported`);
 
-  let recurrentActivation: TfjsLayersGru['recurrentActivation'] = 'hardSigmoid';
-  checkOptions(gruLayer, {
-    units: (v) => Number.isSafeInteger(v) && (v as number) > 0,
-    activation: (v) => activationName(v) === 'tanh',
-    recurrent_activation: (v) => {
-      const a = activationName(v ?? 'hard_sigmoid');
-      if (a === 'hard_sigmoid' || a === 'hardSigmoid') recurrentActivation = 'hardSigmoid';
-      else if (a === 'sigmoid') recurrentActivation = 'sigmoid';
-      else return false;
-      return true;
-    },
-    use_bias: (v) => typeof v === 'boolean',
-    return_sequences: isFalse,
-    return_state: isFalse,
-    go_backwards: isFalse,
-    stateful: isFalse,
-    reset_after: isFalse,
-    time_major: isFalse,
-  }, fail);
+  const weights = readWeights(modelJson.weightsManifest, readFile, fail);
+  const grus: TfjsGruLayer[] = [];
+  gruLayers.forEach((layer, k) => {
+    const last = k === gruLayers.length - 1;
+    let recurrentActivation: TfjsGruLayer['recurrentActivation'] = 'hardSigmoid';
+    checkOptions(layer, {
+      units: (v) => Number.isSafeInteger(v) && (v as number) > 0,
+      activation: (v) => activationName(v) === 'tanh',
+      recurrent_activation: (v) => {
+        const a = activationName(v ?? 'hard_sigmoid');
+        if (a === 'hard_sigmoid' || a === 'hardSigmoid') recurrentActivation = 'hardSigmoid';
+        else if (a === 'sigmoid') recurrentActivation = 'sigmoid';
+        else return false;
+        return true;
+      },
+      use_bias: (v) => typeof v === 'boolean',
+      // A GRU feeding another must return its sequences; the last one must return only its final state.
+      return_sequences: last ? isFalse : (v) => v === true,
+      return_state: isFalse,
+      go_backwards: isFalse,
+      stateful: isFalse,
+      reset_after: isFalse,
+      time_major: isFalse,
+    }, fail);
+    const H = layer.config.units as number;
+    const w = layerWeights(layer, weights, fail);
+    const inputSize = k === 0 ? kernelRows(layer, weights, fail) : grus[k - 1]!.hiddenSize;
+    grus.push({
+      name: layer.name,
+      inputSize,
+      hiddenSize: H,
+      recurrentActivation,
+      kernel: w('kernel', [inputSize, 3 * H])!,
+      recurrentKernel: w('recurrent_kernel', [H, 3 * H])!,
+      bias: layer.config.use_bias === false ? new Float32Array(3 * H) : w('bias', [3 * H])!,
+    });
+  });
+
   let denseActivation: TfjsLayersGru['dense']['activation'] = 'linear';
   checkOptions(denseLayer, {
     units: (v) => Number.isSafeInteger(v) && (v as number) > 0,
@@ -209,40 +244,39 @@ export function parseTfjsLayersModel(modelJson: unknown, readFile: (path: string
     },
     use_bias: (v) => typeof v === 'boolean',
   }, fail);
-
-  const H = gruLayer.config.units as number;
+  const H = grus[grus.length - 1]!.hiddenSize;
   const O = denseLayer.config.units as number;
-  const weights = readWeights(modelJson.weightsManifest, readFile, fail);
-  const gruW = layerWeights(gruLayer, weights, fail);
   const denseW = layerWeights(denseLayer, weights, fail);
-  const kernelShape = [...weights].find(([n]) => n.split('/')[0] === gruLayer.name && /(^|\/)kernel(:\d+)?$/.test(n))?.[1].shape;
-  const I = kernelShape?.[0] ?? fail(`layer '${gruLayer.name}': weight '${gruLayer.name}/kernel' is missing from the weightsManifest`);
+
+  const I = grus[0]!.inputSize;
   const batchInputShape = findInputShape(modelJson.modelTopology);
   if (batchInputShape) {
     const declaredI = batchInputShape[batchInputShape.length - 1];
     if (batchInputShape.length !== 3) fail(`input shape ${JSON.stringify(batchInputShape)} is not [batch, seq, features]`);
-    if (declaredI !== null && declaredI !== I) fail(`input shape says ${String(declaredI)} features but '${gruLayer.name}/kernel' has ${I} rows`);
+    if (declaredI !== null && declaredI !== I) fail(`input shape says ${String(declaredI)} features but '${grus[0]!.name}/kernel' has ${I} rows`);
   }
   const seqDim = batchInputShape?.[1];
   return {
     kind: 'tfjs-layers',
     inputSize: I,
-    hiddenSize: H,
     outputSize: O,
-    recurrentActivation,
-    gru: {
-      kernel: gruW('kernel', [I, 3 * H])!,
-      recurrentKernel: gruW('recurrent_kernel', [H, 3 * H])!,
-      bias: gruLayer.config.use_bias === false ? new Float32Array(3 * H) : gruW('bias', [3 * H])!,
-    },
+    grus,
     dense: {
+      name: denseLayer.name,
       kernel: denseW('kernel', [H, O])!,
       bias: denseLayer.config.use_bias === false ? new Float32Array(O) : denseW('bias', [O])!,
       activation: denseActivation,
     },
-    names: { gru: gruLayer.name, dense: denseLayer.name },
     declaredSeq: typeof seqDim === 'number' ? seqDim : null,
   };
+}
+
+/** Rows of the first GRU's kernel: the model's input size. */
+function kernelRows(layer: LayerSpec, weights: Map<string, { shape: number[] }>, fail: (msg: string) => never): number {
+  const shape = [...weights].find(([n]) => n.split('/')[0] === layer.name && /(^|\/)kernel(:\d+)?$/.test(n))?.[1].shape;
+  if (!shape) return fail(`layer '${layer.name}': weight '${layer.name}/kernel' is missing from the weightsManifest`);
+  if (shape.length !== 2 || !(shape[0]! > 0)) return fail(`layer '${layer.name}': weight 'kernel' has shape [${shape.join(', ')}], expected [input, ${3 * (layer.config.units as number)}]`);
+  return shape[0]!;
 }
 
 /** The first batch_input_shape in the topology (the InputLayer's, or the first layer's). */
@@ -287,40 +321,48 @@ export function loadTfjsLayersModel(path: string): TfjsLayersGru {
 const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
 const hardSigmoid = (a: number): number => Math.min(1, Math.max(0, HARD_SIGMOID_ALPHA * a + HARD_SIGMOID_BETA));
 
+/** One GRU layer over a whole sequence: every hidden state h_1..h_T. */
+function runGru(l: TfjsGruLayer, xs: Float64Array[]): Float64Array[] {
+  const { inputSize: I, hiddenSize: H, kernel: K, recurrentKernel: RK, bias } = l;
+  const act = l.recurrentActivation === 'sigmoid' ? sigmoid : hardSigmoid;
+  const H3 = 3 * H;
+  let h = new Float64Array(H);
+  return xs.map((x) => {
+    // matrixX = x K + bias, [3H], blocks z, r, h.
+    const matrixX = Float64Array.from(bias);
+    for (let i = 0; i < I; i++) for (let c = 0; c < H3; c++) matrixX[c]! += x[i]! * K[i * H3 + c]!;
+    const recurrentZR = new Float64Array(2 * H);
+    for (let i = 0; i < H; i++) for (let c = 0; c < 2 * H; c++) recurrentZR[c]! += h[i]! * RK[i * H3 + c]!;
+    const z = new Float64Array(H);
+    const rH = new Float64Array(H);
+    for (let j = 0; j < H; j++) {
+      z[j] = act(matrixX[j]! + recurrentZR[j]!);
+      rH[j] = act(matrixX[H + j]! + recurrentZR[H + j]!) * h[j]!;
+    }
+    const next = new Float64Array(H);
+    for (let j = 0; j < H; j++) {
+      let recurrentH = 0;
+      for (let i = 0; i < H; i++) recurrentH += rH[i]! * RK[i * H3 + 2 * H + j]!;
+      const hTilde = Math.tanh(matrixX[2 * H + j]! + recurrentH);
+      next[j] = z[j]! * h[j]! + (1 - z[j]!) * hTilde;
+    }
+    h = next;
+    return h;
+  });
+}
+
 /** The model's `predict` in float64: x [batch, seq, input] row-major → logits [batch, output] (softmaxed when the Dense is). */
 export function tfjsLayersForward(m: TfjsLayersGru, x: ArrayLike<number>, batch: number, seq: number): { logits: Float64Array } {
-  const { inputSize: I, hiddenSize: H, outputSize: O } = m;
+  const { inputSize: I, outputSize: O } = m;
   if (x.length !== batch * seq * I) throw new RangeError(`x has ${x.length} values, expected ${batch}×${seq}×${I}`);
-  const { kernel: K, recurrentKernel: RK, bias } = m.gru;
-  const act = m.recurrentActivation === 'sigmoid' ? sigmoid : hardSigmoid;
-  const H3 = 3 * H;
+  if (seq < 1) throw new RangeError(`seq is ${seq}; a GRU layer needs at least one step`);
+  const H = m.grus[m.grus.length - 1]!.hiddenSize;
   const logits = new Float64Array(batch * O);
   for (let b = 0; b < batch; b++) {
-    let h = new Float64Array(H);
-    for (let t = 0; t < seq; t++) {
-      // matrixX = x K + bias, [3H], blocks z, r, h.
-      const matrixX = Float64Array.from(bias);
-      for (let i = 0; i < I; i++) {
-        const xi = x[(b * seq + t) * I + i]!;
-        for (let c = 0; c < H3; c++) matrixX[c]! += xi * K[i * H3 + c]!;
-      }
-      const recurrentZR = new Float64Array(2 * H);
-      for (let i = 0; i < H; i++) for (let c = 0; c < 2 * H; c++) recurrentZR[c]! += h[i]! * RK[i * H3 + c]!;
-      const z = new Float64Array(H);
-      const rH = new Float64Array(H);
-      for (let j = 0; j < H; j++) {
-        z[j] = act(matrixX[j]! + recurrentZR[j]!);
-        rH[j] = act(matrixX[H + j]! + recurrentZR[H + j]!) * h[j]!;
-      }
-      const next = new Float64Array(H);
-      for (let j = 0; j < H; j++) {
-        let recurrentH = 0;
-        for (let i = 0; i < H; i++) recurrentH += rH[i]! * RK[i * H3 + 2 * H + j]!;
-        const hTilde = Math.tanh(matrixX[2 * H + j]! + recurrentH);
-        next[j] = z[j]! * h[j]! + (1 - z[j]!) * hTilde;
-      }
-      h = next;
-    }
+    let xs: Float64Array[] = [];
+    for (let t = 0; t < seq; t++) xs.push(Float64Array.from({ length: I }, (_, i) => x[(b * seq + t) * I + i]!));
+    for (const l of m.grus) xs = runGru(l, xs);
+    const h = xs[seq - 1]!;
     const y = Float64Array.from(m.dense.bias);
     for (let i = 0; i < H; i++) for (let o = 0; o < O; o++) y[o]! += h[i]! * m.dense.kernel[i * O + o]!;
     if (m.dense.activation === 'softmax') {

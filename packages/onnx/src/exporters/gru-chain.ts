@@ -21,6 +21,7 @@ export interface OnnxGruLayer {
   /** [dirs, 6H] = [Wb_z Wb_r Wb_h Rb_z Rb_r Rb_h] per direction. */
   B: Float32Array;
   inputSize: number;
+  hiddenSize: number;
   dirs: 1 | 2;
   linearBeforeReset: 0 | 1;
   /** Per direction [f, g]; omitted means ONNX's default [Sigmoid, Tanh]. */
@@ -30,7 +31,6 @@ export interface OnnxGruLayer {
 export interface GruChain {
   name: string;
   inputSize: number;
-  hiddenSize: number;
   layers: OnnxGruLayer[];
   /** logits = h_last · Wᵀ + b with weight [O, dirs·H] (transB), or h_last · W + b with weight [dirs·H, O]. */
   head: { weight: Float32Array; bias: Float32Array; outputSize: number; transB: boolean; softmax: boolean };
@@ -49,7 +49,6 @@ export interface ImportExportOptions {
 export function buildGruChain(c: GruChain, options: ImportExportOptions = {}): onnx.ModelProto {
   const opset = options.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) throw new UserError(`opset ${opset} is outside ${MIN_OPSET}–${MAX_OPSET}, the range where ONNX GRU keeps these semantics`);
-  const H = c.hiddenSize;
   const nodes: onnx.NodeProto[] = [];
   const initializers: onnx.TensorProto[] = [];
   const node = (opType: string, inputs: string[], output: string, attributes: Record<string, AttributeValue> = {}, outputs = [output]) => {
@@ -69,6 +68,7 @@ export function buildGruChain(c: GruChain, options: ImportExportOptions = {}): o
   let hLast = '';
   c.layers.forEach((l, k) => {
     const last = k === c.layers.length - 1;
+    const H = l.hiddenSize;
     const attributes: Record<string, AttributeValue> = {
       direction: attr.string(l.dirs === 2 ? 'bidirectional' : 'forward'),
       hidden_size: attr.int(H),
@@ -94,7 +94,8 @@ export function buildGruChain(c: GruChain, options: ImportExportOptions = {}): o
   });
 
   const { head } = c;
-  const dirsH = c.layers[c.layers.length - 1]!.dirs * H;
+  const top = c.layers[c.layers.length - 1]!;
+  const dirsH = top.dirs * top.hiddenSize;
   const headDims = head.transB ? [head.outputSize, dirsH] : [dirsH, head.outputSize];
   const gemmOut = head.softmax ? 'dense' : 'logits';
   node('Gemm', [hLast, float('head_weight', headDims, head.weight), float('head_bias', [head.outputSize], head.bias)], gemmOut, head.transB ? { transB: attr.int(1) } : {});

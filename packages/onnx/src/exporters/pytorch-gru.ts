@@ -31,7 +31,7 @@ function onnxLayers(m: PytorchGru): OnnxGruLayer[] {
       B.set(reorderRznToZrh(d.bIh, H, 1), k * 6 * H);
       B.set(reorderRznToZrh(d.bHh, H, 1), k * 6 * H + 3 * H);
     });
-    return { W, R, B, inputSize: layer.inputSize, dirs, linearBeforeReset: 1 };
+    return { W, R, B, inputSize: layer.inputSize, hiddenSize: H, dirs, linearBeforeReset: 1 };
   });
 }
 
@@ -41,7 +41,6 @@ export function buildPytorchGruModel(m: PytorchGru, options: ImportExportOptions
     {
       name: 'pytorch_gru_classifier',
       inputSize: m.inputSize,
-      hiddenSize: m.hiddenSize,
       layers: onnxLayers(m),
       head: { weight: m.fc.weight, bias: m.fc.bias, outputSize: m.outputSize, transB: true, softmax: false },
       docString: [

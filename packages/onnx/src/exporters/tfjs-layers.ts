@@ -2,11 +2,12 @@
  * TensorFlow.js layers GRU → ONNX. tfjs already uses ONNX's gate order z, r, h, its update h' = z h + (1 − z) h̃
  * (no z negation) and resetAfter = false (linear_before_reset = 0); its matrices are [in, 3H], so they are
  * transposed to ONNX's [3H, in]. hardSigmoid, clip(0.2 a + 0.5, 0, 1), is ONNX HardSigmoid(alpha 0.2, beta 0.5).
+ * Stacked GRUs become one GRU node each; Dense becomes Gemm, followed by Softmax where the Dense has it.
  */
-import { HARD_SIGMOID_ALPHA, HARD_SIGMOID_BETA, type TfjsLayersGru } from '@gru-onnx/model';
+import { HARD_SIGMOID_ALPHA, HARD_SIGMOID_BETA, type TfjsGruLayer, type TfjsLayersGru } from '@gru-onnx/model';
 import { encodeModel } from '../builder.ts';
 import type { onnx } from '../proto.ts';
-import { buildGruChain, type ImportExportOptions } from './gru-chain.ts';
+import { buildGruChain, type ImportExportOptions, type OnnxGruLayer } from './gru-chain.ts';
 
 /** [rows, cols] row-major → [cols, rows]. */
 export function transposeMatrix(m: Float32Array, rows: number, cols: number): Float32Array {
@@ -15,22 +16,26 @@ export function transposeMatrix(m: Float32Array, rows: number, cols: number): Fl
   return out;
 }
 
-export function buildTfjsLayersModel(m: TfjsLayersGru, options: ImportExportOptions = {}): onnx.ModelProto {
-  const { inputSize: I, hiddenSize: H, outputSize: O } = m;
+function onnxLayer(l: TfjsGruLayer): OnnxGruLayer {
+  const { inputSize: I, hiddenSize: H } = l;
   const B = new Float32Array(6 * H);
-  B.set(m.gru.bias, 0); // Rb = 0: tfjs has one bias, added with the input projection.
-  const activations = m.recurrentActivation === 'hardSigmoid'
+  B.set(l.bias, 0); // Rb = 0: tfjs has one bias, added with the input projection.
+  const activations = l.recurrentActivation === 'hardSigmoid'
     ? { names: ['HardSigmoid', 'Tanh'], alpha: [HARD_SIGMOID_ALPHA], beta: [HARD_SIGMOID_BETA] }
     : { names: ['Sigmoid', 'Tanh'], alpha: [], beta: [] };
+  return { W: transposeMatrix(l.kernel, I, 3 * H), R: transposeMatrix(l.recurrentKernel, H, 3 * H), B, inputSize: I, hiddenSize: H, dirs: 1, linearBeforeReset: 0, activations };
+}
+
+export function buildTfjsLayersModel(m: TfjsLayersGru, options: ImportExportOptions = {}): onnx.ModelProto {
+  const grus = m.grus.map((l) => `GRU '${l.name}' (units ${l.hiddenSize}, recurrentActivation ${l.recurrentActivation})`).join(' → ');
   return buildGruChain(
     {
       name: 'tfjs_layers_gru',
-      inputSize: I,
-      hiddenSize: H,
-      layers: [{ W: transposeMatrix(m.gru.kernel, I, 3 * H), R: transposeMatrix(m.gru.recurrentKernel, H, 3 * H), B, inputSize: I, dirs: 1, linearBeforeReset: 0, activations }],
-      head: { weight: m.dense.kernel, bias: m.dense.bias, outputSize: O, transB: false, softmax: m.dense.activation === 'softmax' },
+      inputSize: m.inputSize,
+      layers: m.grus.map(onnxLayer),
+      head: { weight: m.dense.kernel, bias: m.dense.bias, outputSize: m.outputSize, transB: false, softmax: m.dense.activation === 'softmax' },
       docString: [
-        `A TensorFlow.js layers model, GRU '${m.names.gru}' (units ${H}, recurrentActivation ${m.recurrentActivation}) → Dense '${m.names.dense}' (${O}, ${m.dense.activation}), exported by gru-onnx.`,
+        `A TensorFlow.js layers model, ${grus} → Dense '${m.dense.name}' (${m.outputSize}, ${m.dense.activation}), exported by gru-onnx.`,
         "z, r = σ_r(x K + b + h RK), h̃ = tanh(x K_h + b_h + (r ⊙ h) RK_h), h' = z ⊙ h + (1 − z) ⊙ h̃; x is [batch, seq, input].",
       ].join('\n'),
       metadata: { 'gru_onnx.source': 'tfjs-layers', 'gru_onnx.x_layout': 'batch_seq_input' },
