@@ -16,7 +16,7 @@ export function ortTestRunner(name: BackendName = 'ort-cpu'): Runner {
     async run(job: Job): Promise<RunResult> {
       let session = sessions.get(job.model);
       if (!session) {
-        session = ort.InferenceSession.create(job.model, { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'] });
+        session = ort.InferenceSession.create(job.model, { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'], logSeverityLevel: 3 });
         sessions.set(job.model, session);
       }
       const s = await session;

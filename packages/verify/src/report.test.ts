@@ -65,7 +65,7 @@ describe('reports', () => {
     const header = t.split('\n')[1]!;
     expect(header).toMatch(/^backend\s+status\s+max abs\s+1x1\s+3x10\s+2x40\s+zeros 3x64\s+saturating 3x64$/);
     expect(t).toMatch(/\nort-wasm\s+fail\s+\S+\s+fail \S+ NaN/);
-    expect(t).toMatch(/browser-wasm: error: 1x1: run timed out after 200 ms/);
+    expect(t).toMatch(/browser-wasm: error: 1x1: run timed out: no answer within 200 ms/);
     expect(t).toMatch(/ort-cuda: unavailable: Failed to load library/);
     expect(t).toMatch(/FAIL \(exit 1\)/);
   });

@@ -8,8 +8,11 @@ import { DEFAULT_SEED, DEFAULT_SHAPES, generateCases, readSignature, SATURATING_
 import type { GenerateOptions, ModelSignature, Shape, VerifyCase } from './inputs.ts';
 import type { BackendReport, BackendStatus, CaseReport, Report } from './report.ts';
 import { REPORT_SCHEMA_VERSION } from './report.ts';
+import { createRunner as createRegisteredRunner } from './registry.ts';
+import type { RunnerOptions } from './registry.ts';
 import { BACKENDS } from './runner.ts';
 import type { BackendName, Feeds, Runner } from './runner.ts';
+import { DEFAULT_TIMEOUT_MS } from './runners/common.ts';
 import { applyOverride, defaultTolerances } from './tolerances.ts';
 import type { ToleranceTable } from './tolerances.ts';
 
@@ -40,7 +43,10 @@ export interface VerifyOptions {
   cases?: VerifyCase[];
   /** Runner objects, or names resolved through `createRunner`. Default: every backend. */
   runners?: (Runner | BackendName)[];
+  /** Default: the registry's createRunner with `runnerOptions` and `timeoutMs`. */
   createRunner?: (name: BackendName) => Runner | Promise<Runner>;
+  /** Threads, TF32, Chromium path… for runners created by name. */
+  runnerOptions?: RunnerOptions;
   shapes?: readonly Shape[];
   seed?: number;
   edgeCases?: boolean;
@@ -49,7 +55,11 @@ export interface VerifyOptions {
   /** --atol / --rtol: replace that number for every backend. */
   override?: Partial<Tolerance>;
   require?: BackendName[];
-  /** Per run (and per probe, and close) limit; a run past it is `error` and the backend's remaining cases are skipped. */
+  /**
+   * Per-run limit in ms (default: the runners' DEFAULT_TIMEOUT_MS), passed to runners created by name. The
+   * orchestrator also guards each probe, run and close itself, a little later, for runners that do not stop on
+   * their own: a run past that guard is `error` and the backend's remaining cases are skipped.
+   */
   timeoutMs?: number;
   onCase?: (e: CaseEvent) => void;
   onBackend?: (b: BackendReport) => void;
@@ -57,7 +67,6 @@ export interface VerifyOptions {
   signal?: AbortSignal;
 }
 
-export const DEFAULT_TIMEOUT_MS = 120_000;
 /** Ops whose placement decides whether a WebGPU run is a WebGPU result: the fused GRU, the scan body's MatMuls, the head. */
 export const WEBGPU_CRITICAL_OPS = ['GRU', 'MatMul', 'Gemm'] as const;
 /** Runners that compute from the original weights rather than the graph. */
@@ -69,15 +78,17 @@ class TimeoutError extends Error {
 
 /** Runs `f` under a deadline; on timeout its signal is aborted and a TimeoutError is thrown (the promise is abandoned). */
 async function withTimeout<T>(what: string, ms: number, outer: AbortSignal | undefined, f: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  // Grace past the runner's own deadline, so a runner that stops itself reports its own reason first.
+  const guard = ms + Math.min(5000, ms / 2);
   const ac = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   const stop = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const err = new TimeoutError(`${what} timed out after ${ms} ms`);
+      const err = new TimeoutError(`${what} timed out: no answer within ${ms} ms`);
       ac.abort(err);
       reject(err);
-    }, ms);
+    }, guard);
     if (outer) {
       onAbort = () => {
         const err = new Error(`${what} interrupted`);
@@ -202,8 +213,9 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
         continue;
       }
       if (typeof spec === 'string') {
-        if (!options.createRunner) throw new UserError(`backend ${spec}: no runner factory given`);
-        runner = await options.createRunner(spec);
+        runner = options.createRunner
+          ? await options.createRunner(spec)
+          : createRegisteredRunner(spec, { ...options.runnerOptions, timeoutMs });
       } else {
         runner = spec;
       }
