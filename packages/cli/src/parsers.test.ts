@@ -44,7 +44,7 @@ describe('parseShapes', () => {
     ['1x10,', 'is not BxT'],
     ['1x10,1x10', 'listed twice'],
     ['-1x3', 'is not BxT'],
-    ['1x1000001', 'sequence length must be from 1'],
+    ['1x65537', 'sequence length must be from 1 to 65536'],
   ])('refuses %j', (v, msg) => {
     expect(() => parseShapes(v)).toThrow(msg);
   });

@@ -34,7 +34,7 @@ export interface SweepShape {
 }
 
 /** The most either dimension of `--shapes` may be; the libraries apply their own memory limits as well. */
-export const MAX_SHAPE_DIM = 100_000;
+export const MAX_SHAPE_DIM = 65_536;
 
 /** `--shapes 1x10,64x257`: a comma-separated list of BxT, each at least 1, no duplicates. */
 export function parseShapes(value: string): SweepShape[] {

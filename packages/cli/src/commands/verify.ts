@@ -1,11 +1,29 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import type { BackendName } from '@gru-onnx/verify';
+import { UserError, type SeedParams, type SourceModel } from '@gru-onnx/model';
+import {
+  BACKENDS,
+  consoleTable,
+  createRunner,
+  fmtErr,
+  generateCases,
+  loadBundle,
+  readSignature,
+  reportToJson,
+  saveBundle,
+  verifyModel,
+  writeReports,
+  type BackendName,
+  type BundleCaseData,
+  type BundleData,
+  type RunnerOptions,
+} from '@gru-onnx/verify';
 import type { Context } from '../context.ts';
-import { NotImplementedError } from '../exit-codes.ts';
+import { InterruptedError, NotImplementedError } from '../exit-codes.ts';
 import { requirePath } from '../files.ts';
+import { createProgress, log, println, type Progress } from '../io.ts';
 import { floatArg, intArg, parseBackends, parseShapes, type SweepShape } from '../parsers.ts';
-import { sourceOption, type SourceKind } from './export.ts';
-import { UserError } from '@gru-onnx/model';
+import { loadWeights, sourceOption, type SourceKind } from './export.ts';
 
 export interface VerifyOpts {
   model?: string;
@@ -64,12 +82,92 @@ export function checkVerifyOpts(opts: VerifyOpts): VerifyOpts {
   if (opts.weights === undefined && opts.bundle === undefined) throw new UserError('one of --weights FILE or --bundle DIR is required');
   if (opts.weights !== undefined && opts.model === undefined) throw new UserError('--model FILE.onnx is required with --weights');
   if (opts.model !== undefined) requirePath('--model', opts.model, 'file');
-  if (opts.weights !== undefined) requirePath('--weights', opts.weights, 'file');
+  if (opts.weights !== undefined) requirePath('--weights', opts.weights, 'any');
   if (opts.bundle !== undefined) requirePath('--bundle', opts.bundle, 'directory');
   return opts;
 }
 
-/** Verifies, writes reports and bundle as asked, prints the table (or JSON); returns the exit code. */
-export async function runVerify(_ctx: Context, _opts: VerifyOpts): Promise<number> {
-  throw new NotImplementedError('verify (verifyModel from @gru-onnx/verify has not landed)');
+/** Verifies, writes reports and bundle as asked, prints the table (or JSON); returns the exit code (0, 1 or 3). */
+export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number> {
+  const { io, signal } = ctx;
+  const bundle = opts.bundle !== undefined ? loadBundle(opts.bundle) : undefined;
+  const model = opts.model !== undefined ? readModel(opts.model) : bundle!.model;
+  const params = opts.weights !== undefined ? seedParamsOf(loadWeights({ weights: opts.weights, source: opts.source }), opts.source) : undefined;
+  const require = opts.require ?? [];
+  // A required backend is always tried, so that "required but unavailable" (exit 3) is decided by its probe.
+  const backends = [...(opts.backends ?? BACKENDS), ...require.filter((r) => !(opts.backends ?? BACKENDS).includes(r))];
+  const timeoutMs = opts.timeout !== undefined ? Math.round(opts.timeout * 1000) : undefined;
+  const runnerOptions = timeoutMs !== undefined ? { timeoutMs } : {};
+
+  let progress: Progress | undefined;
+  const report = await verifyModel({
+    model,
+    ...(params ? { params } : {}),
+    ...(bundle && !params ? { bundle } : {}),
+    runners: backends,
+    createRunner: (name) => createRunner(name, runnerOptions),
+    ...(opts.shapes ? { shapes: opts.shapes } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    override: { ...(opts.atol !== undefined ? { atol: opts.atol } : {}), ...(opts.rtol !== undefined ? { rtol: opts.rtol } : {}) },
+    require,
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    signal,
+    onCase: (e) => {
+      progress ??= createProgress(io, e.backend.padEnd(14), e.total);
+      progress.update(e.index, e.caseId);
+    },
+    onBackend: (b) => {
+      progress?.stop();
+      progress = undefined;
+      const cases = b.cases.length > 0 ? `, max abs ${fmtErr(b.maxAbs)} over ${b.cases.length} cases` : '';
+      log(io, `${b.name}: ${b.status}${cases}${b.reason ? ` (${b.reason})` : ''}`);
+    },
+  });
+  progress?.stop();
+  // verifyModel turns an abort into per-backend errors and returns; an interrupted run reports nothing.
+  if (signal.aborted) throw new InterruptedError();
+
+  if (opts.saveBundle !== undefined) {
+    saveBundle(opts.saveBundle, model, await bundleCases(model, params, bundle, opts, runnerOptions));
+    log(io, `bundle: ${opts.saveBundle}`);
+  }
+  if (opts.report !== undefined) {
+    const paths = writeReports(opts.report, report);
+    log(io, `report: ${paths.json}, ${paths.markdown}, ${paths.html}`);
+  }
+  if (opts.json) io.out(reportToJson(report));
+  else println(io, consoleTable(report));
+  return report.summary.exitCode;
+}
+
+function readModel(path: string): Uint8Array {
+  return readFileSync(path);
+}
+
+/** verify compares against the seed's float64 reference; the other sources have no runner yet. */
+function seedParamsOf(source: SourceModel, flag: SourceKind): SeedParams {
+  if (source.kind !== 'seed') throw new NotImplementedError(`verify --weights with a ${source.kind} model${flag === 'auto' ? ' (detected)' : ''}: verifyModel takes only the seed's parameters`);
+  return source.params;
+}
+
+/**
+ * The cases to store in --save-bundle: a loaded bundle's own, or the verified sweep's inputs with the reference
+ * runner's outputs as the expected values (float32, as a bundle stores them).
+ */
+async function bundleCases(model: Uint8Array, params: SeedParams | undefined, bundle: BundleData | undefined, opts: VerifyOpts, runnerOptions: RunnerOptions): Promise<BundleCaseData[]> {
+  if (!params) return bundle!.cases.map((c) => ({ inputs: c.inputs, outputs: c.outputs }));
+  const sig = readSignature(model);
+  const cases = generateCases(sig, { inputSize: params['gru.W_xz.weight'].shape[1], hiddenSize: params['gru.W_hz.weight'].shape[0] }, {
+    ...(opts.shapes ? { shapes: opts.shapes } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+  });
+  const reference = createRunner('reference', runnerOptions);
+  try {
+    const outputNames = sig.outputs.map((o) => o.name);
+    const out: BundleCaseData[] = [];
+    for (const c of cases) out.push({ inputs: c.feeds, outputs: (await reference.run({ model, params, feeds: c.feeds, outputNames })).outputs });
+    return out;
+  } finally {
+    await reference.close();
+  }
 }
