@@ -1,0 +1,46 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initTfjs, saveTfjsLayersModel } from '@gru-onnx/model';
+import { onnx } from '@gru-onnx/onnx';
+import { runCli } from './cli-helpers.ts';
+import { FIXTURES } from './imports-helpers.ts';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'imports-cli-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function exported(path: string) {
+  const m = onnx.ModelProto.decode(readFileSync(path));
+  return {
+    source: m.metadataProps!.find((p) => p.key === 'gru_onnx.source')?.value,
+    ops: m.graph!.node!.map((n) => n.opType),
+  };
+}
+
+describe('gru-onnx export --weights takes every source kind, detected from the file', () => {
+  it('a tfjs-layers model directory: TensorFlow.js → ONNX in one command, no Python', async () => {
+    const { tf } = await initTfjs('cpu');
+    const m = tf.sequential({ layers: [tf.layers.gru({ units: 6, inputShape: [null, 4] }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    await saveTfjsLayersModel(tf, m, join(dir, 'tfjs'));
+    const r = await runCli(['export', '--weights', join(dir, 'tfjs'), '--out', join(dir, 'tfjs.onnx')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(exported(join(dir, 'tfjs.onnx'))).toEqual({ source: 'tfjs-layers', ops: ['Transpose', 'GRU', 'Transpose', 'Reshape', 'Gemm', 'Softmax'] });
+  });
+
+  it('a PyTorch nn.GRU state_dict', async () => {
+    const r = await runCli(['export', '--weights', `${FIXTURES}pytorch/l2-bi-bf.safetensors`, '--out', join(dir, 'pt.onnx')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(exported(join(dir, 'pt.onnx')).ops.filter((o) => o === 'GRU')).toHaveLength(2);
+  });
+
+  it('--source overrides detection, and a wrong one is a one-line usage error (exit 2)', async () => {
+    const r = await runCli(['export', '--weights', `${FIXTURES}seed-pytorch/model.safetensors`, '--source', 'pytorch-gru', '--out', join(dir, 'bad.onnx')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: .*model\.safetensors: no 'weight_ih_l0' tensor: not a PyTorch nn\.GRU state_dict/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
