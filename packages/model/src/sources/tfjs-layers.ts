@@ -1,5 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, statSync, type Stats } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 
 /**
@@ -138,7 +138,8 @@ function readWeights(manifest: unknown, readFile: (path: string) => Uint8Array, 
       if (!isObject(w) || typeof w.name !== 'string' || !Array.isArray(w.shape)) return fail('weightsManifest weight is not {name, shape, dtype}');
       if (w.quantization !== undefined) fail(`weight '${w.name}' is quantized (${JSON.stringify(w.quantization)}); only float32 weights are supported`);
       if (w.dtype !== 'float32') fail(`weight '${w.name}' has dtype ${JSON.stringify(w.dtype)}; only float32 weights are supported`);
-      const shape = w.shape as number[];
+      const shape = w.shape as unknown[];
+      if (!shape.every((d): d is number => Number.isSafeInteger(d) && (d as number) >= 0)) fail(`weight '${w.name}' has shape ${JSON.stringify(w.shape)}, not a list of non-negative integers`);
       const count = shape.reduce((a, d) => a * d, 1);
       if (offset + 4 * count > bytes.byteLength) fail(`weight '${w.name}' runs past the end of its weight files (${bytes.byteLength} bytes): truncated .bin?`);
       const data = new Float32Array(bytes.slice(offset, offset + 4 * count).buffer);
@@ -294,14 +295,24 @@ function findInputShape(topology: Json): (number | null)[] | undefined {
 const MAX_FILE_BYTES = 2 ** 30;
 
 function readBounded(path: string, what: string): Uint8Array {
-  let size: number;
+  let st: Stats;
   try {
-    size = statSync(path).size;
+    st = statSync(path);
   } catch (err) {
     throw new UserError(`${path}: cannot read ${what} (${err instanceof Error && 'code' in err ? String(err.code) : String(err)})`);
   }
-  if (size > MAX_FILE_BYTES) throw new UserError(`${path}: ${what} is ${size} bytes, more than the ${MAX_FILE_BYTES}-byte limit`);
+  if (!st.isFile()) throw new UserError(`${path}: ${what} is not a file`);
+  if (st.size > MAX_FILE_BYTES) throw new UserError(`${path}: ${what} is ${st.size} bytes, more than the ${MAX_FILE_BYTES}-byte limit`);
   return readFileSync(path);
+}
+
+/** A weightsManifest path, which must name a file beside model.json: a downloaded model may not read /etc or ../. */
+function weightPath(dir: string, p: unknown, source: string): string {
+  const full = resolve(dir, String(p));
+  if (typeof p !== 'string' || p === '' || isAbsolute(p) || relative(resolve(dir), full).startsWith('..')) {
+    throw new UserError(`${source}: weightsManifest path ${JSON.stringify(p)} is not a file name relative to model.json`);
+  }
+  return full;
 }
 
 /** Reads `model.json` (or a directory holding one) and the weight files it names, relative to it. */
@@ -315,7 +326,7 @@ export function loadTfjsLayersModel(path: string): TfjsLayersGru {
     throw new UserError(`${jsonPath}: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
   }
   const dir = dirname(jsonPath);
-  return parseTfjsLayersModel(json, (p) => readBounded(join(dir, p), 'weight file'), jsonPath);
+  return parseTfjsLayersModel(json, (p) => readBounded(weightPath(dir, p, jsonPath), 'weight file'), jsonPath);
 }
 
 const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
