@@ -74,6 +74,29 @@ describe('tfjs-layers GRU → Dense: float64 reference against model.predict', (
   });
 });
 
+describe('Keras-style model.json (tensorflowjs_converter output)', () => {
+  it('reads the model_config wrapper and cell-scoped weight names (gru/gru_cell/kernel) to the same model', async () => {
+    const path = await saved(gruDense({ activation: 'softmax' }), 'keras-style');
+    const json = JSON.parse(readFileSync(join(path, 'model.json'), 'utf8')) as {
+      modelTopology: { class_name: string; config: { layers: { config: { name: string } }[] } };
+      weightsManifest: { weights: { name: string }[] }[];
+    };
+    const [gruName, denseName] = json.modelTopology.config.layers.map((l) => l.config.name) as [string, string];
+    json.modelTopology.config.layers[0]!.config.name = 'gru';
+    json.modelTopology.config.layers[1]!.config.name = 'dense';
+    for (const w of json.weightsManifest[0]!.weights) {
+      w.name = w.name.replace(`${gruName}/`, 'gru/gru_cell/').replace(`${denseName}/`, 'dense/');
+    }
+    const keras = { ...json, modelTopology: { keras_version: '2.15.0', backend: 'tensorflow', model_config: json.modelTopology } };
+    const weights = readFileSync(join(path, 'weights.bin'));
+    const a = loadTfjsLayersModel(path);
+    const b = parseTfjsLayersModel(keras, () => weights, 'keras');
+    expect(b.grus[0]!.name).toBe('gru');
+    const x = Float32Array.from({ length: 2 * 4 * I }, (_, i) => Math.sin(i));
+    expect(tfjsLayersForward(b, x, 2, 4).logits).toEqual(tfjsLayersForward(a, x, 2, 4).logits);
+  });
+});
+
 describe('stacked tfjs-layers GRUs', () => {
   it('GRU(7, returnSequences) → GRU(4, sigmoid) → Dense(softmax): reference within 1e-5 of model.predict', async () => {
     const init = (seed: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.6, seed });
