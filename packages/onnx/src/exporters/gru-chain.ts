@@ -111,7 +111,7 @@ export function buildGruChain(c: GruChain, options: ImportExportOptions = {}): o
     outputs: [makeValueInfo('logits', 'float32', ['batch', head.outputSize], head.softmax ? 'softmax(dense(h_T)) [batch, output].' : 'fc(h_T) [batch, output].')],
     initializers,
   });
-  const model = makeModel(graph, { opset, docString: c.docString, metadata: { ...options.metadata, ...c.metadata } });
+  const model = makeModel(graph, { opset, docString: c.docString, metadata: { ...options.metadata, ...c.metadata, 'gru_onnx.form': 'fused' } });
   assertValidModel(model);
   return model;
 }
