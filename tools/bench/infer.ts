@@ -153,11 +153,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     // e.g. scan@8 (Loop body) or auto@9
     const [f, rest] = extra.split('@');
     const [o, flag] = (rest ?? '17').split(':');
-    const opts = { form: f as ExportOptions['form'], opset: Number(o), forceLoop: flag === 'loop' };
+    const opts = { form: f as ExportOptions['form'], opset: Number(o), loop: flag === 'loop', autoSeqGuard: flag !== 'noguard' };
     candidates.push({ name: extra, bytes: exportSeedModel(params, opts), baseline: false });
   }
   console.log(`onnxruntime-node ${ort.env.versions.node ?? ''} CPU, intraOpNumThreads 1, seed sizes (8/16/4), seq 10; µs per run (median)`);
-  const rows = await benchmark(candidates, quick ? { rounds: 3, roundMs: 60 } : {});
+  const batches = (process.env.GRU_ONNX_BENCH_BATCHES ?? '1,64,1024').split(',').map(Number);
+  const rows = await benchmark(candidates, quick ? { batches, rounds: 3, roundMs: 60 } : { batches });
   console.log(formatTable(candidates, rows));
   const c = await seq20Check(params, candidates.find((k) => k.name === 'auto')!.bytes);
   console.log(

@@ -54,9 +54,17 @@ export interface ExportOptions {
   autoBatchThreshold?: number;
 }
 
+/** Knobs for measuring alternatives in tools/bench; the defaults are the measured winners. */
+export interface ExportTuning {
+  /** Use Loop instead of Scan at opsets 9+ (Scan measured faster). */
+  loop?: boolean;
+  /** auto: also send seq 0 away from the fused node (default true: onnxruntime's GRU aborts on it). */
+  autoSeqGuard?: boolean;
+}
+
 /** 17: supported by every onnxruntime this project targets, and inside the GRU-stable range 7–21. */
 export const DEFAULT_OPSET = 17;
-export const DEFAULT_AUTO_BATCH_THRESHOLD = 32;
+export const DEFAULT_AUTO_BATCH_THRESHOLD = 96;
 
 /** Collects nodes and constants for one graph scope, naming each node after its output. */
 class Scope {
@@ -88,7 +96,7 @@ class Scope {
 class Ops {
   constructor(
     readonly opset: number,
-    readonly forceLoop = false,
+    readonly tuning: ExportTuning = {},
   ) {}
 
   /** Split along `axis` into the given sizes. */
@@ -215,7 +223,7 @@ function writeScan(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Ops, out:
   const { I, H } = z;
   const w = scanWeights(s, p, z);
   const h0 = want.h0 ? 'h0' : zerosState(s, H);
-  const useScan = ops.opset >= 9 && !ops.forceLoop;
+  const useScan = ops.opset >= 9 && !ops.tuning.loop;
   // Seq-major from the start: x is the narrowest tensor to transpose, and Scan then slices axis 0 without copies.
   const xT = s.node('Transpose', ['x'], [`${s.prefix}x_seq_major`], { perm: attr.ints([1, 0, 2]) });
   const xRows = s.node('Flatten', [xT], [`${s.prefix}x_rows`], { axis: attr.int(2) });
@@ -321,12 +329,12 @@ const MODEL_DOC = [
 ].join('\n');
 
 /** The seed model as ONNX bytes; the structural checker runs on the result before it is returned. */
-export function exportSeedModel(p: SeedParams, options: ExportOptions = {}): Uint8Array {
+export function exportSeedModel(p: SeedParams, options: ExportOptions & ExportTuning = {}): Uint8Array {
   return encodeModel(buildSeedModel(p, options));
 }
 
 /** As {@link exportSeedModel}, returning the message rather than its bytes. */
-export function buildSeedModel(p: SeedParams, options: ExportOptions = {}): onnx.ModelProto {
+export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTuning = {}): onnx.ModelProto {
   const form = options.form ?? 'auto';
   if (!EXPORT_FORMS.includes(form)) throw new UserError(`form '${String(form)}' is not one of ${EXPORT_FORMS.join(', ')}`);
   const opset = options.opset ?? DEFAULT_OPSET;
@@ -336,7 +344,7 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions = {}): onnx
   const threshold = options.autoBatchThreshold ?? DEFAULT_AUTO_BATCH_THRESHOLD;
   const z = checkParams(p);
   const want: Want = { hiddenStates: !!options.hiddenStates, hN: !!options.hN, h0: !!options.h0 };
-  const ops = new Ops(opset, !!(options as { forceLoop?: boolean }).forceLoop);
+  const ops = new Ops(opset, options);
   const s = new Scope('');
   const names = { hT: 'h_n', hs: 'hidden_states' };
 
@@ -380,20 +388,19 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions = {}): onnx
  */
 function writeAuto(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Ops, out: { hT: string; hs: string }, threshold: number): Recurrence {
   const shape = s.node('Shape', ['x'], ['x_shape_for_auto']);
-  let batch = s.node('Gather', [shape, s.int64('index_0_1d', [1], [0])], ['batch_1d'], { axis: attr.int(0) });
-  let seq = s.node('Gather', [shape, s.int64('index_1_1d', [1], [1])], ['seq_1d'], { axis: attr.int(0) });
-  let limit: string, zero: string;
-  if (ops.opset >= 9) [limit, zero] = [s.int64('auto_batch_threshold', [1], [threshold]), s.int64('zero_1d', [1], [0])];
-  else {
-    // Less-7 takes floating types only.
-    batch = s.node('Cast', [batch], ['batch_1d_float'], { to: attr.int(1) });
-    seq = s.node('Cast', [seq], ['seq_1d_float'], { to: attr.int(1) });
-    [limit, zero] = [s.float('auto_batch_threshold', [1], [threshold]), s.float('zero_1d', [1], [0])];
-  }
-  const small = s.node('Less', [batch, limit], ['batch_is_small']);
+  // Less-7 takes floating types only: before opset 9 compare as float.
+  const asFloat = ops.opset < 9;
+  const dim = (index: number, what: string) => {
+    const d = s.node('Gather', [shape, s.int64(`index_${index}_1d`, [1], [index])], [`${what}_1d`], { axis: attr.int(0) });
+    return asFloat ? s.node('Cast', [d], [`${what}_1d_float`], { to: attr.int(1) }) : d;
+  };
+  const constant = (name: string, v: number) => (asFloat ? s.float(name, [1], [v]) : s.int64(name, [1], [v]));
+  const small = s.node('Less', [dim(0, 'batch'), constant('auto_batch_threshold', threshold)], ['batch_is_small']);
   // onnxruntime's GRU kernel aborts the process on an empty sequence: seq 0 goes to the scan branch.
-  const nonEmpty = s.node('Less', [zero, seq], ['seq_is_nonempty']);
-  const useFused = s.node('And', [small, nonEmpty], ['use_fused']);
+  const useFused =
+    ops.tuning.autoSeqGuard === false
+      ? small
+      : s.node('And', [small, s.node('Less', [constant('zero_1d', 0), dim(1, 'seq')], ['seq_is_nonempty'])], ['use_fused']);
   const f = new Scope('fused_', s.initializers);
   const fusedRec = writeFused(f, p, z, want, { hT: 'fused_h_T', hs: 'fused_hs' });
   const sc = new Scope('scan_', s.initializers);

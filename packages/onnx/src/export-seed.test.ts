@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { referenceForward, Rng, UserError } from '@gru-onnx/model';
+import { exportSeedModel, saveModel } from './export-seed.ts';
+import type { ExportForm, ExportOptions } from './export-seed.ts';
+import { randomSeedParams } from './test-params.ts';
+import { summarizeModel } from './reader.ts';
+
+const params = randomSeedParams(11);
+const I = 8;
+const H = 16;
+const O = 4;
+const ATOL = 1e-5;
+
+/** Max |a − e| after checking the shape; NaN anywhere counts as a failure. */
+function expectClose(what: string, got: ort.Tensor, dims: number[], expected: Float64Array): void {
+  expect(got.dims, `${what} dims`).toEqual(dims);
+  const a = got.data as Float32Array;
+  expect(a.length, `${what} length`).toBe(expected.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - expected[i]!);
+    if (!(d <= worst)) [worst, at] = [Number.isNaN(d) ? Infinity : d, i];
+  }
+  expect(worst, `${what}: worst |got − reference| at index ${at}: ${a[at]} vs ${expected[at]}`).toBeLessThanOrEqual(ATOL);
+}
+
+async function session(options: ExportOptions): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(exportSeedModel(params, { hiddenStates: true, hN: true, ...options }), { intraOpNumThreads: 1 });
+}
+
+/** Runs every batch × seq on one session and compares logits, every hidden state and h_n with the reference. */
+async function expectMatchesReference(s: ort.InferenceSession, withH0: boolean, shapes: [number, number][]): Promise<void> {
+  const rng = new Rng(5);
+  for (const [B, T] of shapes) {
+    const x = rng.normals(B * T * I);
+    const h0 = withH0 ? rng.normals(B * H) : undefined;
+    const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', x, [B, T, I]) };
+    if (h0) feeds.h0 = new ort.Tensor('float32', h0, [B, H]);
+    const out = await s.run(feeds);
+    const ref = referenceForward(params, x, B, T, h0);
+    expectClose(`logits B${B} T${T}`, out.logits!, [B, O], ref.logits);
+    expectClose(`hidden_states B${B} T${T}`, out.hidden_states!, [B, T, H], ref.hiddenStates);
+    expectClose(`h_n B${B} T${T}`, out.h_n!, [B, H], ref.hN);
+  }
+}
+
+const SHAPES: [number, number][] = [1, 7].flatMap((B) => [1, 10, 37].map((T): [number, number] => [B, T]));
+
+// auto's threshold is lowered to 4 so batch 1 runs the fused branch and batch 7 the scan branch.
+const CASES: { form: ExportForm; opsets: number[]; extra?: ExportOptions }[] = [
+  { form: 'fused', opsets: [7, 21] },
+  { form: 'scan', opsets: [7, 9, 21] },
+  { form: 'auto', opsets: [7, 21], extra: { autoBatchThreshold: 4 } },
+];
+
+describe.each(CASES)('$form form on onnxruntime-node CPU', ({ form, opsets, extra }) => {
+  it.each(opsets.flatMap((opset) => [false, true].map((h0) => ({ opset, h0 }))))(
+    'opset $opset, h0 $h0: matches the float64 reference for batch {1, 7} × seq {1, 10, 37}',
+    async ({ opset, h0 }) => {
+      const s = await session({ form, opset, h0, ...extra });
+      await expectMatchesReference(s, h0, SHAPES);
+      await s.release();
+    },
+  );
+
+  if (form !== 'fused') {
+    // The fused form is left out: onnxruntime 1.29's GRU kernel aborts the whole process on an empty sequence.
+    it('seq 0 gives h_T = h0, logits = fc(h0) and an empty hidden_states', async () => {
+      const s = await session({ form, opset: 17, h0: true, ...extra });
+      await expectMatchesReference(s, true, [[1, 0], [7, 0]]);
+      await s.release();
+    });
+  }
+});
+
+describe('exportSeedModel', () => {
+  it('is byte-identical on re-export, and differs when the weights do', () => {
+    for (const form of ['fused', 'scan', 'auto'] as const) {
+      const a = exportSeedModel(params, { form, metadata: { sha256: 'abc' } });
+      const b = exportSeedModel(randomSeedParams(11), { form, metadata: { sha256: 'abc' } });
+      expect(Buffer.from(a).equals(Buffer.from(b)), form).toBe(true);
+      expect(Buffer.from(exportSeedModel(randomSeedParams(12), { form })).equals(Buffer.from(a)), form).toBe(false);
+    }
+  });
+
+  it('defaults to auto at opset 17 with symbolic batch and seq, weights as initializers, and metadata', () => {
+    const s = summarizeModel(exportSeedModel(params, { metadata: { 'gru_onnx.checkpoint_sha256': 'f00d' } }));
+    expect(s.opsetImports).toEqual([{ domain: '', version: 17 }]);
+    expect(s.irVersion).toBe(8);
+    expect(s.producerName).toBe('gru-onnx');
+    expect(s.inputs).toEqual([{ name: 'x', elemType: 'FLOAT', dims: ['batch', 'seq', I] }]);
+    expect(s.outputs).toEqual([{ name: 'logits', elemType: 'FLOAT', dims: ['batch', O] }]);
+    expect(s.metadata).toEqual({ 'gru_onnx.checkpoint_sha256': 'f00d', 'gru_onnx.form': 'auto' });
+    expect(s.nodeCounts.If).toBe(2);
+    expect(s.nodeCounts.GRU).toBe(1);
+    expect(s.nodeCounts.Scan).toBe(1);
+    expect(s.docString).toMatch(/h' = \(1 − z\)/);
+  });
+
+  it('negates the z rows of W, R and Wb in the fused node (the seed z is ONNX 1 − z)', () => {
+    const s = summarizeModel(exportSeedModel(params, { form: 'fused' }));
+    expect(s.initializers.find((t) => t.name === 'gru_W')?.dims).toEqual([1, 3 * H, I]);
+    expect(s.initializers.find((t) => t.name === 'gru_B')?.dims).toEqual([1, 6 * H]);
+  });
+
+  it('rejects opsets outside 7–21, unknown forms and wrong parameter shapes with one-line UserErrors', () => {
+    expect(() => exportSeedModel(params, { opset: 6 })).toThrow(/opset 6 is outside 7–21/);
+    expect(() => exportSeedModel(params, { opset: 22 })).toThrow(UserError);
+    expect(() => exportSeedModel(params, { form: 'unrolled' as ExportForm })).toThrow(/form 'unrolled'/);
+    const bad = { ...params, 'gru.W_hh.weight': { shape: [H, H + 1], data: new Float32Array(H * (H + 1)) } };
+    expect(() => exportSeedModel(bad)).toThrow(/parameter gru.W_hh.weight has shape \[16, 17\], expected \[16, 16\]/);
+  });
+
+  it('saveModel writes the bytes atomically', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gru-onnx-'));
+    try {
+      const bytes = exportSeedModel(params, { form: 'fused' });
+      saveModel(join(dir, 'm.onnx'), bytes);
+      expect(Buffer.from(readFileSync(join(dir, 'm.onnx'))).equals(Buffer.from(bytes))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
