@@ -1,14 +1,16 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import { untilReleased } from '../runners/cleanup.ts';
 
 /**
  * Headless Chromium, started by us (not by playwright) so we hold its pid, its process group and its
- * user-data-dir: closing kills the whole group and removes the directory, and a process-exit/SIGINT hook does
- * the same for any browser still open, so no Chromium outlives the caller. Playwright attaches over CDP.
+ * user-data-dir: closing kills the whole group and removes the directory, and the process-exit/signal hooks of
+ * cleanup.ts do the same for any browser still open, so no Chromium outlives the caller. Playwright attaches
+ * over CDP.
  */
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
@@ -50,6 +52,7 @@ export const NO_GPU_FLAGS = ['--disable-gpu'];
 
 export interface ChromiumProcess {
   readonly pid: number;
+  /** Inside a private temporary root that also holds Chromium's TMPDIR; kill() removes the root. */
   readonly userDataDir: string;
   /** ws://127.0.0.1:PORT/devtools/browser/… */
   readonly wsEndpoint: string;
@@ -59,48 +62,29 @@ export interface ChromiumProcess {
 }
 
 const live = new Set<ChromiumProcess>();
-let hooksInstalled = false;
-
-function killAll(): void {
-  for (const c of [...live]) c.kill();
-}
-
-/**
- * On exit, kill what is left (synchronous, so it runs even on process.exit). On SIGINT/SIGTERM, kill and, when
- * nobody else listens for the signal, re-raise it so the process still ends as it would have.
- */
-function installHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.once('exit', killAll);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = (): void => {
-      killAll();
-      // Alone, this listener would swallow the signal: step aside and let the default action end the process.
-      if (process.listenerCount(sig) === 1) {
-        process.off(sig, onSignal);
-        process.kill(process.pid, sig);
-      }
-    };
-    process.on(sig, onSignal);
-  }
-}
 
 /** Launches Chromium and waits for its DevTools endpoint (at most `timeoutMs`). */
 export async function launchChromium(executable: string, extraFlags: string[], timeoutMs: number): Promise<ChromiumProcess> {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'gru-onnx-chromium-'));
+  // One private root for the profile and for Chromium's own temporary files (its org.chromium.Chromium.* shared
+  // memory directories, which a killed Chromium leaves behind): removing the root removes everything.
+  const root = mkdtempSync(join(tmpdir(), 'gru-onnx-chromium-'));
+  const userDataDir = join(root, 'profile');
+  const tmp = join(root, 'tmp');
   let proc: ChildProcess;
   try {
+    mkdirSync(tmp);
     // detached: its own process group, so one kill reaches the renderer, GPU and zygote processes too.
     proc = spawn(executable, [...BASE_FLAGS, ...extraFlags, `--user-data-dir=${userDataDir}`, 'about:blank'], {
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, TMPDIR: tmp },
     });
   } catch (err) {
-    rmSync(userDataDir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
     throw err;
   }
   let killed = false;
+  let unregister = (): void => undefined;
   const handle: ChromiumProcess = {
     pid: proc.pid ?? -1,
     userDataDir,
@@ -110,6 +94,7 @@ export async function launchChromium(executable: string, extraFlags: string[], t
       if (!killed) {
         killed = true;
         live.delete(handle);
+        unregister();
         if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
           try {
             process.kill(-proc.pid, 'SIGKILL');
@@ -119,10 +104,10 @@ export async function launchChromium(executable: string, extraFlags: string[], t
           }
         }
       }
-      rmSync(userDataDir, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
     },
   };
-  installHooks();
+  unregister = untilReleased(() => handle.kill());
   live.add(handle);
   proc.unref();
   const ws = await new Promise<string>((resolve, reject) => {
@@ -159,5 +144,5 @@ export function liveChromiumCount(): number {
 }
 
 export function killAllChromium(): void {
-  killAll();
+  for (const c of [...live]) c.kill();
 }

@@ -43,7 +43,8 @@ function processesWith(marker: string): number {
   }
   return n;
 }
-const profileDirs = () => readdirSync(base).filter((d) => d.startsWith('gru-onnx-chromium-'));
+/** Chromium's leftovers: our profile roots, or its own org.chromium.* temporary directories. */
+const profileDirs = () => readdirSync(base).filter((d) => /chrom/i.test(d));
 
 const config = { inputSize: 3, hiddenSize: 4, outputSize: 2 };
 const params = randomParams(config, 11);

@@ -1,11 +1,11 @@
 import { fork } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackendName, Job, NamedTensor, Placement, RunResult } from '../runner.ts';
 import { expandAllNodes, parsePlacementLog, parseProfile } from '../placement.ts';
+import { untilReleased } from './cleanup.ts';
 import { checkFeeds, faultFor, firstLine, withDeadline } from './common.ts';
 
 /** What one onnxruntime session in the worker child needs (see ort-worker.mjs). */
@@ -36,20 +36,6 @@ const WORKER = fileURLToPath(new URL('./ort-worker.mjs', import.meta.url));
 
 /** Lines kept from the child's output: the placement block, and the tail for error messages. */
 const TAIL_LINES = 40;
-
-/** Live children, killed on process exit so none outlives the caller. */
-const children = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function track(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of children) c.kill('SIGKILL');
-    });
-  }
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-}
 
 /** Reads a child's stdout/stderr as lines, keeping only what placement parsing and error messages need. */
 class LogCollector {
@@ -104,7 +90,11 @@ export async function runInChild(name: BackendName, child: OrtChildJob, job: Job
     env,
     execArgv: [],
   });
-  track(proc);
+  const release = (): void => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  };
+  const unregister = untilReleased(release);
   const log = new LogCollector();
   proc.stdout!.on('data', (c: Buffer) => log.push(c));
   proc.stderr!.on('data', (c: Buffer) => log.push(c));
@@ -164,7 +154,7 @@ export async function runInChild(name: BackendName, child: OrtChildJob, job: Job
     for (const [k, v] of Object.entries(result.versions)) settings[`onnxruntime.${k}`] = v;
     return { outputs, placements, settings };
   } finally {
-    if (proc.exitCode === null && proc.signalCode === null) kill();
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+    unregister();
+    release();
   }
 }

@@ -1,4 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { referenceForward } from '@gru-onnx/model';
 import type { Job, Runner } from '../runner.ts';
@@ -20,10 +23,23 @@ const missingModule: RunnerOptions = {
   },
 };
 
-/** ort-worker children still alive, found by their script path. */
-function liveWorkers(): number {
-  const out = execFileSync('ps', ['-eo', 'stat=,args='], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes('ort-worker.mjs') && !l.trim().startsWith('Z')).length;
+/** Live ort-worker children of `parent` (default: this process); other suites may run workers of their own. */
+function liveWorkers(parent = process.pid): number {
+  const out = execFileSync('ps', ['-eo', 'ppid=,stat=,args='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([ppid, stat, ...args]) => Number(ppid) === parent && !stat!.startsWith('Z') && args.join(' ').includes('ort-worker.mjs')).length;
+}
+
+/** Whether `pid` is a live (non-zombie) process. */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch (err) {
+    if (err instanceof Error && 'code' in err && err.code === 'ENOENT') return false;
+    throw err;
+  }
 }
 
 const open: Runner[] = [];
@@ -133,6 +149,46 @@ describe('stuck and crashing backends', () => {
   test('a crashed child becomes an error naming the signal', async () => {
     process.env.GRU_ONNX_TEST_FAULT = 'ort-cpu:crash';
     await expect(make('ort-cpu').run(job)).rejects.toThrow(/worker exited \(SIGABRT\)/);
+  });
+
+  test('SIGINT during a hung run leaves no worker child and no temporary directory', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'gru-onnx-sigint-test-'));
+    try {
+      const script = [
+        "import { createOrtCpuRunner } from './packages/verify/src/runners/ort-cpu.ts';",
+        "import { randomParams, seedGruModel } from './packages/verify/src/runners/tiny-models.ts';",
+        'const p = randomParams({ inputSize: 3, hiddenSize: 4, outputSize: 2 }, 1);',
+        "setTimeout(() => process.stdout.write('READY\\n'), 300);",
+        "await createOrtCpuRunner({ timeoutMs: 60000 }).run({ model: seedGruModel(p), feeds: { x: { dims: [1, 1, 3], data: new Float32Array(3) } }, outputNames: ['logits'] });",
+      ].join('\n');
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        env: { ...process.env, TMPDIR: base, GRU_ONNX_TEST_FAULT: 'ort-cpu:hang' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const exited = new Promise((resolve) => child.once('exit', (_code, sig) => resolve(sig)));
+      let workers: number[] = [];
+      try {
+        await new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => c.toString().includes('READY') && resolve()));
+        expect(liveWorkers(child.pid)).toBe(1);
+        expect(readdirSync(base).filter((d) => d.startsWith('gru-onnx-ort-'))).toHaveLength(1);
+        workers = execFileSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+        child.kill('SIGINT');
+        expect(await exited).toBe('SIGINT');
+        // The worker was the interrupted process's child: look for it by pid, as it has been re-parented. A
+        // SIGKILLed process takes a moment to disappear, so poll briefly.
+        const alive = () => workers.filter(running);
+        for (let i = 0; i < 20 && alive().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+        expect(alive()).toEqual([]);
+        expect(readdirSync(base).filter((d) => d.startsWith('gru-onnx-ort-'))).toEqual([]);
+      } finally {
+        // A failed expectation must not leave our processes behind.
+        child.kill('SIGKILL');
+        await exited;
+        for (const pid of workers.filter(running)) process.kill(pid, 'SIGKILL');
+      }
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   test('other runners are unaffected by one runner’s fault', async () => {
