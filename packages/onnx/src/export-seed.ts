@@ -77,7 +77,8 @@ class Scope {
   ) {}
 
   node(opType: string, inputs: readonly string[], outputs: readonly string[], attributes: Record<string, AttributeValue> = {}): string {
-    this.nodes.push(makeNode(opType, inputs, outputs, attributes, { name: `${this.prefix}${opType}_${outputs[0]}` }));
+    const named = outputs.find((o) => o !== '') ?? '';
+    this.nodes.push(makeNode(opType, inputs, outputs, attributes, { name: `${this.prefix}${opType}_${named}` }));
     return outputs[0]!;
   }
 

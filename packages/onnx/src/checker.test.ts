@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { UserError } from '@gru-onnx/model';
+import { assertValidModel, checkModel } from './checker.ts';
+import { attr, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './builder.ts';
+import { buildSeedModel, exportSeedModel } from './export-seed.ts';
+import { decodeModel } from './reader.ts';
+import { onnx } from './proto.ts';
+import { randomSeedParams } from './test-params.ts';
+
+const params = randomSeedParams(3);
+/** A fresh decoded copy of a valid fused model, to break by hand. */
+const fused = (): onnx.ModelProto => decodeModel(exportSeedModel(params, { form: 'fused', h0: true }));
+const gruNode = (m: onnx.ModelProto) => m.graph!.node.find((n) => n.opType === 'GRU')!;
+const setAttr = (n: onnx.NodeProto, name: string, a: onnx.IAttributeProto) => {
+  n.attribute = [...n.attribute.filter((x) => x.name !== name), onnx.AttributeProto.create({ name, ...a })];
+};
+const messages = (m: onnx.IModelProto) => checkModel(m).map((i) => i.message);
+
+describe('checkModel', () => {
+  it('passes every export form at every opset 7–21', () => {
+    for (const form of ['fused', 'scan', 'auto'] as const) {
+      for (let opset = 7; opset <= 21; opset++) {
+        expect(checkModel(buildSeedModel(params, { form, opset, h0: true, hiddenStates: true, hN: true })), `${form} ${opset}`).toEqual([]);
+      }
+    }
+  });
+
+  it('rejects a duplicate node name and a value defined twice', () => {
+    const m = fused();
+    const [a, b] = m.graph!.node;
+    b!.name = a!.name;
+    expect(messages(m)).toContainEqual(expect.stringMatching(new RegExp(`node '${a!.name}' \\(Reshape\\) in graph 'seed_gru_fused': node name '${a!.name}' is used by another node`)));
+    const m2 = fused();
+    m2.graph!.node[1]!.output = [...m2.graph!.node[0]!.output];
+    expect(messages(m2)).toContainEqual(expect.stringMatching(/output of node '.*' \(.*\) 'x_seq_major' reuses a name already defined/));
+  });
+
+  it('rejects an input used before the node that defines it (topological order)', () => {
+    const m = fused();
+    const i = m.graph!.node.findIndex((n) => n.opType === 'GRU');
+    const [gru] = m.graph!.node.splice(i, 1);
+    m.graph!.node.unshift(gru!);
+    expect(messages(m)[0]).toMatch(/node 'GRU_gru_Y_h' \(GRU\) in graph 'seed_gru_fused': input 'x_seq_major' is not defined before this node/);
+  });
+
+  it('checks subgraph scopes: a Scan body sees outer names, not names defined later', () => {
+    const m = decodeModel(exportSeedModel(params, { form: 'scan' }));
+    const ifNode = m.graph!.node.find((n) => n.opType === 'If')!;
+    const steps = ifNode.attribute.find((a) => a.name === 'else_branch')!.g!;
+    const scan = steps.node.find((n) => n.opType === 'Scan')!;
+    const body = scan.attribute.find((a) => a.name === 'body')!.g!;
+    expect(checkModel(m)).toEqual([]);
+    body.node[0]!.input = ['h_prev', 'logits'];
+    expect(messages(m)).toContainEqual(expect.stringMatching(/node 'body_MatMul_h_W_hz' \(MatMul\) in graph 'gru_step': input 'logits' is not defined before this node/));
+  });
+
+  it('rejects an initializer whose dims do not match its data', () => {
+    const m = fused();
+    const w = m.graph!.initializer.find((t) => t.name === 'fc_bias')!;
+    w.dims = [5];
+    expect(messages(m)).toContain("initializer 'fc_bias' in graph 'seed_gru_fused': dims [5] need 5 values but its data holds 4");
+  });
+
+  it('rejects graph inputs and outputs without a declared type', () => {
+    const m = fused();
+    m.graph!.input[0]!.type = null;
+    m.graph!.output[0]!.type = null;
+    expect(messages(m)).toEqual([
+      "input 'x' of graph 'seed_gru_fused': has no declared type",
+      "output 'logits' of graph 'seed_gru_fused': has no declared type",
+    ]);
+  });
+
+  it('rejects a model without an opset import for the default domain', () => {
+    const m = fused();
+    m.opsetImport = [onnx.OperatorSetIdProto.create({ domain: 'com.example', version: 1 })];
+    expect(messages(m)[0]).toBe("no opset import for the default ONNX domain ''");
+  });
+
+  it('rejects a GRU whose hidden_size does not match W, R and B', () => {
+    const m = fused();
+    setAttr(gruNode(m), 'hidden_size', { type: onnx.AttributeProto.AttributeType.INT, i: 8 });
+    expect(messages(m)).toEqual([
+      "node 'GRU_gru_Y_h' (GRU) in graph 'seed_gru_fused': W 'gru_W' has shape [1, 48, 8], expected [1, 24, 8] for forward hidden_size 8",
+      "node 'GRU_gru_Y_h' (GRU) in graph 'seed_gru_fused': R 'gru_R' has shape [1, 48, 16], expected [1, 24, 8] for forward hidden_size 8",
+      "node 'GRU_gru_Y_h' (GRU) in graph 'seed_gru_fused': B 'gru_B' has shape [1, 96], expected [1, 48] for forward hidden_size 8",
+    ]);
+  });
+
+  it('rejects a bad direction, and a direction whose num_directions does not match W', () => {
+    const m = fused();
+    setAttr(gruNode(m), 'direction', { type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode('sideways') });
+    expect(messages(m)[0]).toBe("node 'GRU_gru_Y_h' (GRU) in graph 'seed_gru_fused': direction 'sideways' is not forward, reverse or bidirectional");
+    const m2 = fused();
+    setAttr(gruNode(m2), 'direction', { type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode('bidirectional') });
+    expect(messages(m2)[0]).toMatch(/W 'gru_W' has shape \[1, 48, 8\], expected \[2, 48, 8\] for bidirectional/);
+  });
+
+  it('rejects linear_before_reset other than 0 or 1, a wrong activations count, and layout before opset 14', () => {
+    const m = fused();
+    setAttr(gruNode(m), 'linear_before_reset', { type: onnx.AttributeProto.AttributeType.INT, i: 2 });
+    setAttr(gruNode(m), 'activations', { type: onnx.AttributeProto.AttributeType.STRINGS, strings: [new TextEncoder().encode('Sigmoid')] });
+    setAttr(gruNode(m), 'layout', { type: onnx.AttributeProto.AttributeType.INT, i: 1 });
+    expect(messages(m)).toEqual(
+      expect.arrayContaining([
+        "node 'GRU_gru_Y_h' (GRU) in graph 'seed_gru_fused': linear_before_reset 2 is not 0 or 1",
+        "node 'GRU_gru_Y_h' (GRU) in graph 'seed_gru_fused': activations lists 1 functions, expected 2 (2 per direction, forward)",
+      ]),
+    );
+    expect(checkModel(decodeModel(exportSeedModel(params, { form: 'fused', opset: 13 })))).toEqual([]);
+  });
+
+  it('rejects a W of the wrong shape, and an X whose input size disagrees with W', () => {
+    const m = fused();
+    const i = m.graph!.initializer.findIndex((t) => t.name === 'gru_W');
+    m.graph!.initializer[i] = makeTensor('gru_W', 'float32', [1, 47, 8], new Float32Array(47 * 8));
+    expect(messages(m)).toEqual(["node 'GRU_gru_Y_h' (GRU) in graph 'seed_gru_fused': W 'gru_W' has shape [1, 47, 8], expected [1, 48, 8] for forward hidden_size 16"]);
+    const g = makeGraph({
+      name: 'g',
+      nodes: [makeNode('GRU', ['X', 'W', 'R'], ['', 'Y_h'], { hidden_size: attr.int(2) }, { name: 'gru' })],
+      inputs: [makeValueInfo('X', 'float32', ['seq', 'batch', 5])],
+      outputs: [makeValueInfo('Y_h', 'float32', [1, 'batch', 2])],
+      initializers: [makeTensor('W', 'float32', [1, 6, 3], new Float32Array(18)), makeTensor('R', 'float32', [1, 6, 2], new Float32Array(12))],
+    });
+    expect(messages(makeModel(g, { opset: 17 }))).toEqual(["node 'gru' (GRU) in graph 'g': X 'X' has input size 5 but W 'W' expects 3"]);
+  });
+
+  it('assertValidModel throws one line naming the first issue and how many more', () => {
+    const m = fused();
+    m.graph!.input[0]!.type = null;
+    m.graph!.output[0]!.type = null;
+    let err: unknown;
+    try {
+      assertValidModel(m);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toBe("invalid ONNX model: input 'x' of graph 'seed_gru_fused': has no declared type (and 1 more)");
+    expect(() => assertValidModel(fused())).not.toThrow();
+  });
+});
