@@ -109,8 +109,11 @@ const params = fakeParams(SEED_CONFIG, 21);
 // The training length is in the sweep (the bug passes there) and so are longer ones (it must fail there).
 const shapes = [{ batch: 1, seq: 1 }, { batch: 3, seq: TRAINING_SEQ }, { batch: 2, seq: 37 }];
 
-const verify = (model: Uint8Array): Promise<Report> =>
-  verifyModel({ model, params, shapes, seed: 3, runners: [ortTestRunner('ort-cpu')] });
+const verify = (model: Uint8Array, loosest = false): Promise<Report> =>
+  verifyModel({ model, params, shapes, seed: 3, runners: [ortTestRunner('ort-cpu')], ...(loosest ? { override: LOOSEST } : {}) });
+
+/** The loosest default in tolerances.json (browser-webgpu, ort-cuda): every planted bug must fail there too. */
+const LOOSEST = { atol: 1e-4, rtol: 1e-4 };
 
 const MISTAKES: Mistake[] = [
   'z not negated',
@@ -135,6 +138,8 @@ describe('planted export bugs', () => {
     const b = r.backends[0]!;
     expect(b.status, b.reason).toBe('fail');
     expect(r.summary.exitCode).toBe(1);
+    const loose = await verify(buggyModel(params, mistake), true);
+    expect(loose.summary.exitCode, `${mistake} passes at atol = rtol = 1e-4 (max abs ${loose.backends[0]!.maxAbs})`).toBe(1);
     if (mistake === 'sequence fixed to the training length') {
       // Exact at the training length; wrong past it.
       expect(b.cases.find((c) => c.id === `3x${TRAINING_SEQ}`)!.status).toBe('pass');
