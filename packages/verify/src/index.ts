@@ -16,3 +16,4 @@ export * from './report-text.ts';
 export * from './report-html.ts';
 export * from './report-files.ts';
 export * from './bundle.ts';
+export * from './report-png.ts';
