@@ -44,6 +44,7 @@ describe('gru-onnx program', () => {
     [['verify', '--atol', '-1'], "'--atol <x>' argument '-1' is invalid"],
     [['verify', '--model', 'm.onnx'], 'one of --weights FILE or --bundle DIR is required'],
     [['verify', '--weights', 'package.json'], '--model FILE.onnx is required with --weights'],
+    [['verify', '--bundle', 'no-such-dir'], "--bundle: no such directory 'no-such-dir'"],
     [['verify', '--model', 'package.json', '--weights', 'no-such.safetensors'], "--weights: no such file 'no-such.safetensors'"],
     [['verify', '--bundle', 'package.json'], "--bundle: 'package.json' is a file, not a directory"],
     [['inspect'], "missing required argument 'file.onnx'"],

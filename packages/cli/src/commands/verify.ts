@@ -46,8 +46,8 @@ export function verifyCommand(ctx: Context): Command {
   return new Command('verify')
     .description("run an ONNX model on each backend and compare with the original model's answers")
     .option('--model <file.onnx>', 'ONNX model to check (default with --bundle: the bundle\'s model.onnx)')
-    .option('--weights <file>', 'the original weights; the reference computes the expected outputs from them')
-    .option('--bundle <dir>', 'an ONNX backend-test bundle (model.onnx + test_data_set_N/); compares with its stored outputs')
+    .option('--weights <file>', 'the original weights: the expected outputs come from the float64 reference of them (also with --bundle)')
+    .option('--bundle <dir>', "an ONNX backend-test bundle (model.onnx + test_data_set_N/): its inputs, and its stored outputs as expected values unless --weights is given")
     .addOption(sourceOption())
     .option('--backends <list>', 'comma-separated backends to try, or all (default: all; unavailable ones are reported, not failed)', parseBackends)
     .option('--require <list>', 'backends that must be available, else exit 3; they are run even if not in --backends', parseBackends)
@@ -78,9 +78,8 @@ Examples:
 
 /** The cross-option rules commander cannot express; each error names the option. */
 export function checkVerifyOpts(opts: VerifyOpts): VerifyOpts {
-  if (opts.weights !== undefined && opts.bundle !== undefined) throw new UserError('--weights and --bundle cannot be used together: a bundle carries its own expected outputs');
   if (opts.weights === undefined && opts.bundle === undefined) throw new UserError('one of --weights FILE or --bundle DIR is required');
-  if (opts.weights !== undefined && opts.model === undefined) throw new UserError('--model FILE.onnx is required with --weights');
+  if (opts.bundle === undefined && opts.model === undefined) throw new UserError('--model FILE.onnx is required with --weights');
   if (opts.model !== undefined) requirePath('--model', opts.model, 'file');
   if (opts.weights !== undefined) requirePath('--weights', opts.weights, 'any');
   if (opts.bundle !== undefined) requirePath('--bundle', opts.bundle, 'directory');
@@ -103,7 +102,7 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
   const report = await verifyModel({
     model,
     ...(params ? { params } : {}),
-    ...(bundle && !params ? { bundle } : {}),
+    ...(bundle ? { bundle } : {}),
     runners: backends,
     createRunner: (name) => createRunner(name, runnerOptions),
     ...(opts.shapes ? { shapes: opts.shapes } : {}),
