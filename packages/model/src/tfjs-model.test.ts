@@ -4,7 +4,7 @@ import { initParams } from './init.ts';
 import { PARAM_NAMES, type SeedParams } from './params.ts';
 import { referenceForward } from './reference.ts';
 import { Rng } from './rng.ts';
-import { fuseParams, tfjsForward, tfjsLossAndGrads, unfuseParams } from './tfjs-model.ts';
+import { tfjsForward, tfjsLossAndGrads } from './tfjs-model.ts';
 
 /** Weights of a trained-looking size (±0.6), larger than nn.Linear's init, so the gates are exercised. */
 function wideParams(seed: number): SeedParams {
@@ -34,17 +34,6 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
-
-describe('fused layout', () => {
-  it('fuse then unfuse gives back every tensor exactly', () => {
-    const p = wideParams(1);
-    const back = unfuseParams(fuseParams(p), SEED_CONFIG);
-    for (const n of PARAM_NAMES) {
-      expect(back[n].shape).toEqual(p[n].shape);
-      expect(Array.from(back[n].data)).toEqual(Array.from(p[n].data));
-    }
-  });
-});
 
 describe.each(['wasm', 'cpu'] as const)('tfjsForward on %s agrees with the float64 reference', (backend) => {
   for (const batch of [1, 7]) {

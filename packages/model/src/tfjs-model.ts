@@ -2,146 +2,134 @@ import type * as TF from '@tensorflow/tfjs';
 import { initTfjs, type Tf, type TfjsBackendChoice } from './backend.ts';
 import type { ModelConfig } from './config.ts';
 import { UserError } from './errors.ts';
-import { configFromParams, type SeedParams } from './params.ts';
+import { configFromParams, PARAM_NAMES, type ParamName, type SeedParams } from './params.ts';
 
 /**
- * The seed's model in TensorFlow.js, in a fused layout that is fast to train and exactly the same function:
+ * The seed's model in TensorFlow.js, in the formulation that trains fastest on tfjs-wasm (measured: DESIGN.md and
+ * tools/bench/train.ts), computing exactly the seed's function:
  *
- *   xZRH = X W_x + b_x          one matMul for the three input maps of every step: X [T·B, I], W_x [I, 3H]
- *   per step t:
- *     [a_z a_r] = xZR_t + h W_hzr       one matMul for both recurrent gate maps, W_hzr [H, 2H]
- *     z = σ(a_z),  r = σ(a_r)
- *     h̃ = tanh(xH_t + (r ⊙ h) W_hh)
- *     h' = h + z ⊙ (h̃ − h)             = (1 − z) ⊙ h + z ⊙ h̃
- *   logits = h_T W_fc + b_fc
+ *   activations are feature-major, [features, batch]; per step t, with X̂_t = [x_tᵀ; 1] [I + 1, B]:
+ *     z  = σ([W_xz | b_xz] X̂_t + W_hz h)
+ *     r  = σ([W_xr | b_xr] X̂_t + W_hr h)
+ *     h̃  = tanh([W_xh | b_xh] X̂_t + W_hh (r ⊙ h)),   tanh(a) computed as 2σ(2a) − 1
+ *     h' = h + z ⊙ (h̃ − h)                           = (1 − z) ⊙ h + z ⊙ h̃
+ *   logits = (W_fc h_T)ᵀ + b_fc                        [B, O]
  *
- * The fused matrices are the PyTorch ones transposed and concatenated (columns z | r | h), so Adam, which acts
- * elementwise, updates them exactly as it would the eleven separate tensors.
+ * Why this shape, from measurements of tfjs-wasm 4.22 at batch 20 000 (CPU ms per call):
+ * - every Slice/Split/Unpack copies its whole input (the kernel reads the full tensor out of the wasm heap), so
+ *   one matMul over all steps followed by a per-step unstack, or one [2H, B] z|r block split in two, costs more
+ *   than it saves (split of [2H, B]: 3.7; the two extra small matMuls: 0.5 each). Only tiny weights are sliced.
+ * - matMul with a transpose flag runs ~4–10× slower than transpose + plain matMul (dW of [32, B]·[16, B]ᵀ: 8.3 vs
+ *   2.5), and autodiff's matMul gradient uses the flags; `matMulFast` below gives the same exact gradient
+ *   (dA = dY Bᵀ, dB = Aᵀ dY) through explicit transposes.
+ * - Tanh has no vectorised kernel (5.1 for [16, B]); 2σ(2a) − 1 takes 0.9. Its absolute error stays ~1e-7.
+ * - the bias rides in the input matMul as a column of W against a row of ones, so its gradient needs no reduction.
+ * Gradients stay exact: everything is tfjs autodiff except matMul's, which is the analytic one.
  */
-export interface FusedArrays {
-  /** [I, 3H]: W_xzᵀ | W_xrᵀ | W_xhᵀ */
-  Wx: Float32Array;
-  /** [3H]: b_xz | b_xr | b_xh */
-  bx: Float32Array;
-  /** [H, 2H]: W_hzᵀ | W_hrᵀ */
-  Whzr: Float32Array;
-  /** [H, H]: W_hhᵀ */
-  Whh: Float32Array;
-  /** [H, O]: fc.weightᵀ */
-  Wfc: Float32Array;
-  /** [O] */
-  bfc: Float32Array;
-}
-export type FusedName = keyof FusedArrays;
-export const FUSED_NAMES: readonly FusedName[] = ['Wx', 'bx', 'Whzr', 'Whh', 'Wfc', 'bfc'];
-
-export function fusedShapes(c: ModelConfig): Record<FusedName, number[]> {
-  const { inputSize: I, hiddenSize: H, outputSize: O } = c;
-  return { Wx: [I, 3 * H], bx: [3 * H], Whzr: [H, 2 * H], Whh: [H, H], Wfc: [H, O], bfc: [O] };
-}
-
-/** Copies W [rows, cols] transposed into dst [cols, stride] at column offset `col`. */
-function putTransposed(dst: Float32Array, stride: number, col: number, W: Float32Array, rows: number, cols: number): void {
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) dst[c * stride + col + r] = W[r * cols + c]!;
-}
-/** Inverse of putTransposed: reads W [rows, cols] from src [cols, stride] at column offset `col`. */
-function takeTransposed(src: Float32Array, stride: number, col: number, rows: number, cols: number): Float32Array {
-  const W = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) W[r * cols + c] = src[c * stride + col + r]!;
-  return W;
-}
-
-export function fuseParams(p: SeedParams): FusedArrays {
-  const { inputSize: I, hiddenSize: H, outputSize: O } = configFromParams(p);
-  const Wx = new Float32Array(I * 3 * H);
-  putTransposed(Wx, 3 * H, 0, p['gru.W_xz.weight'].data, H, I);
-  putTransposed(Wx, 3 * H, H, p['gru.W_xr.weight'].data, H, I);
-  putTransposed(Wx, 3 * H, 2 * H, p['gru.W_xh.weight'].data, H, I);
-  const bx = new Float32Array(3 * H);
-  bx.set(p['gru.W_xz.bias'].data, 0);
-  bx.set(p['gru.W_xr.bias'].data, H);
-  bx.set(p['gru.W_xh.bias'].data, 2 * H);
-  const Whzr = new Float32Array(H * 2 * H);
-  putTransposed(Whzr, 2 * H, 0, p['gru.W_hz.weight'].data, H, H);
-  putTransposed(Whzr, 2 * H, H, p['gru.W_hr.weight'].data, H, H);
-  const Whh = new Float32Array(H * H);
-  putTransposed(Whh, H, 0, p['gru.W_hh.weight'].data, H, H);
-  const Wfc = new Float32Array(H * O);
-  putTransposed(Wfc, O, 0, p['fc.weight'].data, O, H);
-  return { Wx, bx, Whzr, Whh, Wfc, bfc: Float32Array.from(p['fc.bias'].data) };
-}
-
-/** Back to the seed's PyTorch tensors (also maps fused gradients to per-parameter gradients). */
-export function unfuseParams(f: FusedArrays, c: ModelConfig): SeedParams {
-  const { inputSize: I, hiddenSize: H, outputSize: O } = c;
-  return {
-    'gru.W_xz.weight': { shape: [H, I], data: takeTransposed(f.Wx, 3 * H, 0, H, I) },
-    'gru.W_xz.bias': { shape: [H], data: f.bx.slice(0, H) },
-    'gru.W_hz.weight': { shape: [H, H], data: takeTransposed(f.Whzr, 2 * H, 0, H, H) },
-    'gru.W_xr.weight': { shape: [H, I], data: takeTransposed(f.Wx, 3 * H, H, H, I) },
-    'gru.W_xr.bias': { shape: [H], data: f.bx.slice(H, 2 * H) },
-    'gru.W_hr.weight': { shape: [H, H], data: takeTransposed(f.Whzr, 2 * H, H, H, H) },
-    'gru.W_xh.weight': { shape: [H, I], data: takeTransposed(f.Wx, 3 * H, 2 * H, H, I) },
-    'gru.W_xh.bias': { shape: [H], data: f.bx.slice(2 * H, 3 * H) },
-    'gru.W_hh.weight': { shape: [H, H], data: takeTransposed(f.Whh, H, 0, H, H) },
-    'fc.weight': { shape: [O, H], data: takeTransposed(f.Wfc, O, 0, O, H) },
-    'fc.bias': { shape: [O], data: Float32Array.from(f.bfc) },
-  };
-}
-
-/** x [B, T, I] → [T, B, I], so each step's rows are contiguous after the input projection. */
-export function toTimeMajor(x: ArrayLike<number>, batch: number, seq: number, input: number, rows?: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(batch * seq * input);
-  for (let b = 0; b < batch; b++) {
-    const src = rows ? rows[b]! : b;
-    for (let t = 0; t < seq; t++) {
-      const from = (src * seq + t) * input;
-      const to = (t * batch + b) * input;
-      for (let i = 0; i < input; i++) out[to + i] = x[from + i]!;
-    }
-  }
-  return out;
-}
-
-export type FusedTensors = Record<FusedName, TF.Tensor>;
+export type ParamTensors = Record<ParamName, TF.Tensor>;
 
 /**
- * The forward pass on tensors (differentiable: call it inside a tape). `xTM` is time-major [T·B, I]; `h0` is
- * [B, H] or undefined for zeros. Returns logits [B, O] and, when asked, every hidden state [B, T, H].
+ * Per-step inputs as constants: X̂_t = [x_tᵀ; 1] [I + 1, B] and its transpose [B, I + 1] (for the weight
+ * gradient), built in JS. `rows` picks (and orders) the samples, for mini-batches.
+ */
+export interface StepInputs {
+  xHat: TF.Tensor2D[];
+  xHatT: TF.Tensor2D[];
+}
+
+export function makeStepInputs(tf: Tf, x: ArrayLike<number>, batch: number, seq: number, input: number, rows?: ArrayLike<number>): StepInputs {
+  const xHat: TF.Tensor2D[] = [];
+  const xHatT: TF.Tensor2D[] = [];
+  const I1 = input + 1;
+  for (let t = 0; t < seq; t++) {
+    const a = new Float32Array(I1 * batch);
+    const aT = new Float32Array(batch * I1);
+    for (let b = 0; b < batch; b++) {
+      const from = ((rows ? rows[b]! : b) * seq + t) * input;
+      for (let i = 0; i < input; i++) {
+        const v = x[from + i]!;
+        a[i * batch + b] = v;
+        aT[b * I1 + i] = v;
+      }
+      a[input * batch + b] = 1;
+      aT[b * I1 + input] = 1;
+    }
+    xHat.push(tf.tensor2d(a, [I1, batch]));
+    xHatT.push(tf.tensor2d(aT, [batch, I1]));
+  }
+  return { xHat, xHatT };
+}
+
+/** A·B whose gradient uses explicit transposes (see above): dA = dY·Bᵀ, dB = Aᵀ·dY. */
+function matMulFast(tf: Tf, a: TF.Tensor2D, b: TF.Tensor2D): TF.Tensor2D {
+  const f = tf.customGrad((...args: (TF.Tensor | TF.GradSaveFunc)[]) => {
+    const [A, B, save] = args as [TF.Tensor2D, TF.Tensor2D, TF.GradSaveFunc];
+    save([A, B]);
+    return {
+      value: tf.matMul(A, B),
+      gradFunc: (dy: TF.Tensor, saved: TF.Tensor[]) => [tf.matMul(dy as TF.Tensor2D, tf.transpose(saved[1]!)), tf.matMul(tf.transpose(saved[0]!), dy as TF.Tensor2D)],
+    };
+  });
+  return f(a, b) as TF.Tensor2D;
+}
+
+/** W·X̂ for a constant X̂: only dW = dY·X̂ᵀ is needed, from the precomputed X̂ᵀ. */
+function weightTimesInput(tf: Tf, w: TF.Tensor2D, xHat: TF.Tensor2D, xHatT: TF.Tensor2D): TF.Tensor2D {
+  const f = tf.customGrad((...args: (TF.Tensor | TF.GradSaveFunc)[]) => {
+    const W = args[0] as TF.Tensor2D;
+    return { value: tf.matMul(W, xHat), gradFunc: (dy: TF.Tensor) => [tf.matMul(dy as TF.Tensor2D, xHatT)] };
+  });
+  return f(w) as TF.Tensor2D;
+}
+
+/** tanh(a) = 2σ(2a) − 1: tfjs-wasm's sigmoid is vectorised, its tanh is not. */
+function tanhViaSigmoid(tf: Tf, a: TF.Tensor): TF.Tensor2D {
+  return tf.sub(tf.mul(tf.sigmoid(tf.mul(a, 2)), 2), 1);
+}
+
+/**
+ * The forward pass on tensors (differentiable: call it inside a tape). `h0` is [B, H] or undefined for zeros.
+ * Returns logits [B, O] and, when asked, every hidden state [B, T, H].
  */
 export function fusedForward(
   tf: Tf,
-  w: FusedTensors,
-  xTM: TF.Tensor2D,
+  p: ParamTensors,
+  inputs: StepInputs,
   batch: number,
-  seq: number,
   h0?: TF.Tensor2D,
   keepStates = false,
 ): { logits: TF.Tensor2D; hN: TF.Tensor2D; hiddenStates?: TF.Tensor3D } {
-  const H = w.Whh.shape[0]!;
-  const xZRH = tf.add(tf.matMul(xTM, w.Wx as TF.Tensor2D), w.bx).reshape([seq, batch, 3 * H]);
-  const xZR = tf.unstack(tf.slice(xZRH, [0, 0, 0], [seq, batch, 2 * H])) as TF.Tensor2D[];
-  const xH = tf.unstack(tf.slice(xZRH, [0, 0, 2 * H], [seq, batch, H])) as TF.Tensor2D[];
-  let h: TF.Tensor2D | undefined = h0;
+  const H = p['gru.W_hh.weight'].shape[0]!;
+  const withBias = (w: ParamName, b: ParamName) => tf.concat([p[w] as TF.Tensor2D, tf.reshape(p[b], [H, 1]) as TF.Tensor2D], 1);
+  const Wz = withBias('gru.W_xz.weight', 'gru.W_xz.bias');
+  const Wr = withBias('gru.W_xr.weight', 'gru.W_xr.bias');
+  const Wh = withBias('gru.W_xh.weight', 'gru.W_xh.bias');
+  const [Whz, Whr, Whh] = (['gru.W_hz.weight', 'gru.W_hr.weight', 'gru.W_hh.weight'] as const).map((n) => p[n] as TF.Tensor2D);
+  let h: TF.Tensor2D | undefined = h0 ? tf.transpose(h0) : undefined;
   const states: TF.Tensor2D[] = [];
-  for (let t = 0; t < seq; t++) {
+  inputs.xHat.forEach((xHat, t) => {
+    const xHatT = inputs.xHatT[t]!;
+    const xZ = weightTimesInput(tf, Wz, xHat, xHatT);
+    const xH = weightTimesInput(tf, Wh, xHat, xHatT);
     if (h === undefined) {
-      // h_0 = 0: the recurrent terms vanish and h' = z ⊙ h̃ (bit-identical to the general step with h = 0).
-      const zr = tf.sigmoid(xZR[t]!);
-      const z = tf.slice(zr, [0, 0], [batch, H]);
-      h = tf.mul<TF.Tensor2D>(z, tf.tanh(xH[t]!));
+      // h_0 = 0: the recurrent terms vanish and h' = z ⊙ h̃.
+      h = tf.mul<TF.Tensor2D>(tf.sigmoid(xZ), tanhViaSigmoid(tf, xH));
     } else {
-      const zr = tf.sigmoid(tf.add(xZR[t]!, tf.matMul(h, w.Whzr as TF.Tensor2D)));
-      const z = tf.slice(zr, [0, 0], [batch, H]);
-      const r = tf.slice(zr, [0, H], [batch, H]);
-      const hTilde = tf.tanh(tf.add(xH[t]!, tf.matMul(tf.mul(r, h), w.Whh as TF.Tensor2D)));
+      const xR = weightTimesInput(tf, Wr, xHat, xHatT);
+      const z = tf.sigmoid(tf.add<TF.Tensor2D>(xZ, matMulFast(tf, Whz!, h)));
+      const r = tf.sigmoid(tf.add<TF.Tensor2D>(xR, matMulFast(tf, Whr!, h)));
+      const hTilde = tanhViaSigmoid(tf, tf.add(xH, matMulFast(tf, Whh!, tf.mul<TF.Tensor2D>(r, h))));
       h = tf.add<TF.Tensor2D>(h, tf.mul(z, tf.sub(hTilde, h)));
     }
     if (keepStates) states.push(h);
-  }
-  const hN: TF.Tensor2D = h ?? tf.zeros([batch, H]);
-  const logits = tf.add<TF.Tensor2D>(tf.matMul(hN, w.Wfc as TF.Tensor2D), w.bfc);
-  return { logits, hN, hiddenStates: keepStates ? (tf.stack(states, 1) as TF.Tensor3D) : undefined };
+  });
+  const hN: TF.Tensor2D = h ?? tf.zeros([H, batch]);
+  const logits = tf.add<TF.Tensor2D>(tf.transpose(matMulFast(tf, p['fc.weight'] as TF.Tensor2D, hN)), p['fc.bias']);
+  return {
+    logits,
+    hN: tf.transpose(hN),
+    hiddenStates: keepStates ? (tf.transpose(tf.stack(states), [2, 0, 1]) as TF.Tensor3D) : undefined,
+  };
 }
 
 /** Mean softmax cross-entropy, as nn.CrossEntropyLoss: mean over the batch of −log softmax(logits)[label]. */
@@ -166,6 +154,11 @@ export interface TfjsForwardOutput {
   backend: string;
 }
 
+/** Tensors of `params`, keyed by name, on the current backend. */
+export function paramTensors(tf: Tf, params: SeedParams): ParamTensors {
+  return Object.fromEntries(PARAM_NAMES.map((n) => [n, tf.tensor(params[n].data, params[n].shape)])) as ParamTensors;
+}
+
 /** The original model on tfjs, for verification: x [B, T, I] row-major, optional h0 [B, H]. */
 export async function tfjsForward(
   params: SeedParams,
@@ -178,13 +171,11 @@ export async function tfjsForward(
   const c = configFromParams(params);
   checkInputs(c, x, batch, seq, h0);
   const { tf, backend: used } = await initTfjs(backend);
-  const shapes = fusedShapes(c);
-  const fused = fuseParams(params);
   const out = tf.tidy(() => {
-    const w = Object.fromEntries(FUSED_NAMES.map((n) => [n, tf.tensor(fused[n], shapes[n])])) as FusedTensors;
-    const xTM = tf.tensor2d(toTimeMajor(x, batch, seq, c.inputSize), [seq * batch, c.inputSize]);
+    const p = paramTensors(tf, params);
+    const inputs = makeStepInputs(tf, x, batch, seq, c.inputSize);
     const h0T = h0 ? tf.tensor2d(Float32Array.from(h0), [batch, c.hiddenSize]) : undefined;
-    const r = fusedForward(tf, w, xTM, batch, seq, h0T, true);
+    const r = fusedForward(tf, p, inputs, batch, h0T, true);
     return [r.logits, r.hiddenStates!, r.hN];
   });
   const [logits, hiddenStates, hN] = (await Promise.all(out.map((t) => t.data()))) as Float32Array[];
@@ -193,8 +184,8 @@ export async function tfjsForward(
 }
 
 /**
- * Loss and exact gradients (tfjs autodiff through the fused formulation), mapped back to the seed's parameter
- * names: what one training step sees.
+ * Loss and exact gradients of the mean cross-entropy (what one training step sees), by the seed's parameter
+ * names.
  */
 export async function tfjsLossAndGrads(
   params: SeedParams,
@@ -207,18 +198,18 @@ export async function tfjsLossAndGrads(
   const c = configFromParams(params);
   checkInputs(c, x, batch, seq);
   const { tf, backend: used } = await initTfjs(backend);
-  const shapes = fusedShapes(c);
-  const fused = fuseParams(params);
-  const ws = FUSED_NAMES.map((n) => tf.tensor(fused[n], shapes[n]));
-  const xTM = tf.tensor2d(toTimeMajor(x, batch, seq, c.inputSize), [seq * batch, c.inputSize]);
+  const p = paramTensors(tf, params);
+  const ws = PARAM_NAMES.map((n) => p[n]);
+  const inputs = makeStepInputs(tf, x, batch, seq, c.inputSize);
   const oneHot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(labels), 'int32'), c.outputSize), 'float32') as TF.Tensor2D);
   const lossOf = (...t: TF.Tensor[]) => {
-    const w = Object.fromEntries(FUSED_NAMES.map((n, i) => [n, t[i]!])) as FusedTensors;
-    return crossEntropy(tf, fusedForward(tf, w, xTM, batch, seq).logits, oneHot);
+    const named = Object.fromEntries(PARAM_NAMES.map((n, i) => [n, t[i]!])) as ParamTensors;
+    return crossEntropy(tf, fusedForward(tf, named, inputs, batch).logits, oneHot);
   };
   const { value, grads } = tf.valueAndGrads(lossOf)(ws);
-  const gradArrays = Object.fromEntries(await Promise.all(FUSED_NAMES.map(async (n, i) => [n, (await grads[i]!.data()) as Float32Array]))) as FusedArrays;
+  const g = {} as SeedParams;
+  for (const [i, n] of PARAM_NAMES.entries()) g[n] = { shape: [...params[n].shape], data: (await grads[i]!.data()) as Float32Array };
   const loss = (await value.data())[0]!;
-  tf.dispose([...ws, xTM, oneHot, value, ...grads]);
-  return { loss, grads: unfuseParams(gradArrays, c), backend: used };
+  tf.dispose([...ws, ...inputs.xHat, ...inputs.xHatT, oneHot, value, ...grads]);
+  return { loss, grads: g, backend: used };
 }

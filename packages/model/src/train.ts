@@ -4,9 +4,9 @@ import type { ModelConfig, TrainConfig } from './config.ts';
 import { generateRandomData, type DataGenerator, type Dataset } from './data.ts';
 import { UserError } from './errors.ts';
 import { initParams } from './init.ts';
-import type { SeedParams } from './params.ts';
+import { PARAM_NAMES, type ParamName, type SeedParams } from './params.ts';
 import { Rng } from './rng.ts';
-import { crossEntropy, FUSED_NAMES, fusedForward, fusedShapes, fuseParams, toTimeMajor, unfuseParams, type FusedArrays, type FusedName, type FusedTensors } from './tfjs-model.ts';
+import { crossEntropy, fusedForward, makeStepInputs, type ParamTensors } from './tfjs-model.ts';
 
 /** Adam exactly as PyTorch's defaults (tfjs's own default epsilon is 1e-7, so all are set explicitly). */
 export const ADAM = Object.freeze({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
@@ -77,27 +77,26 @@ export async function trainSeedModel(opts: TrainOptions, hooks: TrainHooks = {})
   const rng = new Rng(t.seed);
   const shuffleRng = new Rng((t.seed ^ 0x9e3779b9) >>> 0);
   const trainSet = generate(rng, t.samples, t.seqLen, c.inputSize, c.outputSize);
-  const init = fuseParams(initParams(c, rng));
+  const init = initParams(c, rng);
 
-  const shapes = fusedShapes(c);
   const vars = Object.fromEntries(
-    FUSED_NAMES.map((n) => {
-      const value = tf.tensor(init[n], shapes[n]);
+    PARAM_NAMES.map((n) => {
+      const value = tf.tensor(init[n].data, init[n].shape);
       const v = tf.variable(value);
       value.dispose(); // the variable holds its own reference to the data
       return [n, v];
     }),
-  ) as Record<FusedName, TF.Variable>;
-  const weights: FusedTensors = vars;
-  const varList = FUSED_NAMES.map((n) => vars[n]);
+  ) as Record<ParamName, TF.Variable>;
+  const weights: ParamTensors = vars;
+  const varList = PARAM_NAMES.map((n) => vars[n]);
   const optimizer = tf.train.adam(t.lr, ADAM.beta1, ADAM.beta2, ADAM.epsilon);
 
   const batchSize = t.batchSize === 0 || t.batchSize >= t.samples ? t.samples : t.batchSize;
   const batchTensors = (rows?: ArrayLike<number>, count = t.samples) => {
-    const x = tf.tensor2d(toTimeMajor(trainSet.x, count, t.seqLen, c.inputSize, rows), [t.seqLen * count, c.inputSize]);
+    const inputs = makeStepInputs(tf, trainSet.x, count, t.seqLen, c.inputSize, rows);
     const labels = rows ? Int32Array.from({ length: count }, (_, i) => trainSet.labels[rows[i]!]!) : trainSet.labels;
     const oneHot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), c.outputSize), 'float32') as TF.Tensor2D);
-    return { x, oneHot, count };
+    return { inputs, oneHot, count, tensors: [...inputs.xHat, ...inputs.xHatT, oneHot] };
   };
   // Full batch: the one batch is built once and reused every epoch.
   const fullBatch = batchSize === t.samples ? batchTensors() : undefined;
@@ -111,10 +110,10 @@ export async function trainSeedModel(opts: TrainOptions, hooks: TrainHooks = {})
       for (let from = 0; from < t.samples; from += batchSize) {
         const count = Math.min(batchSize, t.samples - from);
         const batch = fullBatch ?? batchTensors(order!.subarray(from, from + count), count);
-        const loss = optimizer.minimize(() => crossEntropy(tf, fusedForward(tf, weights, batch.x, batch.count, t.seqLen).logits, batch.oneHot), true, varList)!;
+        const loss = optimizer.minimize(() => crossEntropy(tf, fusedForward(tf, weights, batch.inputs, batch.count).logits, batch.oneHot), true, varList)!;
         sum += (await loss.data())[0]! * count;
         loss.dispose();
-        if (!fullBatch) tf.dispose([batch.x, batch.oneHot]);
+        if (!fullBatch) tf.dispose(batch.tensors);
       }
       const mean = sum / t.samples;
       losses.push(mean);
@@ -123,14 +122,11 @@ export async function trainSeedModel(opts: TrainOptions, hooks: TrainHooks = {})
     }
     const seconds = (performance.now() - start) / 1000;
 
-    const trained = Object.fromEntries(await Promise.all(FUSED_NAMES.map(async (n) => [n, (await vars[n].data()) as Float32Array]))) as FusedArrays;
-    const params = unfuseParams(trained, c);
+    const params = {} as SeedParams;
+    for (const n of PARAM_NAMES) params[n] = { shape: [...init[n].shape], data: (await vars[n].data()) as Float32Array };
 
     const testSet: Dataset = generate(rng, TEST_SAMPLES, t.seqLen, c.inputSize, c.outputSize);
-    const predicted = tf.tidy(() => {
-      const x = tf.tensor2d(toTimeMajor(testSet.x, TEST_SAMPLES, t.seqLen, c.inputSize), [t.seqLen * TEST_SAMPLES, c.inputSize]);
-      return tf.argMax(fusedForward(tf, weights, x, TEST_SAMPLES, t.seqLen).logits, 1);
-    });
+    const predicted = tf.tidy(() => tf.argMax(fusedForward(tf, weights, makeStepInputs(tf, testSet.x, TEST_SAMPLES, t.seqLen, c.inputSize), TEST_SAMPLES).logits, 1));
     const pred = await predicted.data();
     predicted.dispose();
     let correct = 0;
@@ -139,7 +135,7 @@ export async function trainSeedModel(opts: TrainOptions, hooks: TrainHooks = {})
     hooks.onLine?.(`Test Accuracy: ${testAccuracy.toFixed(4)}`);
     return { params, losses, testAccuracy, backend, backendNote: note, seconds, samplesPerSecond: (t.samples * t.epochs) / seconds };
   } finally {
-    if (fullBatch) tf.dispose([fullBatch.x, fullBatch.oneHot]);
+    if (fullBatch) tf.dispose(fullBatch.tensors);
     tf.dispose(varList);
     optimizer.dispose();
   }
