@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { UserError, type SeedParams, type SourceModel } from '@gru-onnx/model';
+import { checkModel, decodeModel } from '@gru-onnx/onnx';
 import {
   BACKENDS,
   consoleTable,
@@ -91,6 +92,8 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
   const { io, signal } = ctx;
   const bundle = opts.bundle !== undefined ? loadBundle(opts.bundle) : undefined;
   const model = opts.model !== undefined ? readModel(opts.model) : bundle!.model;
+  // A hostile or broken graph is bad input (exit 2), refused before any backend is asked to load it.
+  checkStructure(model, opts.model ?? `${opts.bundle}/model.onnx`);
   const params = opts.weights !== undefined ? seedParamsOf(loadWeights({ weights: opts.weights, source: opts.source }), opts.source) : undefined;
   const require = opts.require ?? [];
   // A required backend is always tried, so that "required but unavailable" (exit 3) is decided by its probe.
@@ -141,6 +144,12 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
 
 function readModel(path: string): Uint8Array {
   return readFileSync(path);
+}
+
+/** Decodes and runs the structural checker (names defined before use, so no cycles; initializer sizes; GRU shapes). */
+function checkStructure(model: Uint8Array, source: string): void {
+  const issues = checkModel(decodeModel(model, source));
+  if (issues.length > 0) throw new UserError(`${source}: invalid ONNX model: ${issues[0]!.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`);
 }
 
 /** verify compares against the seed's float64 reference; the other sources have no runner yet. */
