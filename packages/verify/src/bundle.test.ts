@@ -8,7 +8,7 @@ import { loadBundle, readTensorFile, saveBundle } from './bundle.ts';
 import { fakeParams, fakeRunner, signatureOnlyModel } from './fake-runner.ts';
 import { generateCases, readSignature } from './inputs.ts';
 import { ortTestRunner } from './ort-test-runner.ts';
-import { verifyModel } from './verify.ts';
+import { referenceBundleCases, verifyModel } from './verify.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'bundle-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -118,5 +118,21 @@ describe('bundles', () => {
     const b = loadBundle(dir);
     b.cases[0]!.inputs.x!.data[5] = Number.NaN;
     await expect(verifyModel({ bundle: b, params, runners: [fakeRunner('reference')] })).rejects.toThrow('case test_data_set_0: input x: NaN at [0, 0, 5]');
+  });
+});
+
+describe('--save-bundle', () => {
+  it('saves the sweep with the reference outputs; verifying that bundle without weights passes for a correct runner', async () => {
+    const m = signatureOnlyModel(SEED_CONFIG);
+    const dir = join(root, 'saved');
+    saveBundle(dir, m, referenceBundleCases(m, params, { shapes: [{ batch: 2, seq: 5 }], seed: 8 }));
+    const b = loadBundle(dir);
+    expect(b.cases).toHaveLength(3);
+    // fakeRunner needs params to compute, but the expected values come from the bundle (none given to verifyModel).
+    const runner = fakeRunner('ort-cpu');
+    const r = await verifyModel({ bundle: b, runners: [{ ...runner, run: (job) => runner.run({ ...job, params }) }] });
+    expect(r.expected.source).toBe('bundle');
+    expect(r.cases.map((c) => c.id)).toEqual(['test_data_set_0', 'test_data_set_1', 'test_data_set_2']);
+    expect(r.summary.exitCode).toBe(0);
   });
 });

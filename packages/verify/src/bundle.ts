@@ -3,10 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { onnx } from '@gru-onnx/onnx';
 import { UserError } from '@gru-onnx/model';
-import type { ExpectedTensor } from './compare.ts';
 import { readSignature } from './inputs.ts';
-import type { Feeds, NamedTensor } from './runner.ts';
-import type { BundleData } from './verify.ts';
+import type { NamedTensor } from './runner.ts';
+import type { BundleCaseData, BundleData } from './verify.ts';
 
 /**
  * Bundles in the ONNX backend-test layout (onnx/backend/test/data/node/*):
@@ -23,10 +22,6 @@ export const MAX_BUNDLE_FILE_BYTES = 1 << 30;
 /** Refused before allocating: 2^28 float32 values is 1 GiB. */
 export const MAX_TENSOR_ELEMENTS = 2 ** 28;
 
-export interface BundleCaseData {
-  inputs: Feeds;
-  outputs: Record<string, NamedTensor | ExpectedTensor>;
-}
 
 function tensorProto(name: string, t: { dims: number[]; data: ArrayLike<number> }): Uint8Array {
   const f32 = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);

@@ -89,6 +89,19 @@ describe('verifyModel', () => {
     expect(stuck.closed).toBe(1);
   });
 
+  it('stops on the caller\'s signal (SIGINT): the current run is abandoned, later backends are not started, every runner is closed', async () => {
+    const ac = new AbortController();
+    const stuck = fakeRunner('browser-wasm', { hang: true });
+    const later = fakeRunner('ort-cpu');
+    setTimeout(() => ac.abort(), 100);
+    const t0 = Date.now();
+    const r = await verifyModel(base({ runners: [stuck, later], signal: ac.signal, timeoutMs: 60_000 }));
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(r.backends[0]).toMatchObject({ status: 'error', reason: '1x1: run interrupted' });
+    expect(r.backends[1]).toMatchObject({ status: 'error', reason: 'interrupted' });
+    expect([stuck.closed, later.closed]).toEqual([1, 0]);
+  });
+
   it('reports browser-webgpu as partial when GRU ran on the CPU EP, naming the op; exit 1 only if required', async () => {
     const placements = [
       { node: 'gru', opType: 'GRU', ep: 'CPUExecutionProvider' },

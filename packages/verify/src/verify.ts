@@ -11,10 +11,16 @@ import { REPORT_SCHEMA_VERSION } from './report.ts';
 import { createRunner as createRegisteredRunner } from './registry.ts';
 import type { RunnerOptions } from './registry.ts';
 import { BACKENDS } from './runner.ts';
-import type { BackendName, Feeds, Runner } from './runner.ts';
+import type { BackendName, Feeds, NamedTensor, Runner } from './runner.ts';
 import { DEFAULT_TIMEOUT_MS } from './runners/common.ts';
 import { applyOverride, defaultTolerances } from './tolerances.ts';
 import type { ToleranceTable } from './tolerances.ts';
+
+/** One stored input/output set of a bundle, as saveBundle takes it. */
+export interface BundleCaseData {
+  inputs: Feeds;
+  outputs: Record<string, NamedTensor | ExpectedTensor>;
+}
 
 /** A bundle as loadBundle returns it: the model and its stored input/output sets. */
 export interface BundleData {
@@ -142,41 +148,11 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
   const model = options.model ?? options.bundle?.model;
   if (!model) throw new UserError('no model: give the model bytes or a bundle');
   const sig = readSignature(model);
-  const { params, bundle } = options;
+  const { params } = options;
   if (params) validateParams(params);
 
   // Inputs, and the expected values for each, before any backend starts: bad input fails fast with exit 2.
-  let cases: VerifyCase[];
-  let inputSource: Report['input']['source'];
-  const expected = new Map<string, Record<string, ExpectedTensor>>();
-  if (options.cases) {
-    cases = options.cases;
-    inputSource = 'user';
-  } else if (bundle) {
-    cases = bundle.cases.map((c) => ({ id: c.name, kind: 'bundle', feeds: c.inputs }));
-    inputSource = 'bundle';
-  } else {
-    if (!params) throw new UserError('no expected values: give the original weights or a bundle');
-    const H = params['gru.W_hz.weight'].shape[0];
-    const I = params['gru.W_xz.weight'].shape[1];
-    const gen: GenerateOptions = { shapes: options.shapes ?? DEFAULT_SHAPES, seed: options.seed ?? DEFAULT_SEED };
-    if (options.edgeCases !== undefined) gen.edgeCases = options.edgeCases;
-    cases = generateCases(sig, { ...(I !== undefined ? { inputSize: I } : {}), ...(H !== undefined ? { hiddenSize: H } : {}) }, gen);
-    inputSource = 'generated';
-  }
-  if (cases.length === 0) throw new UserError('no input cases to run');
-  for (const c of cases) validateFeeds(c.feeds, sig, `case ${c.id}`);
-  if (params) {
-    const names = seedInputs(sig, {});
-    for (const c of cases) expected.set(c.id, referenceExpected(params, sig, c, names));
-  } else if (bundle) {
-    for (const [i, c] of bundle.cases.entries()) {
-      for (const o of sig.outputs) if (!c.outputs[o.name]) throw new UserError(`bundle ${c.name}: no stored output for "${o.name}"`);
-      expected.set(cases[i]!.id, c.outputs);
-    }
-  } else {
-    throw new UserError('no expected values: give the original weights or a bundle');
-  }
+  const { cases, expected, inputSource } = prepareCases(sig, options);
 
   const table = applyOverride(options.tolerances ?? defaultTolerances(), options.override);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -291,6 +267,57 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
     timing: { totalMs: ms(t0) },
   };
   return report;
+}
+
+/** The cases to run and the expected outputs of each, by case id; every input validated. */
+function prepareCases(
+  sig: ModelSignature,
+  options: VerifyOptions,
+): { cases: VerifyCase[]; expected: Map<string, Record<string, ExpectedTensor>>; inputSource: Report['input']['source'] } {
+  const { params, bundle } = options;
+  let cases: VerifyCase[];
+  let inputSource: Report['input']['source'];
+  const expected = new Map<string, Record<string, ExpectedTensor>>();
+  if (options.cases) {
+    cases = options.cases;
+    inputSource = 'user';
+  } else if (bundle) {
+    cases = bundle.cases.map((c) => ({ id: c.name, kind: 'bundle', feeds: c.inputs }));
+    inputSource = 'bundle';
+  } else {
+    if (!params) throw new UserError('no expected values: give the original weights or a bundle');
+    const H = params['gru.W_hz.weight'].shape[0];
+    const I = params['gru.W_xz.weight'].shape[1];
+    const gen: GenerateOptions = { shapes: options.shapes ?? DEFAULT_SHAPES, seed: options.seed ?? DEFAULT_SEED };
+    if (options.edgeCases !== undefined) gen.edgeCases = options.edgeCases;
+    cases = generateCases(sig, { ...(I !== undefined ? { inputSize: I } : {}), ...(H !== undefined ? { hiddenSize: H } : {}) }, gen);
+    inputSource = 'generated';
+  }
+  if (cases.length === 0) throw new UserError('no input cases to run');
+  if (new Set(cases.map((c) => c.id)).size !== cases.length) throw new UserError('two input cases share an id');
+  for (const c of cases) validateFeeds(c.feeds, sig, `case ${c.id}`);
+  if (params) {
+    const names = seedInputs(sig, {});
+    for (const c of cases) expected.set(c.id, referenceExpected(params, sig, c, names));
+  } else if (bundle) {
+    for (const [i, c] of bundle.cases.entries()) {
+      for (const o of sig.outputs) if (!c.outputs[o.name]) throw new UserError(`bundle ${c.name}: no stored output for "${o.name}"`);
+      expected.set(cases[i]!.id, c.outputs);
+    }
+  } else {
+    throw new UserError('no expected values: give the original weights or a bundle');
+  }
+  return { cases, expected, inputSource };
+}
+
+/**
+ * The sweep's inputs with the reference's outputs, ready for saveBundle (`--save-bundle`): the same cases, seed
+ * and expected values verifyModel uses for these options.
+ */
+export function referenceBundleCases(model: Uint8Array, params: SeedParams, options: Pick<VerifyOptions, 'shapes' | 'seed' | 'edgeCases' | 'cases'> = {}): BundleCaseData[] {
+  validateParams(params);
+  const { cases, expected } = prepareCases(readSignature(model), { ...options, params });
+  return cases.map((c) => ({ inputs: c.feeds, outputs: expected.get(c.id)! }));
 }
 
 interface RunContext {
