@@ -10,9 +10,9 @@ import { randomSeedParams } from './test-params.ts';
 const params = randomSeedParams(3);
 /** A fresh decoded copy of a valid fused model, to break by hand. */
 const fused = (): onnx.ModelProto => decodeModel(exportSeedModel(params, { form: 'fused', h0: true }));
-const gruNode = (m: onnx.ModelProto) => m.graph!.node.find((n) => n.opType === 'GRU')!;
-const setAttr = (n: onnx.NodeProto, name: string, a: onnx.IAttributeProto) => {
-  n.attribute = [...n.attribute.filter((x) => x.name !== name), onnx.AttributeProto.create({ name, ...a })];
+const gruNode = (m: onnx.ModelProto) => m.graph!.node!.find((n) => n.opType === 'GRU')!;
+const setAttr = (n: onnx.INodeProto, name: string, a: onnx.IAttributeProto) => {
+  n.attribute = [...(n.attribute ?? []).filter((x) => x.name !== name), onnx.AttributeProto.create({ name, ...a })];
 };
 const messages = (m: onnx.IModelProto) => checkModel(m).map((i) => i.message);
 
@@ -27,44 +27,44 @@ describe('checkModel', () => {
 
   it('rejects a duplicate node name and a value defined twice', () => {
     const m = fused();
-    const [a, b] = m.graph!.node;
+    const [a, b] = m.graph!.node!;
     b!.name = a!.name;
     expect(messages(m)).toContainEqual(expect.stringMatching(new RegExp(`node '${a!.name}' \\(Reshape\\) in graph 'seed_gru_fused': node name '${a!.name}' is used by another node`)));
     const m2 = fused();
-    m2.graph!.node[1]!.output = [...m2.graph!.node[0]!.output];
+    m2.graph!.node![1]!.output = [...m2.graph!.node![0]!.output!];
     expect(messages(m2)).toContainEqual(expect.stringMatching(/output of node '.*' \(.*\) 'x_seq_major' reuses a name already defined/));
   });
 
   it('rejects an input used before the node that defines it (topological order)', () => {
     const m = fused();
-    const i = m.graph!.node.findIndex((n) => n.opType === 'GRU');
-    const [gru] = m.graph!.node.splice(i, 1);
-    m.graph!.node.unshift(gru!);
+    const i = m.graph!.node!.findIndex((n) => n.opType === 'GRU');
+    const [gru] = m.graph!.node!.splice(i, 1);
+    m.graph!.node!.unshift(gru!);
     expect(messages(m)[0]).toMatch(/node 'GRU_gru_Y_h' \(GRU\) in graph 'seed_gru_fused': input 'x_seq_major' is not defined before this node/);
   });
 
   it('checks subgraph scopes: a Scan body sees outer names, not names defined later', () => {
     const m = decodeModel(exportSeedModel(params, { form: 'scan' }));
-    const ifNode = m.graph!.node.find((n) => n.opType === 'If')!;
-    const steps = ifNode.attribute.find((a) => a.name === 'else_branch')!.g!;
-    const scan = steps.node.find((n) => n.opType === 'Scan')!;
-    const body = scan.attribute.find((a) => a.name === 'body')!.g!;
+    const ifNode = m.graph!.node!.find((n) => n.opType === 'If')!;
+    const steps = ifNode.attribute!.find((a) => a.name === 'else_branch')!.g!;
+    const scan = steps.node!.find((n) => n.opType === 'Scan')!;
+    const body = scan.attribute!.find((a) => a.name === 'body')!.g!;
     expect(checkModel(m)).toEqual([]);
-    body.node[0]!.input = ['h_prev', 'logits'];
+    body.node![0]!.input = ['h_prev', 'logits'];
     expect(messages(m)).toContainEqual(expect.stringMatching(/node 'body_MatMul_h_W_hz' \(MatMul\) in graph 'gru_step': input 'logits' is not defined before this node/));
   });
 
   it('rejects an initializer whose dims do not match its data', () => {
     const m = fused();
-    const w = m.graph!.initializer.find((t) => t.name === 'fc_bias')!;
+    const w = m.graph!.initializer!.find((t) => t.name === 'fc_bias')!;
     w.dims = [5];
     expect(messages(m)).toContain("initializer 'fc_bias' in graph 'seed_gru_fused': dims [5] need 5 values but its data holds 4");
   });
 
   it('rejects graph inputs and outputs without a declared type', () => {
     const m = fused();
-    m.graph!.input[0]!.type = null;
-    m.graph!.output[0]!.type = null;
+    m.graph!.input![0]!.type = null;
+    m.graph!.output![0]!.type = null;
     expect(messages(m)).toEqual([
       "input 'x' of graph 'seed_gru_fused': has no declared type",
       "output 'logits' of graph 'seed_gru_fused': has no declared type",
@@ -112,8 +112,8 @@ describe('checkModel', () => {
 
   it('rejects a W of the wrong shape, and an X whose input size disagrees with W', () => {
     const m = fused();
-    const i = m.graph!.initializer.findIndex((t) => t.name === 'gru_W');
-    m.graph!.initializer[i] = makeTensor('gru_W', 'float32', [1, 47, 8], new Float32Array(47 * 8));
+    const i = m.graph!.initializer!.findIndex((t) => t.name === 'gru_W');
+    m.graph!.initializer![i] = makeTensor('gru_W', 'float32', [1, 47, 8], new Float32Array(47 * 8));
     expect(messages(m)).toEqual(["node 'GRU_gru_Y_h' (GRU) in graph 'seed_gru_fused': W 'gru_W' has shape [1, 47, 8], expected [1, 48, 8] for forward hidden_size 16"]);
     const g = makeGraph({
       name: 'g',
@@ -127,8 +127,8 @@ describe('checkModel', () => {
 
   it('assertValidModel throws one line naming the first issue and how many more', () => {
     const m = fused();
-    m.graph!.input[0]!.type = null;
-    m.graph!.output[0]!.type = null;
+    m.graph!.input![0]!.type = null;
+    m.graph!.output![0]!.type = null;
     let err: unknown;
     try {
       assertValidModel(m);

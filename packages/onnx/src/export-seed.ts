@@ -93,19 +93,12 @@ class Scope {
   }
 }
 
-/** Ops whose signature moved from attributes to inputs across opsets. */
+/** The target opset (ops' signatures and availability change across it) and the measurement knobs. */
 class Ops {
   constructor(
     readonly opset: number,
     readonly tuning: ExportTuning = {},
   ) {}
-
-  /** Split along `axis` into the given sizes. */
-  split(s: Scope, input: string, outputs: string[], axis: number, sizes: number[], constName: string): void {
-    if (this.opset >= 13) s.node('Split', [input, s.int64(constName, [sizes.length], sizes)], outputs, { axis: attr.int(axis) });
-    else s.node('Split', [input], outputs, { axis: attr.int(axis), split: attr.ints(sizes) });
-  }
-
 }
 
 function transposed(w: Float32Array, rows: number, cols: number): Float32Array {
@@ -221,7 +214,7 @@ function stateInfo(name: string, dims: Dim[]): onnx.ValueInfoProto {
  * Scan over axis 1 with h as the state. Loop (7–8): the same on [seq, batch, ·], the body gathering step i.
  */
 function writeScan(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Ops, out: { hT: string; hs: string }): Recurrence {
-  const { I, H } = z;
+  const { H } = z;
   const w = scanWeights(s, p, z);
   const h0 = want.h0 ? 'h0' : zerosState(s, H);
   const useScan = ops.opset >= 9 && !ops.tuning.loop;
@@ -236,7 +229,6 @@ function writeScan(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Ops, out:
   const hoisted = (g: 'z' | 'r' | 'h') =>
     s.node('Reshape', [s.node('Gemm', [xRows, w[g].Wx, w[g].bx], [`${s.prefix}x_W_x${g}_b`]), seqBatchH], [`${s.prefix}x_${g}_all`]);
   const [xzAll, xrAll, xhAll] = [hoisted('z'), hoisted('r'), hoisted('h')];
-  void I;
   const hsRaw = want.hiddenStates ? `${s.prefix}hs_seq_major` : undefined;
   const scanOut = hsRaw ? [hsRaw] : [];
   const finish = (): Recurrence =>

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { Ajv } from 'ajv';
+import { UserError } from '@gru-onnx/model';
+import { attr, encodeModel, irVersionForOpset, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './builder.ts';
+import { exportSeedModel } from './export-seed.ts';
+import { decodeModel, MODEL_SUMMARY_SCHEMA, readModelFile, summarizeModel } from './reader.ts';
+import { onnx } from './proto.ts';
+import { randomSeedParams } from './test-params.ts';
+
+const params = randomSeedParams(4);
+
+describe('builder', () => {
+  it('follows onnx IR version table: 7,8→3, 9→4, 10→5, 11→6, 12–14→7, 15–18→8, 19–20→9, 21→10', () => {
+    const table = Array.from({ length: 15 }, (_, i) => irVersionForOpset(i + 7));
+    expect(table).toEqual([3, 3, 4, 5, 6, 7, 7, 7, 8, 8, 8, 8, 9, 9, 10]);
+    expect(() => irVersionForOpset(22)).toThrow(UserError);
+  });
+
+  it('emits attributes in sorted order and leaves unset fields out', () => {
+    const n = makeNode('Gemm', ['a', 'b'], ['c'], { transB: attr.int(1), alpha: attr.float(2) });
+    expect(n.attribute.map((a) => a.name)).toEqual(['alpha', 'transB']);
+    // input "a", output "b", op_type "Relu": 3 + 3 + 6 bytes and nothing else (no name, domain or doc string).
+    expect(onnx.NodeProto.encode(makeNode('Relu', ['a'], ['b'])).finish().length).toBe(12);
+  });
+
+  it('makes float32, int64 and int32 tensors as little-endian raw data and checks the value count', () => {
+    expect([...makeTensor('f', 'float32', [2], [1, -2]).rawData]).toEqual([0, 0, 128, 63, 0, 0, 0, 192]);
+    expect([...makeTensor('i', 'int64', [1], [-1]).rawData]).toEqual([255, 255, 255, 255, 255, 255, 255, 255]);
+    expect(makeTensor('j', 'int32', [2, 1], [7, 8]).dataType).toBe(onnx.TensorProto.DataType.INT32);
+    expect(() => makeTensor('k', 'float32', [2, 2], [1, 2, 3])).toThrow('tensor k: 3 values for dims [2, 2]');
+    expect(() => makeTensor('l', 'int64', [1], [0.5])).toThrow(UserError);
+  });
+
+  it('keeps symbolic dimensions as names and gives deterministic bytes', () => {
+    const v = makeValueInfo('x', 'float32', ['batch', 3]);
+    expect(v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue))).toEqual(['batch', 3]);
+    const build = () =>
+      encodeModel(
+        makeModel(
+          makeGraph({ name: 'g', nodes: [makeNode('Relu', ['x'], ['y'])], inputs: [v], outputs: [makeValueInfo('y', 'float32', ['batch', 3])] }),
+          { opset: 13, metadata: { b: '2', a: '1' }, docString: 'd' },
+        ),
+      );
+    expect(Buffer.from(build()).equals(Buffer.from(build()))).toBe(true);
+    expect(decodeModel(build()).metadataProps.map((p) => p.key)).toEqual(['a', 'b']);
+  });
+});
+
+describe('summarizeModel', () => {
+  it('summarizes a scan export: IR, opsets, symbolic dims, node counts inside subgraphs, initializers, metadata', () => {
+    const s = summarizeModel(exportSeedModel(params, { form: 'scan', opset: 7, h0: true, hiddenStates: true, metadata: { k: 'v' } }));
+    expect(s.irVersion).toBe(3);
+    expect(s.opsetImports).toEqual([{ domain: '', version: 7 }]);
+    // IR 3 lists initializers among the graph inputs; the summary shows only the real ones.
+    expect(s.inputs).toEqual([
+      { name: 'x', elemType: 'FLOAT', dims: ['batch', 'seq', 8] },
+      { name: 'h0', elemType: 'FLOAT', dims: ['batch', 16] },
+    ]);
+    expect(s.outputs.map((o) => [o.name, o.dims])).toEqual([
+      ['logits', ['batch', 4]],
+      ['hidden_states', ['batch', 'seq', 16]],
+    ]);
+    expect(s.nodeCounts.Loop).toBe(1);
+    expect(s.nodeCounts.Sigmoid).toBe(2); // z and r, inside the Loop body inside the If
+    expect(s.nodeCount).toBe(Object.values(s.nodeCounts).reduce((a, b) => a + b, 0));
+    expect(s.initializers.find((t) => t.name === 'scan_W_hz_T')).toEqual({ name: 'scan_W_hz_T', elemType: 'FLOAT', dims: [16, 16], size: 256 });
+    expect(s.metadata).toEqual({ k: 'v', 'gru_onnx.form': 'scan' });
+  });
+
+  it('counts the fused form parameters: W, R, B (with its zero recurrent biases) and fc', () => {
+    expect(summarizeModel(exportSeedModel(params, { form: 'fused' })).parameterCount).toBe(48 * 8 + 48 * 16 + 96 + 4 * 16 + 4);
+  });
+
+  it("reads the PyTorch exporter's fixture: 237 nodes at opset 14", () => {
+    const s = summarizeModel(readModelFile(new URL('../../../fixtures/pytorch-export/model.onnx', import.meta.url).pathname));
+    expect(s.nodeCount).toBe(237);
+    expect(s.opsetImports).toEqual([{ domain: '', version: 14 }]);
+    expect(s.producerName).toBe('pytorch');
+  });
+
+  it('validates against the exported JSON schema, which rejects a malformed summary', () => {
+    const validate = new Ajv({ strict: true }).compile(MODEL_SUMMARY_SCHEMA);
+    const s = JSON.parse(JSON.stringify(summarizeModel(exportSeedModel(params)))) as Record<string, unknown>;
+    expect(validate(s), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...s, irVersion: 'eight' })).toBe(false);
+  });
+
+  it('turns malformed bytes and unreadable files into one-line UserErrors', () => {
+    expect(() => summarizeModel(new Uint8Array([0x0a, 0xff, 0xff, 0xff]))).toThrow(UserError);
+    expect(() => decodeModel(new Uint8Array([1, 2, 3]), 'junk.onnx')).toThrow(/^junk.onnx is not a valid ONNX model: [^\n]*$/);
+    expect(() => decodeModel(new Uint8Array(0))).toThrow(/no graph or ir_version/);
+    expect(() => readModelFile('/nonexistent/m.onnx')).toThrow(/cannot read \/nonexistent\/m.onnx/);
+  });
+});
