@@ -1,11 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { decodeSafetensors } from '@gru-onnx/model';
-import { verifyModel } from '../packages/verify/src/verify.ts';
-import type { BundleData } from '../packages/verify/src/verify.ts';
-import type { Report } from '../packages/verify/src/report.ts';
-import { createOrtCpuRunner } from '../packages/verify/src/runners/ort-cpu.ts';
-import { createOrtWasmRunner } from '../packages/verify/src/runners/ort-wasm.ts';
+import { createRunner, verifyModel, type BundleData, type Report } from '@gru-onnx/verify';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
@@ -53,7 +49,8 @@ export function verifyOnOrt(model: Uint8Array, cases: SourceCase[]): Promise<Rep
   };
   return verifyModel({
     bundle,
-    runners: [createOrtCpuRunner(), createOrtWasmRunner()],
+    runners: ['ort-cpu', 'ort-wasm'],
+    createRunner: (name) => createRunner(name),
     override: { atol: 1e-5, rtol: 0 },
   });
 }
