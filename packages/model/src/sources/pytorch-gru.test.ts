@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../checkpoint.ts';
@@ -82,5 +84,22 @@ describe('pytorchGruFromSafetensors refuses what it cannot map, naming it', () =
     const m = pytorchGruFromSafetensors(decodeSafetensors(bytes), 'f');
     expect(m.prefixes).toEqual({ gru: 'rnn.', head: 'head.' });
     expect(m.layers[1]!.directions[1]!.bIh).toEqual(new Float32Array(21));
+  });
+});
+
+describe('loadSourceModel on files that are not a supported source', () => {
+  it('names a torch.save file and says how to convert it, with or without --source', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pt-'));
+    try {
+      const pt = join(dir, 'model.pt');
+      writeFileSync(pt, Uint8Array.of(0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 0, 0));
+      expect(() => loadSourceModel(pt)).toThrow(/model\.pt: a torch\.save \(pickle\) file.*safetensors\.torch\.save_file/);
+      expect(() => loadSourceModel(pt, 'pytorch-gru')).toThrow(/a torch\.save \(pickle\) file/);
+      const missing = join(dir, 'nope.safetensors');
+      expect(() => loadSourceModel(missing)).toThrow(UserError);
+      expect(() => loadSourceModel(missing)).toThrow(/nope\.safetensors: cannot read model \(ENOENT\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -55,7 +55,12 @@ export function sourceForward(m: SourceModel, x: ArrayLike<number>, batch: numbe
 function readBounded(path: string): Uint8Array {
   const size = statSync(path).size;
   if (size > MAX_FILE_BYTES) throw new UserError(`${path}: file is ${size} bytes, more than the ${MAX_FILE_BYTES}-byte limit`);
-  return readFileSync(path);
+  const bytes = readFileSync(path);
+  // torch.save writes a zip (PK\x03\x04) or, before PyTorch 1.6, a bare pickle (\x80 + protocol): say how to convert.
+  if ((bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) || (bytes[0] === 0x80 && bytes[1]! >= 2 && bytes[1]! <= 5)) {
+    throw new UserError(`${path}: a torch.save (pickle) file, which is not read here (unpickling runs code); save the state_dict as safetensors: safetensors.torch.save_file(model.state_dict(), "model.safetensors")`);
+  }
+  return bytes;
 }
 
 /** A model.json path for tfjs: the file itself, or `model.json` inside a directory. */
