@@ -44,15 +44,21 @@ describe('parsePlacementLog', () => {
 describe('expandAllNodes', () => {
   const model = seedGruModel(randomParams({ inputSize: 3, hiddenSize: 4, outputSize: 2 }, 1));
 
-  test('names the nodes from the model when the counts agree', () => {
+  test('names the nodes from the model', () => {
     const r = expandAllNodes(parsePlacementLog(ALL)!, model);
     expect(r).toHaveLength(7);
     expect(r.find((p) => p.opType === 'GRU')).toEqual({ node: 'gru', opType: 'GRU', ep: 'CPUExecutionProvider', inferred: true });
   });
 
-  test('keeps the unnamed entry when they do not (a fusion changed the node set)', () => {
-    const six = [ALL[0]!, ALL[1]!.replace('Number of nodes: 7', 'Number of nodes: 6')];
-    expect(expandAllNodes(parsePlacementLog(six)!, model)).toEqual([{ node: ALL_NODES, opType: ALL_NODES, ep: 'CPUExecutionProvider' }]);
+  test('also when fusions changed the node count: every node was on the one EP', () => {
+    const four = [ALL[0]!, ALL[1]!.replace('Number of nodes: 7', 'Number of nodes: 4')];
+    const r = expandAllNodes(parsePlacementLog(four)!, model);
+    expect(r).toHaveLength(7);
+    expect(r.every((p) => p.ep === 'CPUExecutionProvider' && p.inferred)).toBe(true);
+  });
+
+  test('leaves named placements alone', () => {
+    expect(expandAllNodes(parsePlacementLog(MIXED)!, model)).toHaveLength(4);
   });
 
   test('modelNodes walks into Scan bodies', () => {

@@ -114,16 +114,14 @@ export function modelNodes(model: Uint8Array): Placement[] {
 }
 
 /**
- * Names the nodes behind an "All nodes placed on [EP]" line from the model file, when the log's count equals
- * the model's node count (so no fusion changed the node set); otherwise the single ALL_NODES entry stays.
- * Named entries get `inferred: true`: the log gave the EP, the model gave the names.
+ * Names the nodes behind an "All nodes placed on [EP]" line from the model file (subgraphs included). With one
+ * EP for every node, each node of the model ran there, whatever fusions renamed or merged: the EP is the log's,
+ * the names the model's, hence `inferred: true`. (A node optimised away entirely is listed though it never ran.)
  */
 export function expandAllNodes(log: LogPlacements, model: Uint8Array): Placement[] {
   const all = log.placements.find((p) => p.node === ALL_NODES);
-  if (!all) return log.placements;
-  const nodes = modelNodes(model);
-  if (nodes.length !== log.counts[all.ep]) return log.placements;
-  return nodes.map((n) => ({ ...n, ep: all.ep, inferred: true }));
+  if (!all || log.placements.length !== 1) return log.placements;
+  return modelNodes(model).map((n) => ({ ...n, ep: all.ep, inferred: true }));
 }
 
 /**

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import type { Job, Probe, RunResult, Runner } from '../runner.ts';
 import type { RunnerOptions } from './common.ts';
 import { packageVersion, threadsOf, timeoutOf, tryResolve } from './common.ts';
-import { runInChild } from './ort-process.ts';
+import { OrtChild } from './ort-process.ts';
 
 /** The native binding directory of the installed onnxruntime-node for this platform. */
 export function ortNodeBindingDir(entry: string): string {
@@ -23,10 +23,11 @@ export function findOrtNode(options: RunnerOptions): { path: string; version: st
   return { path: r.path, version: packageVersion(r.path, 'onnxruntime-node'), bindingDir };
 }
 
-/** onnxruntime-node on its CPU execution provider, in a child process per run. */
+/** onnxruntime-node on its CPU execution provider, in a worker child (a fresh session and profile per run). */
 export function createOrtCpuRunner(options: RunnerOptions = {}): Runner {
   const threads = threadsOf(options);
   const timeoutMs = timeoutOf(options);
+  let child: OrtChild | undefined;
   return {
     name: 'ort-cpu',
     async probe(): Promise<Probe> {
@@ -37,12 +38,12 @@ export function createOrtCpuRunner(options: RunnerOptions = {}): Runner {
     async run(job: Job, signal?: AbortSignal): Promise<RunResult> {
       const found = findOrtNode(options);
       if ('reason' in found) throw new Error(`ort-cpu: ${found.reason}`);
-      const child = { runtime: 'node' as const, modulePath: found.path, executionProviders: ['cpu'], threads, profile: true };
-      const r = await runInChild('ort-cpu', child, job, timeoutMs, signal);
+      child ??= new OrtChild('ort-cpu', { runtime: 'node', modulePath: found.path, executionProviders: ['cpu'], threads, profile: true });
+      const r = await child.run(job, timeoutMs, signal);
       return { ...r, settings: { executionProvider: 'cpu', ...r.settings } };
     },
     async close(): Promise<void> {
-      // Nothing persists between runs: each ran in its own child, which has exited.
+      await child?.close();
     },
   };
 }

@@ -4,7 +4,7 @@ import type { Job, Probe, RunResult, Runner } from '../runner.ts';
 import type { RunnerOptions } from './common.ts';
 import { firstLine, threadsOf, timeoutOf } from './common.ts';
 import { findOrtNode } from './ort-cpu.ts';
-import { runInChild } from './ort-process.ts';
+import { OrtChild } from './ort-process.ts';
 import { probeModel } from './probe-model.ts';
 
 /** The provider libraries onnxruntime-node loads for `cuda`, from the directory of its binding. */
@@ -29,7 +29,7 @@ function tf32Env(tf32: boolean): Record<string, string | undefined> {
 }
 
 /**
- * onnxruntime-node on the CUDA EP, in a child process per run. It never retries on CPU: if the CUDA EP cannot
+ * onnxruntime-node on the CUDA EP, in a worker child (a fresh session and profile per run). It never retries on CPU: if the CUDA EP cannot
  * load, the run fails; nodes the CUDA EP declines still land on CPU (onnxruntime adds its CPU EP to every
  * session), and the placements show them, for the caller to judge with `fallbackOps(placements,
  * 'CUDAExecutionProvider')`.
@@ -45,9 +45,10 @@ export function createOrtCudaRunner(options: RunnerOptions = {}): Runner {
     tf32,
     tf32Control: tf32 ? "CUDA EP default use_tf32=1 (NVIDIA_TF32_OVERRIDE unset)" : 'NVIDIA_TF32_OVERRIDE=0 in the onnxruntime process',
   };
-  const childFor = (modulePath: string) => {
-    const env = tf32Env(tf32);
-    return { runtime: 'node' as const, modulePath, executionProviders: [{ name: 'cuda', deviceId }], threads, profile: true, env };
+  let child: OrtChild | undefined;
+  const childFor = (modulePath: string): OrtChild => {
+    child ??= new OrtChild('ort-cuda', { runtime: 'node', modulePath, executionProviders: [{ name: 'cuda', deviceId }], threads, profile: true, env: tf32Env(tf32) });
+    return child;
   };
   let probed: Promise<Probe> | undefined;
   return {
@@ -67,7 +68,7 @@ export function createOrtCudaRunner(options: RunnerOptions = {}): Runner {
         }
         // The libraries are there: only a session tells whether they load, find their CUDA libraries and a GPU.
         try {
-          const r = await runInChild('ort-cuda', childFor(found.path), probeModel(), Math.min(timeoutMs, 30_000));
+          const r = await childFor(found.path).run(probeModel(), Math.min(timeoutMs, 30_000));
           return { available: true, versions: { 'onnxruntime-node': found.version }, settings: { ...settings, placementSource: String(r.settings.placementSource) } };
         } catch (err) {
           return { available: false, reason: `CUDA session failed: ${firstLine(err).replace(/^ort-cuda: /, '')}`, enable: CUDA_ENABLE };
@@ -78,11 +79,11 @@ export function createOrtCudaRunner(options: RunnerOptions = {}): Runner {
     async run(job: Job, signal?: AbortSignal): Promise<RunResult> {
       const found = findOrtNode(options);
       if ('reason' in found) throw new Error(`ort-cuda: ${found.reason}`);
-      const r = await runInChild('ort-cuda', childFor(found.path), job, timeoutMs, signal);
+      const r = await childFor(found.path).run(job, timeoutMs, signal);
       return { ...r, settings: { ...settings, ...r.settings } };
     },
     async close(): Promise<void> {
-      // Each run had its own child, already gone.
+      await child?.close();
     },
   };
 }

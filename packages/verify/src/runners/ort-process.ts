@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,153 +9,210 @@ import { expandAllNodes, parsePlacementLog, parseProfile } from '../placement.ts
 import { untilReleased } from './cleanup.ts';
 import { checkFeeds, faultFor, firstLine, withDeadline } from './common.ts';
 
-/** What one onnxruntime session in the worker child needs (see ort-worker.mjs). */
-export interface OrtChildJob {
+/** How the worker child runs sessions (see ort-worker.mjs). */
+export interface OrtChildConfig {
   runtime: 'node' | 'web';
   modulePath: string;
   executionProviders: unknown[];
   threads: number;
-  /** Collect a session profile (onnxruntime-node only) for exact per-node placements. */
+  /** Collect a session profile per run (onnxruntime-node only) for exact per-node placements. */
   profile: boolean;
   /** Environment changes for the child, e.g. NVIDIA_TF32_OVERRIDE; undefined removes an inherited variable. */
   env?: Record<string, string | undefined>;
 }
 
-interface WorkerResult {
-  type: 'result';
-  outputs: { name: string; dims: number[]; data: Float32Array }[];
+interface WorkerAnswer {
+  id: number;
+  type: 'result' | 'error';
+  message?: string;
+  outputs?: { name: string; dims: number[]; data: Float32Array }[];
   profile?: string;
-  settings: Record<string, string | number | boolean>;
-  versions: Record<string, string>;
-}
-interface WorkerError {
-  type: 'error';
-  message: string;
+  settings?: Record<string, string | number | boolean>;
+  versions?: Record<string, string>;
 }
 
 const WORKER = fileURLToPath(new URL('./ort-worker.mjs', import.meta.url));
-
-/** Lines kept from the child's output: the placement block, and the tail for error messages. */
+const END_MARKER = '@@gru-onnx-ort-worker-end';
+/** Lines kept from the child's output for error messages. */
 const TAIL_LINES = 40;
 
-/** Reads a child's stdout/stderr as lines, keeping only what placement parsing and error messages need. */
-class LogCollector {
-  readonly placementLines: string[] = [];
-  readonly tail: string[] = [];
+/** One output stream of the child, split into lines; resolves waiters when a job's end marker arrives. */
+class LineStream {
   private partial = '';
+  private waiters = new Map<number, () => void>();
+  private ended = new Set<number>();
+
+  constructor(private readonly onLine: (line: string) => void) {}
 
   push(chunk: Buffer): void {
-    const text = this.partial + chunk.toString('utf8');
-    const lines = text.split('\n');
+    const lines = (this.partial + chunk.toString('utf8')).split('\n');
     this.partial = lines.pop()!;
-    for (const line of lines) this.line(line);
+    for (const line of lines) {
+      if (line.startsWith(END_MARKER)) {
+        const id = Number(line.slice(END_MARKER.length));
+        this.ended.add(id);
+        this.waiters.get(id)?.();
+      } else {
+        this.onLine(line);
+      }
+    }
   }
 
   end(): void {
-    if (this.partial) this.line(this.partial);
+    if (this.partial) this.onLine(this.partial);
     this.partial = '';
   }
 
+  /** Resolves once the marker of job `id` has been read. */
+  endOf(id: number): Promise<void> {
+    if (this.ended.has(id)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.set(id, resolve));
+  }
+}
+
+/**
+ * A worker child that runs one onnxruntime session per job, kept between jobs and replaced after a crash, a
+ * timeout or an abort (which kill it). Jobs run one at a time.
+ */
+export class OrtChild {
+  private proc: ChildProcess | undefined;
+  private unregister: (() => void) | undefined;
+  private stdout: LineStream | undefined;
+  private stderr: LineStream | undefined;
+  private placementLines: string[] = [];
+  private tail: string[] = [];
+  private answers = new Map<number, (a: WorkerAnswer) => void>();
+  private exited: ((why: string) => void) | undefined;
+  private nextId = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly name: BackendName,
+    private readonly config: OrtChildConfig,
+  ) {}
+
+  run(job: Job, timeoutMs: number, signal?: AbortSignal): Promise<RunResult> {
+    const r = this.queue.then(() => this.runNow(job, timeoutMs, signal));
+    this.queue = r.catch(() => undefined);
+    return r;
+  }
+
+  /** Kills the child, if any; safe to call twice. */
+  async close(): Promise<void> {
+    await this.queue;
+    this.kill();
+  }
+
+  private kill(): void {
+    this.unregister?.();
+    this.unregister = undefined;
+    const p = this.proc;
+    this.proc = undefined;
+    if (p && p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }
+
   private line(line: string): void {
-    // Every line of the placement block carries the logging function's name.
+    // Every line of onnxruntime's placement block carries the logging function's name.
     if (line.includes('VerifyEachNodeIsAssignedToAnEp')) this.placementLines.push(line);
     this.tail.push(line);
     if (this.tail.length > TAIL_LINES) this.tail.shift();
   }
 
-  /** The last error-severity onnxruntime line, which usually says why a session failed. */
-  lastError(): string | undefined {
+  /** The last error-severity onnxruntime line (usually why a session failed), else the last line. */
+  private lastWords(): string {
     for (let i = this.tail.length - 1; i >= 0; i--) {
       const m = /\[E:onnxruntime:[^\]]*\] (.*)$/.exec(this.tail[i]!);
-      if (m) return m[1];
+      if (m) return m[1]!;
     }
-    return undefined;
+    return this.tail.filter((l) => l.trim()).slice(-1)[0] ?? 'no output';
   }
-}
 
-/**
- * Runs `job` once in a fresh worker child, under the deadline and signal; returns outputs, placements (from the
- * profile when collected, else from the verbose log) and the settings that applied.
- */
-export async function runInChild(name: BackendName, child: OrtChildJob, job: Job, timeoutMs: number, signal?: AbortSignal): Promise<RunResult> {
-  checkFeeds(job.feeds);
-  const profileDir = child.profile ? mkdtempSync(join(tmpdir(), 'gru-onnx-ort-')) : undefined;
-  const env = { ...process.env };
-  for (const [k, v] of Object.entries(child.env ?? {})) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
-  const proc = fork(WORKER, [], {
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    serialization: 'advanced',
-    env,
-    execArgv: [],
-  });
-  const release = (): void => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
-  };
-  const unregister = untilReleased(release);
-  const log = new LogCollector();
-  proc.stdout!.on('data', (c: Buffer) => log.push(c));
-  proc.stderr!.on('data', (c: Buffer) => log.push(c));
-  const answer = new Promise<WorkerResult>((resolve, reject) => {
-    let settled = false;
-    proc.once('message', (m: WorkerResult | WorkerError) => {
-      settled = true;
-      if (m.type === 'result') resolve(m);
-      else reject(new Error(`${name}: ${firstLine(m.message)}`));
-    });
-    proc.once('error', (err) => {
-      settled = true;
-      reject(new Error(`${name}: worker failed to start: ${firstLine(err)}`));
-    });
+  private spawn(): ChildProcess {
+    const env = { ...process.env };
+    for (const [k, v] of Object.entries(this.config.env ?? {})) {
+      if (v === undefined) delete env[k];
+      else env[k] = v;
+    }
+    const proc = fork(WORKER, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced', env, execArgv: [] });
+    this.proc = proc;
+    this.tail = [];
+    this.unregister = untilReleased(() => this.kill());
+    const stdout = new LineStream((l) => this.line(l));
+    const stderr = new LineStream((l) => this.line(l));
+    this.stdout = stdout;
+    this.stderr = stderr;
+    proc.stdout!.on('data', (c: Buffer) => stdout.push(c));
+    proc.stderr!.on('data', (c: Buffer) => stderr.push(c));
+    proc.on('message', (a: WorkerAnswer) => this.answers.get(a.id)?.(a));
+    // A child killed earlier may report its exit after its successor started: only the current one counts.
+    const current = (): boolean => this.proc === proc || this.proc === undefined;
+    proc.once('error', (err) => current() && this.exited?.(`worker failed to start: ${firstLine(err)}`));
     proc.once('exit', (code, sig) => {
-      log.end();
-      if (settled) return;
-      const why = log.lastError() ?? log.tail.filter((l) => l.trim()).slice(-1)[0] ?? 'no output';
-      reject(new Error(`${name}: worker exited (${sig ?? `code ${code}`}) before answering: ${why}`));
+      stdout.end();
+      stderr.end();
+      if (!current()) return;
+      this.kill();
+      this.exited?.(`worker exited (${sig ?? `code ${code}`}) before answering: ${this.lastWords()}`);
     });
-  });
-  const kill = (): void => {
-    proc.kill('SIGKILL');
-  };
-  try {
-    proc.send({
-      runtime: child.runtime,
-      modulePath: child.modulePath,
-      model: job.model,
-      feeds: Object.entries(job.feeds).map(([n, t]) => ({ name: n, dims: t.dims, data: t.data })),
-      outputNames: job.outputNames,
-      executionProviders: child.executionProviders,
-      threads: child.threads,
-      profileDir,
-      fault: faultFor(name),
+    return proc;
+  }
+
+  private async runNow(job: Job, timeoutMs: number, signal?: AbortSignal): Promise<RunResult> {
+    checkFeeds(job.feeds);
+    signal?.throwIfAborted();
+    const proc = this.proc ?? this.spawn();
+    const [stdout, stderr] = [this.stdout!, this.stderr!];
+    const id = this.nextId++;
+    const profileDir = this.config.profile ? mkdtempSync(join(tmpdir(), 'gru-onnx-ort-')) : undefined;
+    const releaseDir = profileDir ? untilReleased(() => rmSync(profileDir, { recursive: true, force: true })) : undefined;
+    this.placementLines = [];
+    const answer = new Promise<WorkerAnswer>((resolve, reject) => {
+      this.answers.set(id, resolve);
+      this.exited = (why) => reject(new Error(`${this.name}: ${why}`));
     });
-    const result = await withDeadline(name, timeoutMs, signal, answer, kill);
-    // Let the child finish writing its log before the placement block is read.
-    if (proc.exitCode === null && proc.signalCode === null) await new Promise((r) => proc.once('exit', r));
-    log.end();
-    const outputs: Record<string, NamedTensor> = {};
-    for (const o of result.outputs) outputs[o.name] = { dims: o.dims, data: o.data };
-    let placements: Placement[] = [];
-    let placementSource = 'none';
-    if (result.profile) {
-      placements = parseProfile(result.profile);
-      placementSource = 'onnxruntime profile';
-    }
-    if (placements.length === 0) {
-      const fromLog = parsePlacementLog(log.placementLines);
-      if (fromLog) {
-        placements = expandAllNodes(fromLog, job.model);
-        placementSource = 'onnxruntime verbose log';
+    try {
+      proc.send({
+        id,
+        runtime: this.config.runtime,
+        modulePath: this.config.modulePath,
+        model: job.model,
+        feeds: Object.entries(job.feeds).map(([n, t]) => ({ name: n, dims: t.dims, data: t.data })),
+        outputNames: job.outputNames,
+        executionProviders: this.config.executionProviders,
+        threads: this.config.threads,
+        profileDir,
+        fault: faultFor(this.name),
+      });
+      // The answer comes after the end markers were written; wait for both streams to deliver them.
+      const work = answer.then(async (a) => {
+        await Promise.all([stdout.endOf(id), stderr.endOf(id)]);
+        return a;
+      });
+      const a = await withDeadline(this.name, timeoutMs, signal, work, () => this.kill());
+      if (a.type === 'error') throw new Error(`${this.name}: ${firstLine(a.message)}`);
+      const outputs: Record<string, NamedTensor> = {};
+      for (const o of a.outputs ?? []) outputs[o.name] = { dims: o.dims, data: o.data };
+      let placements: Placement[] = [];
+      let placementSource = 'none';
+      if (a.profile) {
+        placements = parseProfile(a.profile);
+        placementSource = 'onnxruntime profile';
       }
+      if (placements.length === 0) {
+        const fromLog = parsePlacementLog(this.placementLines);
+        if (fromLog) {
+          placements = expandAllNodes(fromLog, job.model);
+          placementSource = 'onnxruntime verbose log';
+        }
+      }
+      const settings: Record<string, string | number | boolean> = { ...a.settings, placementSource };
+      for (const [k, v] of Object.entries(a.versions ?? {})) settings[`onnxruntime.${k}`] = v;
+      return { outputs, placements, settings };
+    } finally {
+      this.answers.delete(id);
+      this.exited = undefined;
+      releaseDir?.();
+      if (profileDir) rmSync(profileDir, { recursive: true, force: true });
     }
-    const settings: Record<string, string | number | boolean> = { ...result.settings, placementSource };
-    for (const [k, v] of Object.entries(result.versions)) settings[`onnxruntime.${k}`] = v;
-    return { outputs, placements, settings };
-  } finally {
-    unregister();
-    release();
   }
 }

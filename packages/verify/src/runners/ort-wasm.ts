@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import type { Job, Probe, RunResult, Runner } from '../runner.ts';
 import type { RunnerOptions } from './common.ts';
 import { packageVersion, threadsOf, timeoutOf, tryResolve } from './common.ts';
-import { runInChild } from './ort-process.ts';
+import { OrtChild } from './ort-process.ts';
 
 /**
  * onnxruntime-web 1.30 ships only SIMD builds of its wasm (ort-wasm-simd-threaded*.wasm), so a run that
@@ -20,10 +20,14 @@ export function findOrtWeb(options: RunnerOptions): { path: string; version: str
   return { path: r.path, version: packageVersion(r.path, 'onnxruntime-web'), distDir };
 }
 
-/** onnxruntime-web's wasm backend in Node, in a child process per run (its verbose log goes to the child's console). */
+/**
+ * onnxruntime-web's wasm backend in Node, in a worker child (its verbose log goes to the child's console; a
+ * fresh session per run, the loaded wasm kept).
+ */
 export function createOrtWasmRunner(options: RunnerOptions = {}): Runner {
   const threads = threadsOf(options);
   const timeoutMs = timeoutOf(options);
+  let child: OrtChild | undefined;
   return {
     name: 'ort-wasm',
     async probe(): Promise<Probe> {
@@ -38,12 +42,12 @@ export function createOrtWasmRunner(options: RunnerOptions = {}): Runner {
     async run(job: Job, signal?: AbortSignal): Promise<RunResult> {
       const found = findOrtWeb(options);
       if ('reason' in found) throw new Error(`ort-wasm: ${found.reason}`);
-      const child = { runtime: 'web' as const, modulePath: found.path, executionProviders: ['wasm'], threads, profile: false };
-      const r = await runInChild('ort-wasm', child, job, timeoutMs, signal);
+      child ??= new OrtChild('ort-wasm', { runtime: 'web', modulePath: found.path, executionProviders: ['wasm'], threads, profile: false });
+      const r = await child.run(job, timeoutMs, signal);
       return { ...r, settings: { executionProvider: 'wasm', simd: true, wasm: ORT_WEB_WASM, ...r.settings } };
     },
     async close(): Promise<void> {
-      // Each run had its own child, already gone.
+      await child?.close();
     },
   };
 }

@@ -7,8 +7,11 @@
  * stderr, which only a parent can read; and because a hung or crashed native call can then be killed without
  * taking the caller down.
  *
- * Protocol: the parent sends one `job` message over IPC (advanced serialization, so typed arrays pass as they
- * are); the child answers with one `result` or `error` message and exits.
+ * Protocol: the parent sends `job` messages over IPC (advanced serialization, so typed arrays pass as they are),
+ * one at a time; for each, the child writes an end marker to stdout and stderr (so the parent knows it has every
+ * log line of that job) and then answers with one `result` or `error` message. The child stays up between jobs:
+ * loading onnxruntime-web's wasm costs over a second, a new session a tenth of that. Each job gets its own
+ * session, so its placements (log or profile) are its own.
  */
 import { createRequire } from 'node:module';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -34,6 +37,7 @@ function message(err) {
  *   threads: number;
  *   profileDir?: string;
  *   fault?: 'hang' | 'crash';
+ *   id: number;
  * }} Job
  */
 
@@ -69,7 +73,8 @@ async function run(job) {
   /** @type {Record<string, unknown>} */
   const feeds = {};
   for (const f of job.feeds) feeds[f.name] = new ort.Tensor('float32', f.data, f.dims);
-  const out = await session.run(feeds, job.outputNames);
+  // Placements are logged while the session is created; verbose logging during the run only costs time.
+  const out = await session.run(feeds, job.outputNames, { logSeverityLevel: 3 });
   /** @type {{ name: string; dims: number[]; type: string; data: Float32Array }[]} */
   const outputs = [];
   for (const name of job.outputNames) {
@@ -94,9 +99,19 @@ async function run(job) {
   return { outputs, profile, settings, versions: { ...ort.env.versions } };
 }
 
-process.once('message', (/** @type {Job} */ job) => {
+/** Marks the end of a job's log on both streams; the parent waits for both before reading placements. */
+const END_MARKER = '@@gru-onnx-ort-worker-end';
+
+process.on('message', (/** @type {Job} */ job) => {
+  const done = (/** @type {Record<string, unknown>} */ answer) => {
+    process.stdout.write(`\n${END_MARKER} ${job.id}\n`);
+    process.stderr.write(`\n${END_MARKER} ${job.id}\n`);
+    process.send?.({ ...answer, id: job.id });
+  };
   run(job).then(
-    (result) => process.send?.({ type: 'result', ...result }, () => process.exit(0)),
-    (err) => process.send?.({ type: 'error', message: message(err) }, () => process.exit(0)),
+    (result) => done({ type: 'result', ...result }),
+    (err) => done({ type: 'error', message: message(err) }),
   );
 });
+// The parent went away (it kills us itself when it can): nothing left to answer to.
+process.on('disconnect', () => process.exit(0));

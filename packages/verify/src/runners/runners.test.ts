@@ -138,6 +138,19 @@ describe('stuck and crashing backends', () => {
     expect(liveWorkers()).toBe(0);
   });
 
+  test('the runner recovers: the next run starts a fresh worker', async () => {
+    const r = make('ort-cpu', { timeoutMs: 1500 });
+    await r.run(job);
+    process.env.GRU_ONNX_TEST_FAULT = 'ort-cpu:hang';
+    await expect(r.run(job)).rejects.toThrow(/no answer within/);
+    delete process.env.GRU_ONNX_TEST_FAULT;
+    const out = await r.run(job);
+    expect(out.outputs.logits!.dims).toEqual([B, config.outputSize]);
+    expect(liveWorkers()).toBe(1); // one worker, kept for the next run
+    await r.close();
+    expect(liveWorkers()).toBe(0);
+  });
+
   test('an abort stops a hung run at once', async () => {
     process.env.GRU_ONNX_TEST_FAULT = 'ort-wasm:hang';
     const ac = new AbortController();
