@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { markdownTable, placementsFromProfile, quantile } from './bench-cuda.ts';
-import { FATBIN_MAGIC, elfSections, parseFatbins, pruneFatbins } from './fatbin.ts';
+import { FATBIN_MAGIC, elfSections, parseFatbins, pruneFatbinRange, pruneFatbins } from './fatbin.ts';
 
 const HERE = resolve(import.meta.dirname);
 
@@ -90,6 +90,15 @@ describe('fatbin pruning', () => {
     expect(tail.every((x) => x === 0)).toBe(true);
     expect(after[1]!.entries.map((e) => e.arch)).toEqual([120]);
     expect(after[2]!.entries.map((e) => e.arch)).toEqual([90]);
+  });
+
+  it("gives nvcc's own sm_90-only fat binary, byte for byte (testdata/README.md)", () => {
+    const multi = readFileSync(join(HERE, 'testdata/k-sm80-90-120.fatbin'));
+    const single = readFileSync(join(HERE, 'testdata/k-sm90.fatbin'));
+    const stats = pruneFatbinRange(multi, 0, multi.length, [90]);
+    expect(stats).toMatchObject({ fatbins: 1, pruned: 1, entriesBefore: 3, entriesAfter: 1 });
+    expect(multi.subarray(0, single.length).equals(single)).toBe(true);
+    expect(multi.subarray(single.length).every((x) => x === 0)).toBe(true);
   });
 
   it('refuses a file that is not ELF, and one without .nv_fatbin', () => {

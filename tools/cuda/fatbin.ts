@@ -110,7 +110,12 @@ export function parseFatbins(buf: Buffer, start: number, end: number): FatbinInf
 export function pruneFatbins(buf: Buffer, keepArchs: readonly number[]): PruneStats {
   const section = elfSections(buf).find((s) => s.name === '.nv_fatbin');
   if (!section) throw new Error('no .nv_fatbin section');
-  const fatbins = parseFatbins(buf, section.offset, section.offset + section.size);
+  return pruneFatbinRange(buf, section.offset, section.offset + section.size, keepArchs);
+}
+
+/** Same, over the fat binaries in buf[start, end) (a whole .fatbin file: 0, its length). */
+export function pruneFatbinRange(buf: Buffer, start: number, end: number, keepArchs: readonly number[]): PruneStats {
+  const fatbins = parseFatbins(buf, start, end);
   const stats: PruneStats = {
     fatbins: fatbins.length,
     pruned: 0,
@@ -132,8 +137,7 @@ export function pruneFatbins(buf: Buffer, keepArchs: readonly number[]): PruneSt
       stats.entriesAfter += fb.entries.length;
       continue;
     }
-    const parts = keep.map((e) => Buffer.from(buf.subarray(e.offset, e.offset + e.length)));
-    const body = Buffer.concat(parts);
+    const body = Buffer.concat(keep.map((e) => Buffer.from(buf.subarray(e.offset, e.offset + e.length))));
     const bodyStart = fb.offset + fb.headerSize;
     body.copy(buf, bodyStart);
     buf.fill(0, bodyStart + body.length, bodyStart + fb.fatSize);
@@ -142,9 +146,11 @@ export function pruneFatbins(buf: Buffer, keepArchs: readonly number[]): PruneSt
     stats.entriesAfter += keep.length;
     stats.bytesFreed += fb.fatSize - body.length;
   }
-  // Re-parse: the section must still walk cleanly and hold only what we kept (plus untouched fat binaries).
-  const after = parseFatbins(buf, section.offset, section.offset + section.size);
-  if (after.length !== fatbins.length) throw new Error('pruning changed the number of fat binaries');
+  // Re-parse: the range must still walk cleanly, with as many fat binaries at the same offsets.
+  const after = parseFatbins(buf, start, end);
+  if (after.length !== fatbins.length || after.some((f, i) => f.offset !== fatbins[i]!.offset)) {
+    throw new Error('pruning moved or lost a fat binary');
+  }
   return stats;
 }
 
