@@ -118,13 +118,17 @@ export class OrtChild {
     if (this.tail.length > TAIL_LINES) this.tail.shift();
   }
 
-  /** The last error-severity onnxruntime line (usually why a session failed), else the last line. */
-  private lastWords(): string {
+  /** The last error-severity onnxruntime line of the current job: usually why a session failed. */
+  private lastError(): string | undefined {
     for (let i = this.tail.length - 1; i >= 0; i--) {
       const m = /\[E:onnxruntime:[^\]]*\] (.*)$/.exec(this.tail[i]!);
-      if (m) return m[1]!;
+      if (m) return m[1]!.replace(/\x1b\[[0-9;]*m/g, '').trim();
     }
-    return this.tail.filter((l) => l.trim()).slice(-1)[0] ?? 'no output';
+    return undefined;
+  }
+
+  private lastWords(): string {
+    return this.lastError() ?? this.tail.filter((l) => l.trim()).slice(-1)[0] ?? 'no output';
   }
 
   private spawn(): ChildProcess {
@@ -166,6 +170,7 @@ export class OrtChild {
     const profileDir = this.config.profile ? mkdtempSync(join(tmpdir(), 'gru-onnx-ort-')) : undefined;
     const releaseDir = profileDir ? untilReleased(() => rmSync(profileDir, { recursive: true, force: true })) : undefined;
     this.placementLines = [];
+    this.tail = [];
     const answer = new Promise<WorkerAnswer>((resolve, reject) => {
       this.answers.set(id, resolve);
       this.exited = (why) => reject(new Error(`${this.name}: ${why}`));
@@ -189,7 +194,12 @@ export class OrtChild {
         return a;
       });
       const a = await withDeadline(this.name, timeoutMs, signal, work, () => this.kill());
-      if (a.type === 'error') throw new Error(`${this.name}: ${firstLine(a.message)}`);
+      if (a.type === 'error') {
+        // The JS error is often generic ("Failed to load shared library"); the native log says which and why.
+        const detail = this.lastError();
+        const text = firstLine(a.message);
+        throw new Error(`${this.name}: ${text}${detail && !text.includes(detail) ? ` (${detail})` : ''}`);
+      }
       const outputs: Record<string, NamedTensor> = {};
       for (const o of a.outputs ?? []) outputs[o.name] = { dims: o.dims, data: o.data };
       let placements: Placement[] = [];

@@ -1,13 +1,15 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { referenceForward } from '@gru-onnx/model';
 import type { Job, Runner } from '../runner.ts';
 import { fallbackOps } from '../placement.ts';
 import { createRunner, probeAll } from '../registry.ts';
 import type { RunnerOptions } from './common.ts';
+import { CUDA_PROVIDER_LIBS } from './ort-cuda.ts';
 import { randomParams, scanRnnModel, seedGruModel } from './tiny-models.ts';
 
 const config = { inputSize: 3, hiddenSize: 4, outputSize: 2 };
@@ -126,6 +128,34 @@ describe('ort-cuda', () => {
 
   test('a run fails instead of falling back to CPU', async () => {
     await expect(make('ort-cuda').run(job)).rejects.toThrow(/ort-cuda/);
+  });
+
+  test('with provider libraries present but unloadable, the probe tries a session and reports its error', async () => {
+    // A copy of onnxruntime-node with two non-ELF files where the CUDA provider libraries go: the path a GPU
+    // machine takes, up to the point where the libraries must load.
+    const root = mkdtempSync(join(tmpdir(), 'gru-onnx-cuda-test-'));
+    try {
+      const real = dirname(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')));
+      const copy = join(root, 'node_modules', 'onnxruntime-node');
+      const bin = join('bin', 'napi-v6', 'linux', 'x64');
+      mkdirSync(join(copy, bin), { recursive: true });
+      cpSync(join(real, 'dist'), join(copy, 'dist'), { recursive: true });
+      cpSync(join(real, 'package.json'), join(copy, 'package.json'));
+      for (const f of readdirSync(join(real, bin))) cpSync(join(real, bin, f), join(copy, bin, f));
+      for (const lib of CUDA_PROVIDER_LIBS) writeFileSync(join(copy, bin, lib), 'not a shared library');
+      // onnxruntime-node 1.29 sits beside its onnxruntime-common in pnpm's store.
+      const common = join(dirname(real), 'onnxruntime-common');
+      symlinkSync(common, join(root, 'node_modules', 'onnxruntime-common'));
+      const entry = join(copy, 'dist', 'index.js');
+      const r = make('ort-cuda', { resolveModule: (s) => (s === 'onnxruntime-node' ? entry : createRequire(import.meta.url).resolve(s)) });
+      const t0 = Date.now();
+      const probe = await r.probe();
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(probe).toMatchObject({ available: false, reason: expect.stringMatching(/^CUDA session failed: .*libonnxruntime_providers_shared\.so with error: .*(invalid ELF|too short|file too short)/) });
+      await expect(r.run(job)).rejects.toThrow(/^ort-cuda: .*(shared library|providers_shared)/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
