@@ -122,6 +122,7 @@ export class OrtChild {
   private lastError(): string | undefined {
     for (let i = this.tail.length - 1; i >= 0; i--) {
       const m = /\[E:onnxruntime:[^\]]*\] (.*)$/.exec(this.tail[i]!);
+      // eslint-disable-next-line no-control-regex -- strips the ANSI colours onnxruntime wraps error lines in
       if (m) return m[1]!.replace(/\x1b\[[0-9;]*m/g, '').trim();
     }
     return undefined;
