@@ -17,7 +17,7 @@ describe('gru-onnx export + inspect (spawned)', () => {
     const e = await runCli(['export', '--weights', 'fixtures/model/pytorch-seed.safetensors', '--out', model, '--form', 'fused', '--hidden-states']);
     expect(e.stderr).toBe('');
     expect(e.code).toBe(0);
-    expect(e.stdout).toMatch(/^wrote .*seed\.onnx: fused form, opset 17, \d+ bytes, sha256 [0-9a-f]{16}…\n$/);
+    expect(e.stdout).toMatch(/^wrote .*seed\.onnx: seed model, fused form, opset 17: x \[batch, seq, 8\] -> logits \[batch, 4\], hidden_states \[batch, seq, 16\], [\d,]+ parameters, \d+ bytes, sha256 [0-9a-f]{16}…\n$/);
 
     const r = await runCli(['inspect', model, '--json']);
     expect(r.code).toBe(0);

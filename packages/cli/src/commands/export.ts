@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { configFromParams, loadSourceModel, sha256Hex, SOURCE_KINDS, sourceSizes, type SourceModel } from '@gru-onnx/model';
-import { DEFAULT_OPSET, EXPORT_FORMS, MAX_OPSET, MIN_OPSET, exportSourceModel, saveModel, type ExportForm } from '@gru-onnx/onnx';
+import { DEFAULT_OPSET, EXPORT_FORMS, MAX_OPSET, MIN_OPSET, exportSourceModel, saveModel, summarizeModel, type ExportForm, type ModelSummary, type ValueSummary } from '@gru-onnx/onnx';
 import type { Context } from '../context.ts';
 import { printJson, println } from '../io.ts';
 import { intArg } from '../parsers.ts';
@@ -60,13 +60,22 @@ Examples:
     )
     .action((opts: ExportOpts) => {
       requirePath('--weights', opts.weights, 'any');
-      const bytes = exportFromWeights(opts);
+      const { bytes, kind } = exportFromWeights(opts);
       saveModel(opts.out, bytes);
-      const summary = { model: opts.out, bytes: bytes.byteLength, sha256: sha256Hex(bytes), form: opts.form, opset: opts.opset, weights: opts.weights };
-      if (opts.json) printJson(ctx.io, summary);
-      else println(ctx.io, `wrote ${opts.out}: ${opts.form} form, opset ${opts.opset}, ${bytes.byteLength} bytes, sha256 ${summary.sha256.slice(0, 16)}…`);
+      const summary = summarizeModel(bytes);
+      const sha256 = sha256Hex(bytes);
+      if (opts.json) printJson(ctx.io, { model: opts.out, weights: opts.weights, source: kind, bytes: bytes.byteLength, sha256, summary });
+      else println(ctx.io, `wrote ${opts.out}: ${exportLine(kind, summary)}, ${bytes.byteLength} bytes, sha256 ${sha256.slice(0, 16)}…`);
       ctx.exitCode = 0;
     });
+}
+
+/** `seed model, auto form, opset 17: x [batch, seq, 8] -> logits [batch, 4], 1,268 parameters` */
+function exportLine(kind: string, s: ModelSummary): string {
+  const io = (vs: ValueSummary[]) => vs.map((v) => `${v.name} [${(v.dims ?? []).map((d) => d ?? '?').join(', ')}]`).join(', ');
+  const form = s.metadata['gru_onnx.form'] ?? 'fused';
+  const opset = s.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version;
+  return `${kind} model, ${form} form, opset ${opset}: ${io(s.inputs)} -> ${io(s.outputs)}, ${s.parameterCount.toLocaleString('en-US')} parameters`;
 }
 
 /** Loads the weights named by --weights/--source (detected when `auto`). */
@@ -75,10 +84,10 @@ export function loadWeights(opts: { weights: string; source: SourceKind }): Sour
 }
 
 /** Exports the weights with the command's ONNX options; metadata records the model's sizes and the weights' SHA-256. */
-export function exportFromWeights(opts: Omit<ExportOpts, 'out' | 'json'>): Uint8Array {
+export function exportFromWeights(opts: Omit<ExportOpts, 'out' | 'json'>): { bytes: Uint8Array; kind: SourceModel['kind'] } {
   const source = loadWeights(opts);
   const sizes = source.kind === 'seed' ? configFromParams(source.params) : sourceSizes(source);
-  return exportSourceModel(source, {
+  const bytes = exportSourceModel(source, {
     form: opts.form,
     opset: opts.opset,
     hiddenStates: opts.hiddenStates === true,
@@ -89,6 +98,7 @@ export function exportFromWeights(opts: Omit<ExportOpts, 'out' | 'json'>): Uint8
       'gru_onnx.weights_sha256': sha256Hex(readFileSync(weightsFile(opts.weights))),
     },
   });
+  return { bytes, kind: source.kind };
 }
 
 /** The file whose hash identifies the weights: the path itself, or model.json for a tfjs model directory. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { UserError, type SeedParams, type SourceModel } from '@gru-onnx/model';
+import { sourceForward, sourceSizes, UserError, type SeedParams, type SeedSource, type SourceModel } from '@gru-onnx/model';
 import { checkModel, decodeModel } from '@gru-onnx/onnx';
 import {
   BACKENDS,
@@ -10,6 +10,7 @@ import {
   generateCases,
   loadBundle,
   readSignature,
+  seedInputs,
   reportToJson,
   saveBundle,
   verifyModel,
@@ -17,14 +18,18 @@ import {
   type BackendName,
   type BundleCaseData,
   type BundleData,
+  type Feeds,
   type RunnerOptions,
 } from '@gru-onnx/verify';
 import type { Context } from '../context.ts';
-import { InterruptedError, NotImplementedError } from '../exit-codes.ts';
+import { InterruptedError } from '../exit-codes.ts';
 import { requirePath } from '../files.ts';
 import { createProgress, log, println, type Progress } from '../io.ts';
 import { floatArg, intArg, parseBackends, parseShapes, type SweepShape } from '../parsers.ts';
 import { loadWeights, sourceOption, type SourceKind } from './export.ts';
+
+/** Runners that compute from the seed's parameters rather than the graph. */
+const SEED_ONLY: readonly BackendName[] = ['reference', 'tfjs'];
 
 export interface VerifyOpts {
   model?: string;
@@ -50,7 +55,7 @@ export function verifyCommand(ctx: Context): Command {
     .option('--weights <file>', 'the original weights: the expected outputs come from the float64 reference of them (also with --bundle)')
     .option('--bundle <dir>', "an ONNX backend-test bundle (model.onnx + test_data_set_N/): its inputs, and its stored outputs as expected values unless --weights is given")
     .addOption(sourceOption())
-    .option('--backends <list>', 'comma-separated backends to try, or all (default: all; unavailable ones are reported, not failed)', parseBackends)
+    .option('--backends <list>', 'comma-separated backends to try, or all (default: all, less reference and tfjs without the seed\'s weights; unavailable ones are reported, not failed)', parseBackends)
     .option('--require <list>', 'backends that must be available, else exit 3; they are run even if not in --backends', parseBackends)
     .option('--shapes <list>', 'shape sweep as BxT,... (batch x sequence length; default 1x1,1x10,1x64,1x257,3x1,...,64x257)', parseShapes)
     .option('--atol <x>', 'absolute tolerance for every backend (default: per backend, packages/verify/tolerances.json)', floatArg(0, 1))
@@ -90,14 +95,19 @@ export function checkVerifyOpts(opts: VerifyOpts): VerifyOpts {
 /** Verifies, writes reports and bundle as asked, prints the table (or JSON); returns the exit code (0, 1 or 3). */
 export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number> {
   const { io, signal } = ctx;
-  const bundle = opts.bundle !== undefined ? loadBundle(opts.bundle) : undefined;
-  const model = opts.model !== undefined ? readModel(opts.model) : bundle!.model;
-  // A hostile or broken graph is bad input (exit 2), refused before any backend is asked to load it.
+  const loaded = opts.bundle !== undefined ? loadBundle(opts.bundle) : undefined;
+  const model = opts.model !== undefined ? readFileSync(opts.model) : loaded!.model;
   checkStructure(model, opts.model ?? `${opts.bundle}/model.onnx`);
-  const params = opts.weights !== undefined ? seedParamsOf(loadWeights({ weights: opts.weights, source: opts.source }), opts.source) : undefined;
+  const source = opts.weights !== undefined ? loadWeights({ weights: opts.weights, source: opts.source }) : undefined;
+  // The seed's weights drive the float64 reference (and the reference and tfjs runners); an imported model's
+  // own float64 forward gives the expected values of the same inputs, handed to verifyModel as a bundle.
+  const params = source?.kind === 'seed' ? source.params : undefined;
+  const bundle = source && source.kind !== 'seed' ? sourceBundle(model, source, loaded, opts) : loaded;
   const require = opts.require ?? [];
+  // Without the seed's weights, reference and tfjs have nothing to run: leave them out unless named.
+  const tried = opts.backends ?? (params ? BACKENDS : BACKENDS.filter((b) => !SEED_ONLY.includes(b)));
   // A required backend is always tried, so that "required but unavailable" (exit 3) is decided by its probe.
-  const backends = [...(opts.backends ?? BACKENDS), ...require.filter((r) => !(opts.backends ?? BACKENDS).includes(r))];
+  const backends = [...tried, ...require.filter((r) => !tried.includes(r))];
   const timeoutMs = opts.timeout !== undefined ? Math.round(opts.timeout * 1000) : undefined;
   const runnerOptions = timeoutMs !== undefined ? { timeoutMs } : {};
 
@@ -142,20 +152,34 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
   return report.summary.exitCode;
 }
 
-function readModel(path: string): Uint8Array {
-  return readFileSync(path);
-}
-
 /** Decodes and runs the structural checker (names defined before use, so no cycles; initializer sizes; GRU shapes). */
 function checkStructure(model: Uint8Array, source: string): void {
   const issues = checkModel(decodeModel(model, source));
   if (issues.length > 0) throw new UserError(`${source}: invalid ONNX model: ${issues[0]!.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`);
 }
 
-/** verify compares against the seed's float64 reference; the other sources have no runner yet. */
-function seedParamsOf(source: SourceModel, flag: SourceKind): SeedParams {
-  if (source.kind !== 'seed') throw new NotImplementedError(`verify --weights with a ${source.kind} model${flag === 'auto' ? ' (detected)' : ''}: verifyModel takes only the seed's parameters`);
-  return source.params;
+/**
+ * Expected values for an imported model (PyTorch nn.GRU, tfjs-layers): its source framework's float64 forward
+ * (from @gru-onnx/model) on the sweep's inputs, or on a given bundle's inputs.
+ */
+function sourceBundle(model: Uint8Array, source: Exclude<SourceModel, SeedSource>, loaded: BundleData | undefined, opts: VerifyOpts): BundleData {
+  const sig = readSignature(model);
+  const output = sig.outputs.length === 1 ? sig.outputs[0]!.name : undefined;
+  if (output === undefined) throw new UserError(`--model has outputs ${sig.outputs.map((o) => o.name).join(', ')}; a ${source.kind} model is compared on one output, its logits`);
+  const inputs: { name: string; feeds: Feeds }[] =
+    loaded?.cases.map((c) => ({ name: c.name, feeds: c.inputs })) ??
+    generateCases(sig, { inputSize: sourceSizes(source).inputSize }, { ...(opts.shapes ? { shapes: opts.shapes } : {}), ...(opts.seed !== undefined ? { seed: opts.seed } : {}) }).map((c) => ({ name: c.id, feeds: c.feeds }));
+  const xName = seedInputs(sig, { inputSize: sourceSizes(source).inputSize }).x;
+  return {
+    model,
+    cases: inputs.map(({ name, feeds }) => {
+      const x = feeds[xName];
+      if (!x || x.dims.length !== 3) throw new UserError(`case ${name}: no input '${xName}' [batch, seq, input]`);
+      const [batch, seq] = x.dims as [number, number];
+      const { logits } = sourceForward(source, x.data, batch, seq);
+      return { name, inputs: feeds, outputs: { [output]: { dims: [batch, logits.length / batch], data: logits } } };
+    }),
+  };
 }
 
 /**
@@ -164,16 +188,23 @@ function seedParamsOf(source: SourceModel, flag: SourceKind): SeedParams {
  */
 async function bundleCases(model: Uint8Array, params: SeedParams | undefined, bundle: BundleData | undefined, opts: VerifyOpts, runnerOptions: RunnerOptions): Promise<BundleCaseData[]> {
   if (!params) return bundle!.cases.map((c) => ({ inputs: c.inputs, outputs: c.outputs }));
+  // With the seed's weights the expected values are the reference's, on the bundle's inputs when one was given.
+  if (bundle) return runReference(model, params, bundle.cases.map((c) => c.inputs), runnerOptions);
   const sig = readSignature(model);
   const cases = generateCases(sig, { inputSize: params['gru.W_xz.weight'].shape[1], hiddenSize: params['gru.W_hz.weight'].shape[0] }, {
     ...(opts.shapes ? { shapes: opts.shapes } : {}),
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
   });
+  return runReference(model, params, cases.map((c) => c.feeds), runnerOptions);
+}
+
+/** The reference runner's outputs for each input set: the expected values, as verify computed them. */
+async function runReference(model: Uint8Array, params: SeedParams, inputs: Feeds[], runnerOptions: RunnerOptions): Promise<BundleCaseData[]> {
+  const outputNames = readSignature(model).outputs.map((o) => o.name);
   const reference = createRunner('reference', runnerOptions);
   try {
-    const outputNames = sig.outputs.map((o) => o.name);
     const out: BundleCaseData[] = [];
-    for (const c of cases) out.push({ inputs: c.feeds, outputs: (await reference.run({ model, params, feeds: c.feeds, outputNames })).outputs });
+    for (const feeds of inputs) out.push({ inputs: feeds, outputs: (await reference.run({ model, params, feeds, outputNames })).outputs });
     return out;
   } finally {
     await reference.close();
