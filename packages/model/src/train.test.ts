@@ -71,7 +71,7 @@ describe('trainSeedModel', () => {
   it('learns a learnable task: sign of the summed first feature, ≥ 90% test accuracy', async () => {
     const r = await trainSeedModel({
       config: { ...SEED_CONFIG, outputSize: 2 },
-      train: { samples: 2000, seqLen: 10, epochs: 15, lr: 1e-2, batchSize: 64, seed: 1 },
+      train: { samples: 2000, seqLen: 10, epochs: 5, lr: 1e-2, batchSize: 64, seed: 1 },
       backend: 'wasm',
       data: generateSumSignTask,
     });
