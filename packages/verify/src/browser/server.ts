@@ -15,6 +15,8 @@ export interface PageServer {
   /** Publishes bytes at a fresh path for one run; returns the path. */
   put(bytes: Uint8Array, suffix: string): string;
   drop(path: string): void;
+  /** onnxruntime-web files the page has fetched so far, in order: which wasm build it really loaded. */
+  fetched(): string[];
   close(): Promise<void>;
 }
 
@@ -25,6 +27,7 @@ const TYPES: Record<string, string> = { mjs: 'text/javascript', wasm: 'applicati
 
 export async function startPageServer(ortDistDir: string): Promise<PageServer> {
   const blobs = new Map<string, Uint8Array>();
+  const fetched: string[] = [];
   let next = 0;
   const send = (res: ServerResponse, status: number, type: string, body: Uint8Array | string): void => {
     res.writeHead(status, {
@@ -43,6 +46,7 @@ export async function startPageServer(ortDistDir: string): Promise<PageServer> {
     const ort = ORT_FILE.exec(path);
     if (ort) {
       const file = ort[1]!;
+      if (!fetched.includes(file)) fetched.push(file);
       try {
         return send(res, 200, TYPES[file.endsWith('.wasm') ? 'wasm' : 'mjs']!, await readFile(join(ortDistDir, file)));
       } catch (err) {
@@ -75,6 +79,9 @@ export async function startPageServer(ortDistDir: string): Promise<PageServer> {
     },
     drop(path) {
       blobs.delete(path);
+    },
+    fetched() {
+      return [...fetched];
     },
     close() {
       closed ??= new Promise<void>((resolve) => {

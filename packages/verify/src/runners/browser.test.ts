@@ -95,7 +95,7 @@ describe.skipIf(!haveChromium)('in Chromium', () => {
       expect(agrees(out.outputs.logits!.data, expected.logits)).toBe(true);
       expect(agrees(out.outputs.hidden_states!.data, expected.hiddenStates)).toBe(true);
       expect(out.placements.find((p) => p.opType === 'GRU')).toMatchObject({ ep: 'CPUExecutionProvider' });
-      expect(out.settings).toMatchObject({ numThreads: 1, simd: true, crossOriginIsolated: true });
+      expect(out.settings).toMatchObject({ numThreads: 1, simd: true, crossOriginIsolated: true, wasm: expect.stringMatching(/^ort-wasm-simd-threaded.*\.wasm$/) });
       expect(processesWith(base)).toBeGreaterThan(0);
 
       process.env.GRU_ONNX_TEST_FAULT = 'browser-wasm:hang';

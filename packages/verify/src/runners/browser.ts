@@ -147,7 +147,9 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
             executionProvider: ep,
             bundle: BUNDLE[ep],
             ...result.settings,
+            // onnxruntime-web 1.30 ships SIMD builds only; `wasm` names the one the page fetched.
             simd: true,
+            wasm: s.server.fetched().filter((f) => f.endsWith('.wasm')).join(', '),
             chromium: s.chromiumVersion,
             placementSource: log ? 'onnxruntime verbose log (page console)' : 'none',
           },
