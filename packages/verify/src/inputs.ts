@@ -63,6 +63,8 @@ export const DEFAULT_SEED = 42;
  * clamp would show.
  */
 export const SATURATING_MAGNITUDE = 50;
+/** Most values in one generated input (2^26 float32 = 256 MiB): far above the 64x257 sweep of any GRU classifier. */
+export const MAX_INPUT_ELEMENTS = 2 ** 26;
 
 /** Parses `BxT,BxT,...` (the CLI's --shapes). */
 export function parseShapes(text: string): Shape[] {
@@ -102,7 +104,11 @@ export function seedInputs(sig: ModelSignature, sizes: { inputSize?: number; hid
   if (x.dims && x.dims.length !== 3) throw new UserError(`model input ${x.name}: rank ${x.dims.length}, expected [batch, seq, input]`);
   const inputSize = numeric(x.dims?.[2]) ?? sizes.inputSize;
   if (inputSize === undefined) throw new UserError(`model input ${x.name}: input size is symbolic and no weights were given`);
+  // The graph's declared sizes must agree with the weights': a file declaring 10⁹ inputs is refused here, before
+  // any input is allocated.
+  if (sizes.inputSize !== undefined && inputSize !== sizes.inputSize) throw new UserError(`model input ${x.name}: input size ${inputSize}, but the weights have ${sizes.inputSize}`);
   const hiddenSize = numeric(h0?.dims?.[1]) ?? sizes.hiddenSize;
+  if (h0 && sizes.hiddenSize !== undefined && hiddenSize !== sizes.hiddenSize) throw new UserError(`model input ${h0.name}: hidden size ${String(hiddenSize)}, but the weights have ${sizes.hiddenSize}`);
   if (h0 && hiddenSize === undefined) throw new UserError('model input h0: hidden size is symbolic and no weights were given');
   return { x: x.name, ...(h0 ? { h0: h0.name } : {}), inputSize, ...(hiddenSize !== undefined ? { hiddenSize } : {}) };
 }
@@ -126,6 +132,10 @@ export function generateCases(sig: ModelSignature, sizes: { inputSize?: number; 
   const I = names.inputSize;
   const H = names.hiddenSize ?? 0;
   const make = (kind: CaseKind, s: Shape, index: number): VerifyCase => {
+    // Sizes come from the model file when no weights are given: bound them before allocating.
+    if (s.batch * s.seq * I > MAX_INPUT_ELEMENTS || s.batch * H > MAX_INPUT_ELEMENTS) {
+      throw new UserError(`input ${s.batch}x${s.seq} with input size ${I}, hidden size ${H} needs more than ${MAX_INPUT_ELEMENTS} values per input`);
+    }
     const rng = new Rng((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
     const x = new Float32Array(s.batch * s.seq * I);
     const h0 = new Float32Array(s.batch * H);
