@@ -380,11 +380,17 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
  * outer scope and hold their own weights, so each branch is the whole recurrence.
  */
 function writeAuto(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Ops, out: { hT: string; hs: string }, threshold: number): Recurrence {
-  const shape = s.node('Shape', ['x'], ['x_shape_for_auto']);
   // Less-7 takes floating types only: before opset 9 compare as float.
   const asFloat = ops.opset < 9;
+  let shape: string | undefined;
   const dim = (index: number, what: string) => {
-    const d = s.node('Gather', [shape, s.int64(`index_${index}_1d`, [1], [index])], [`${what}_1d`], { axis: attr.int(0) });
+    let d: string;
+    // Shape-15 slices the shape itself: one kernel per dimension instead of Shape + Gather.
+    if (ops.opset >= 15) d = s.node('Shape', ['x'], [`${what}_1d`], { end: attr.int(index + 1), start: attr.int(index) });
+    else {
+      shape ??= s.node('Shape', ['x'], ['x_shape_for_auto']);
+      d = s.node('Gather', [shape, s.int64(`index_${index}_1d`, [1], [index])], [`${what}_1d`], { axis: attr.int(0) });
+    }
     return asFloat ? s.node('Cast', [d], [`${what}_1d_float`], { to: attr.int(1) }) : d;
   };
   const constant = (name: string, v: number) => (asFloat ? s.float(name, [1], [v]) : s.int64(name, [1], [v]));
