@@ -7,7 +7,7 @@
  * Cost: most cases stop in validation (milliseconds). onnxruntime runs in a child process (about 1 s each), so
  * only mutated models that pass every structural check reach it, and at most `ortBudget` of them per run.
  */
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeCheckpoint, initParams, Rng, UserError } from '@gru-onnx/model';
