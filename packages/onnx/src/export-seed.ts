@@ -4,14 +4,15 @@
  * - `fused`: one ONNX `GRU` node. The seed's z is ONNX's 1 − z and σ(−a) = 1 − σ(a), so the z rows of W, R and
  *   Wb are negated; linear_before_reset = 0 is the seed's h̃ = tanh(W_xh x + b_xh + W_hh (r ⊙ h)).
  * - `scan`: the same recurrence from primitive ops, for runtimes without a GRU kernel. The input projections of
- *   every step are hoisted into one MatMul before the loop, the z and r recurrent MatMuls are fused into one,
- *   and the body is
- *       zr = σ(xzr_t + h [W_hz W_hr]ᵀ),  h̃ = tanh(xh_t + W_hh (r ⊙ h)),  h' = h + z ⊙ (h̃ − h).
+ *   every step are hoisted out of the loop (x W_xgᵀ + b_xg for all steps, one Gemm per gate), and the body is
+ *       z = σ(xz_t + h W_hzᵀ),  r = σ(xr_t + h W_hrᵀ),  h̃ = tanh(xh_t + (r ⊙ h) W_hhᵀ),  h' = h + z ⊙ (h̃ − h)
+ *   which onnxruntime runs as 3 fused Gemm+activation kernels and 4 elementwise ones per step.
  *   Opsets 9+ use `Scan`; 7–8 use `Loop` (Scan-8's batch axis semantics would run the body once per row).
  * - `auto` (the default): an `If` on the batch size runs the fused node for small batches, where its kernel is
- *   fastest, and the hoisted scan for large ones, where ORT's GRU kernel falls behind.
+ *   fastest, and the hoisted scan for large ones, where onnxruntime's GRU kernel is 2.4× slower.
  *
- * Every form is exact for every sequence length, including 0: then h_T = h0 (zeros when not given).
+ * scan and auto are exact for every sequence length, including 0 (h_T = h0, zeros when not given; hidden_states
+ * [batch, 0, hidden]). fused is exact for seq ≥ 1: onnxruntime 1.29's GRU kernel aborts the process at seq 0.
  */
 import { UserError, writeFileAtomic } from '@gru-onnx/model';
 import type { SeedParams } from '@gru-onnx/model';
