@@ -98,6 +98,7 @@ describe('checkpoint round trip', () => {
 
   it('reports a missing file as a UserError naming it', () => {
     expect(() => loadCheckpoint(join(dir, 'nope.safetensors'))).toThrow(/nope\.safetensors: cannot read checkpoint \(ENOENT\)/);
+    expect(() => loadCheckpoint(dir)).toThrow(/: cannot read checkpoint \(EISDIR\)/);
   });
 });
 

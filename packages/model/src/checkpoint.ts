@@ -81,14 +81,16 @@ export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
 }
 
 export function loadCheckpoint(path: string): Checkpoint {
-  let size: number;
+  const cannot = (err: unknown) => new UserError(`${path}: cannot read checkpoint (${err instanceof Error && 'code' in err ? String(err.code) : String(err)})`);
+  let bytes: Uint8Array;
   try {
-    size = statSync(path).size;
+    const size = statSync(path).size;
+    if (size > MAX_FILE_BYTES) throw new UserError(`${path}: file is ${size} bytes, more than the ${MAX_FILE_BYTES}-byte limit`);
+    bytes = readFileSync(path);
   } catch (err) {
-    throw new UserError(`${path}: cannot read checkpoint (${err instanceof Error && 'code' in err ? String(err.code) : String(err)})`);
+    throw err instanceof UserError ? err : cannot(err);
   }
-  if (size > MAX_FILE_BYTES) throw new UserError(`${path}: file is ${size} bytes, more than the ${MAX_FILE_BYTES}-byte limit`);
-  return decodeCheckpoint(readFileSync(path), path);
+  return decodeCheckpoint(bytes, path);
 }
 
 function configOf(c: ModelConfig): ModelConfig {

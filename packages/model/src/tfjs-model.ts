@@ -91,7 +91,7 @@ function tanhViaSigmoid(tf: Tf, a: TF.Tensor): TF.Tensor2D {
  * The forward pass on tensors (differentiable: call it inside a tape). `h0` is [B, H] or undefined for zeros.
  * Returns logits [B, O] and, when asked, every hidden state [B, T, H].
  */
-export function fusedForward(
+export function forwardTensors(
   tf: Tf,
   p: ParamTensors,
   inputs: StepInputs,
@@ -175,7 +175,7 @@ export async function tfjsForward(
     const p = paramTensors(tf, params);
     const inputs = makeStepInputs(tf, x, batch, seq, c.inputSize);
     const h0T = h0 ? tf.tensor2d(Float32Array.from(h0), [batch, c.hiddenSize]) : undefined;
-    const r = fusedForward(tf, p, inputs, batch, h0T, true);
+    const r = forwardTensors(tf, p, inputs, batch, h0T, true);
     return [r.logits, r.hiddenStates!, r.hN];
   });
   const [logits, hiddenStates, hN] = (await Promise.all(out.map((t) => t.data()))) as Float32Array[];
@@ -204,7 +204,7 @@ export async function tfjsLossAndGrads(
   const oneHot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(labels), 'int32'), c.outputSize), 'float32') as TF.Tensor2D);
   const lossOf = (...t: TF.Tensor[]) => {
     const named = Object.fromEntries(PARAM_NAMES.map((n, i) => [n, t[i]!])) as ParamTensors;
-    return crossEntropy(tf, fusedForward(tf, named, inputs, batch).logits, oneHot);
+    return crossEntropy(tf, forwardTensors(tf, named, inputs, batch).logits, oneHot);
   };
   const { value, grads } = tf.valueAndGrads(lossOf)(ws);
   const g = {} as SeedParams;

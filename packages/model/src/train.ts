@@ -6,7 +6,7 @@ import { UserError } from './errors.ts';
 import { initParams } from './init.ts';
 import { PARAM_NAMES, type ParamName, type SeedParams } from './params.ts';
 import { Rng } from './rng.ts';
-import { crossEntropy, fusedForward, makeStepInputs, type ParamTensors } from './tfjs-model.ts';
+import { crossEntropy, forwardTensors, makeStepInputs, type ParamTensors } from './tfjs-model.ts';
 
 /** Adam exactly as PyTorch's defaults (tfjs's own default epsilon is 1e-7, so all are set explicitly). */
 export const ADAM = Object.freeze({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
@@ -110,7 +110,7 @@ export async function trainSeedModel(opts: TrainOptions, hooks: TrainHooks = {})
       for (let from = 0; from < t.samples; from += batchSize) {
         const count = Math.min(batchSize, t.samples - from);
         const batch = fullBatch ?? batchTensors(order!.subarray(from, from + count), count);
-        const loss = optimizer.minimize(() => crossEntropy(tf, fusedForward(tf, weights, batch.inputs, batch.count).logits, batch.oneHot), true, varList)!;
+        const loss = optimizer.minimize(() => crossEntropy(tf, forwardTensors(tf, weights, batch.inputs, batch.count).logits, batch.oneHot), true, varList)!;
         sum += (await loss.data())[0]! * count;
         loss.dispose();
         if (!fullBatch) tf.dispose(batch.tensors);
@@ -126,7 +126,7 @@ export async function trainSeedModel(opts: TrainOptions, hooks: TrainHooks = {})
     for (const n of PARAM_NAMES) params[n] = { shape: [...init[n].shape], data: (await vars[n].data()) as Float32Array };
 
     const testSet: Dataset = generate(rng, TEST_SAMPLES, t.seqLen, c.inputSize, c.outputSize);
-    const predicted = tf.tidy(() => tf.argMax(fusedForward(tf, weights, makeStepInputs(tf, testSet.x, TEST_SAMPLES, t.seqLen, c.inputSize), TEST_SAMPLES).logits, 1));
+    const predicted = tf.tidy(() => tf.argMax(forwardTensors(tf, weights, makeStepInputs(tf, testSet.x, TEST_SAMPLES, t.seqLen, c.inputSize), TEST_SAMPLES).logits, 1));
     const pred = await predicted.data();
     predicted.dispose();
     let correct = 0;
