@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { referenceForward } from '@gru-onnx/model';
+import { exportSeedModel } from '@gru-onnx/onnx';
 import type { Job, Runner } from '../runner.ts';
 import { fallbackOps } from '../placement.ts';
 import { createRunner, probeAll } from '../registry.ts';
@@ -68,6 +69,18 @@ describe.each(['reference', 'tfjs', 'ort-cpu', 'ort-wasm'])('%s', (name) => {
     expect(close(out.outputs.logits!.data, expected.logits)).toBe(true);
     expect(close(out.outputs.hidden_states!.data, expected.hiddenStates)).toBe(true);
     expect(close(out.outputs.h_n_out!.data, expected.hN)).toBe(true);
+  });
+
+  test('takes an h0 feed and the exporter’s scan form', async () => {
+    const h0 = Float32Array.from({ length: B * config.hiddenSize }, (_, i) => 0.1 * Math.cos(i));
+    const model = exportSeedModel(params, { form: 'scan', h0: true, hN: true });
+    const out = await make(name).run({ model, params, feeds: { x: { dims: [B, T, config.inputSize], data: x }, h0: { dims: [B, config.hiddenSize], data: h0 } }, outputNames: ['logits', 'h_n'] });
+    const e = referenceForward(params, x, B, T, h0);
+    const close = (a: Float32Array, ex: Float64Array) => a.every((v, i) => Math.abs(v - ex[i]!) <= 1e-5 + 1e-4 * Math.abs(ex[i]!));
+    expect(close(out.outputs.logits!.data, e.logits)).toBe(true);
+    expect(close(out.outputs.h_n!.data, e.hN)).toBe(true);
+    // h0 matters here: without it the answer differs.
+    expect(close(out.outputs.h_n!.data, expected.hN)).toBe(false);
   });
 
   test('reports unavailable, with the reason, when its library is missing', async () => {

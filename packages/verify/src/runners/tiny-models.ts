@@ -1,5 +1,5 @@
 import { onnx } from '@gru-onnx/onnx';
-import { PARAM_NAMES, Rng, configFromParams, paramShapes } from '@gru-onnx/model';
+import { Rng, configFromParams, initParams } from '@gru-onnx/model';
 import type { ModelConfig, ParamName, SeedParams } from '@gru-onnx/model';
 
 /**
@@ -7,19 +7,9 @@ import type { ModelConfig, ParamName, SeedParams } from '@gru-onnx/model';
  * tests need no exporter. Not the exporter: it covers only the fused-GRU form the runners must execute.
  */
 
-/** Seeded parameters with PyTorch's shapes, uniform in ±1/√H like nn.Linear's default init. */
+/** Seeded parameters with PyTorch's shapes and nn.Linear's initialisation. */
 export function randomParams(config: ModelConfig, seed: number): SeedParams {
-  const rng = new Rng(seed);
-  const shapes = paramShapes(config);
-  const bound = 1 / Math.sqrt(config.hiddenSize);
-  const out: Partial<SeedParams> = {};
-  for (const name of PARAM_NAMES) {
-    const shape = shapes[name];
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < data.length; i++) data[i] = rng.range(-bound, bound);
-    out[name] = { shape, data };
-  }
-  return out as SeedParams;
+  return initParams(config, new Rng(seed));
 }
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
