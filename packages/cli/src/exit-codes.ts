@@ -32,16 +32,23 @@ export class InterruptedError extends Error {
 }
 
 /**
- * One line for stderr and the exit code for `err`. UserError (bad input) is `error: <msg>`, exit 2; an
- * interruption is exit 130; anything else is `error: internal: <msg>`, exit 70. The stack only with --verbose.
+ * One line for stderr and the exit code for `err`. UserError (bad input) and failed system calls (ENOENT,
+ * EACCES, ENOSPC, ...) are `error: <msg>`, exit 2; an interruption is exit 130; anything else is
+ * `error: internal: <msg>`, exit 70. The stack only with --verbose.
  */
 export function describeError(err: unknown, verbose: boolean): { line: string; code: number } {
   if (err instanceof InterruptedError) return { line: 'error: interrupted', code: EXIT.interrupted };
-  const user = err instanceof UserError;
+  // A failed system call (no such directory, permission denied, disk full) is about the user's files or machine,
+  // not a bug: report it like bad input. Node's message already names the call and the path.
+  const user = err instanceof UserError || isSystemError(err);
   const message = oneLine(err instanceof Error ? err.message : String(err));
   let line = user ? `error: ${message}` : `error: internal: ${message}`;
   if (verbose && err instanceof Error && err.stack) line += `\n${err.stack}`;
   return { line, code: user ? EXIT.usage : EXIT.internal };
+}
+
+function isSystemError(err: unknown): boolean {
+  return err instanceof Error && 'syscall' in err && 'code' in err && typeof err.code === 'string';
 }
 
 /** Messages may carry newlines (commander's suggestions, nested causes); the contract is one line. */

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { LIMITS } from '@gru-onnx/model';
 import { BACKENDS, type BackendName } from '@gru-onnx/verify';
 
 /**
@@ -34,7 +35,7 @@ export interface SweepShape {
 }
 
 /** The most either dimension of `--shapes` may be; the libraries apply their own memory limits as well. */
-export const MAX_SHAPE_DIM = 65_536;
+export const MAX_SHAPE_DIM = LIMITS.sweepDim;
 
 /** `--shapes 1x10,64x257`: a comma-separated list of BxT, each at least 1, no duplicates. */
 export function parseShapes(value: string): SweepShape[] {

@@ -24,6 +24,13 @@ describe('gru-onnx program', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('--version and help CMD exit 0', async () => {
+    expect(await run('--version')).toMatchObject({ code: 0, stdout: '0.1.0\n' });
+    const r = await run('help', 'verify');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: gru-onnx verify');
+  });
+
   it('no command: help on stderr, usage error', async () => {
     const r = await run();
     expect(r.code).toBe(EXIT.usage);
@@ -50,6 +57,8 @@ describe('gru-onnx program', () => {
     [['inspect'], "missing required argument 'file.onnx'"],
     [['nope'], "unknown command 'nope'"],
     [['bench', '--only', 'nope'], "--only: no benchmark 'nope'"],
+    [['export', '--weights', 'fixtures/model/pytorch-seed.safetensors', '--out', 'no-such-dir/m.onnx'], "no such file or directory, open 'no-such-dir/.m.onnx.tmp"],
+    [['demo', '--out', 'package.json'], "--out: cannot create directory 'package.json'"],
   ])('%j is a usage error naming the problem', async (argv, message) => {
     const r = await run(...argv);
     expect(r.code).toBe(EXIT.usage);
@@ -73,6 +82,10 @@ describe('describeError', () => {
   it('anything else is an internal error, exit 70', () => {
     expect(describeError(new TypeError('x is undefined'), false)).toEqual({ line: 'error: internal: x is undefined', code: EXIT.internal });
     expect(describeError(new NotImplementedError('foo'), false).code).toBe(EXIT.internal);
+  });
+  it('a failed system call (a missing directory, no permission) is bad input, exit 2', () => {
+    const err = Object.assign(new Error("ENOENT: no such file or directory, open 'nope/x.onnx'"), { code: 'ENOENT', syscall: 'open' });
+    expect(describeError(err, false)).toEqual({ line: "error: ENOENT: no such file or directory, open 'nope/x.onnx'", code: EXIT.usage });
   });
   it('--verbose adds the stack', () => {
     expect(describeError(new UserError('bad'), true).line).toContain('at ');

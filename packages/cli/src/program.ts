@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import cliPackage from '../package.json' with { type: 'json' };
 import type { Context } from './context.ts';
 import { EXIT, describeError, oneLine } from './exit-codes.ts';
 import type { Io } from './io.ts';
@@ -16,7 +17,8 @@ export const PROGRAM_NAME = 'gru-onnx';
 export function buildProgram(ctx: Context): Command {
   const program = new Command(PROGRAM_NAME)
     .description('Train the seed GRU, export it to ONNX, and verify the ONNX graph on every onnxruntime target.')
-    .option('--verbose', 'stack traces on errors, and more logging')
+    .version(cliPackage.version, '--version', 'print the version')
+    .option('--verbose', 'stack traces on errors')
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',
@@ -59,9 +61,9 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Help and version are successes; `gru-onnx` with no command prints help and is a usage error.
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
-      return EXIT.usage;
+      // --help, `help CMD` and --version end with exit code 0; every other commander error is a usage error,
+      // including `gru-onnx` with no command (help on stderr).
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     const { line, code } = describeError(err, verbose);
     ctx.io.err(`${line}\n`);

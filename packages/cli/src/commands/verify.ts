@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { sourceForward, sourceSizes, UserError, type SeedParams, type SeedSource, type SourceModel } from '@gru-onnx/model';
+import { LIMITS, readFileWithin, sourceForward, sourceSizes, UserError, type SeedParams, type SeedSource, type SourceModel } from '@gru-onnx/model';
 import { checkModel, decodeModel } from '@gru-onnx/onnx';
 import {
   BACKENDS,
@@ -96,7 +95,7 @@ export function checkVerifyOpts(opts: VerifyOpts): VerifyOpts {
 export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number> {
   const { io, signal } = ctx;
   const loaded = opts.bundle !== undefined ? loadBundle(opts.bundle) : undefined;
-  const model = opts.model !== undefined ? readFileSync(opts.model) : loaded!.model;
+  const model = opts.model !== undefined ? readFileWithin(opts.model, LIMITS.onnxFileBytes, 'ONNX model') : loaded!.model;
   checkStructure(model, opts.model ?? `${opts.bundle}/model.onnx`);
   const source = opts.weights !== undefined ? loadWeights({ weights: opts.weights, source: opts.source }) : undefined;
   // The seed's weights drive the float64 reference (and the reference and tfjs runners); an imported model's
