@@ -7,9 +7,11 @@
 #
 # Run from the repository root. Writes (all ignored by git):
 #   .cuda-stage/core/gru-cuda/     the deploy tree: app/ (bundled CLI + bench + onnxruntime-node linux-x64 with the
+#                                  (its four native files are moved to .cuda-stage/cuda/gru-cuda/... before packing)
 #                                  CUDA provider libraries), data/ (models, checkpoint), BUILD.json
 #   .cuda-stage/node/node/bin/node Node's own binary, stripped
-#   tools/cuda/out/chunks/         core.tar.xz.part-NN, node.tar.xz.part-NN, SHA256SUMS, BUILD.json
+#   tools/cuda/out/chunks/         {cuda,app,node}.tar.xz.part-NN, SHA256SUMS, BUILD.json
+#   tools/cuda/out/send/N/         the chunks for device call N, with SHA256SUMS and BUILD.json (pack-calls.sh)
 # Without --model-fused/--model-scan the models are exported from --weights with the bundled CLI itself.
 set -euo pipefail
 
@@ -142,19 +144,40 @@ console.log(JSON.stringify({
 }, null, 2));
 EOF
 
-step "8. compress (xz -T2 -$XZ_PRESET) and split into ${CHUNK_MIB} MiB chunks"
-rm -rf "$CHUNKS"; mkdir -p "$CHUNKS"
-tools/cuda/chunk.sh --name core --from "$STAGE/core" --top gru-cuda --chunks "$CHUNKS" --chunk-bytes $((CHUNK_MIB * 1048576)) --xz-preset "$XZ_PRESET"
-[ $WITH_NODE = 1 ] && tools/cuda/chunk.sh --name node --from "$STAGE/node" --top node --chunks "$CHUNKS" --chunk-bytes $((CHUNK_MIB * 1048576)) --xz-preset "$XZ_PRESET"
+step "8. compress (xz -T2 -$XZ_PRESET) into chunks: cuda (the native libraries; reused while they are unchanged), app, node"
+TREE=$( (git ls-files -z; git ls-files -z --others --exclude-standard) | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+CALL_MIB=$(( (67108864 - TREE - 1048576) / 1048576 ))
+[ "$CALL_MIB" -gt "$CHUNK_MIB" ] && CALL_MIB=$CHUNK_MIB
+echo "working tree that travels with every call: $TREE bytes; carry budget per call and chunk size: $CALL_MIB MiB"
+# The four native files move from the app tree to a tree of their own: they are 96% of the bytes and change only
+# with onnxruntime-node or the provider package, so a rebuild for a new CLI recompresses only the small app tree.
+CUDASTAGE=$STAGE/cuda/gru-cuda/app/node_modules/onnxruntime-node/bin/napi-v6/linux/x64
+rm -rf "$STAGE/cuda"; mkdir -p "$CUDASTAGE"
+mv "$BINDING"/* "$CUDASTAGE/"
+mkdir -p "$CHUNKS"
+archive() { # name parent top key
+  local name=$1 parent=$2 top=$3 key=$4
+  if [ -f "$CHUNKS/.key-$name" ] && [ "$(cat "$CHUNKS/.key-$name")" = "$key" ] && grep " $name\.tar\.xz\.part-00\$" "$CHUNKS/SHA256SUMS" >/dev/null 2>&1 \
+     && (cd "$CHUNKS" && grep -E " $name\.tar\.xz\.part-[0-9]+\$" SHA256SUMS | sha256sum -c --quiet); then
+    echo "$name: inputs unchanged, reusing its $(grep -cE " $name\.tar\.xz\.part-" "$CHUNKS/SHA256SUMS") part(s)"
+  else
+    rm -f "$CHUNKS/.key-$name"
+    tools/cuda/chunk.sh --name "$name" --from "$parent" --top "$top" --chunks "$CHUNKS" --chunk-bytes $((CALL_MIB * 1048576)) --xz-preset "$XZ_PRESET"
+    echo "$key" >"$CHUNKS/.key-$name"
+  fi
+}
+drop() { # name: remove an archive no longer built
+  rm -f "$CHUNKS/$1.tar.xz.part-"* "$CHUNKS/.key-$1"
+  [ -f "$CHUNKS/SHA256SUMS" ] && { grep -vE " $1\.tar\.xz(\.part-[0-9]+)?\$" "$CHUNKS/SHA256SUMS" >"$CHUNKS/SHA256SUMS.tmp" || true; mv "$CHUNKS/SHA256SUMS.tmp" "$CHUNKS/SHA256SUMS"; }
+}
+drop core  # the layout before cuda/app were split
+archive cuda "$STAGE/cuda" gru-cuda "$( (cd "$CUDASTAGE" && sha256sum *) | sha256sum | cut -c1-64) xz-$XZ_PRESET chunk-$CALL_MIB"
+archive app "$STAGE/core" gru-cuda "$(date +%s%N)"
+if [ $WITH_NODE = 1 ]; then archive node "$STAGE/node" node "$(sha256sum "$NODESTAGE/bin/node" | cut -c1-64) xz-$XZ_PRESET chunk-$CALL_MIB"; else drop node; fi
 cp "$CORE/BUILD.json" "$CHUNKS/BUILD.json"
 
 step "chunks ($(( $(date +%s) - T0 )) s)"
 ls -l "$CHUNKS"
-echo "core parts: $(ls "$CHUNKS" | grep -c '^core\.tar\.xz\.part-'), node parts: $(ls "$CHUNKS" | grep -c '^node\.tar\.xz\.part-' || true)"
-TREE=$( (git ls-files -z; git ls-files -z --others --exclude-standard) | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
-echo "working tree that travels with every call: $TREE bytes; limit per call 67108864 bytes (64 MiB)"
-CALL_MIB=$(( (67108864 - TREE - 1048576) / 1048576 ))
-[ "$CALL_MIB" -gt "$CHUNK_MIB" ] && CALL_MIB=$CHUNK_MIB
-echo "carry budget per call: $CALL_MIB MiB (64 MiB - working tree - 1 MiB margin, at most --chunk-mib)"
+for a in cuda app node; do echo "$a parts: $(grep -cE " $a\.tar\.xz\.part-" "$CHUNKS/SHA256SUMS" || true)"; done
 echo
-tools/cuda/pack-calls.sh --chunks "$CHUNKS" --send "$OUTDIR/send" --call-bytes $((CALL_MIB * 1048576))
+tools/cuda/pack-calls.sh --chunks "$CHUNKS" --send "$OUTDIR/send" --call-bytes $((CALL_MIB * 1048576 + 65536))

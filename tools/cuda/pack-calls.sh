@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Groups the chunks of tools/cuda/out/chunks into one folder per device call, tools/cuda/out/send/N/, each with
-# SHA256SUMS and BUILD.json, and prints the exact `run` calls. Core parts go first (with a system node >= 20 on the
-# GPU machine they are all that is needed), then node parts; a call holds parts up to --call-mib in all.
+# SHA256SUMS and BUILD.json, and prints the exact `run` calls. The parts of every archive but node go first (with a
+# system node >= 20 on the GPU machine they are all that is needed), then node's; a call holds up to --call-mib.
 #
 #   tools/cuda/pack-calls.sh [--chunks DIR] [--send DIR] [--call-mib 60 | --call-bytes N]
 set -euo pipefail
@@ -20,7 +20,7 @@ rm -rf "$SEND"; mkdir -p "$SEND"
 LIMIT=${CALL_BYTES:-$((CALL_MIB * 1024 * 1024))}
 call=1 used=0
 mkdir -p "$SEND/$call"
-for p in $(awk '$2 ~ /^core\.tar\.xz\.part-/ {print $2}' "$CHUNKS/SHA256SUMS" | sort) \
+for p in $(awk '$2 ~ /\.tar\.xz\.part-/ && $2 !~ /^node\./ {print $2}' "$CHUNKS/SHA256SUMS" | sort -r -t. -k1,1 -s) \
          $(awk '$2 ~ /^node\.tar\.xz\.part-/ {print $2}' "$CHUNKS/SHA256SUMS" | sort); do
   size=$(stat -c %s "$CHUNKS/$p")
   [ "$size" -le "$LIMIT" ] || { echo "pack-calls.sh: $p is $size bytes, over the per-call limit of $LIMIT bytes" >&2; exit 1; }

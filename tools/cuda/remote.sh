@@ -27,6 +27,7 @@ DEADLINE=${GRU_CUDA_DEADLINE:-420}
 SKIP=" ${GRU_CUDA_SKIP:-} "
 T_START=$(date +%s)
 mkdir -p "$STAGE/chunks" "$OUT"
+STAGE=$(cd "$STAGE" && pwd) OUT=$(cd "$OUT" && pwd)  # absolute: `go` runs the steps from the extracted tree
 
 say() { echo "[remote $(date -u +%H:%M:%S)] $*"; }
 fail() { echo "[remote] FAIL: $*" >&2; exit 1; }
@@ -45,6 +46,7 @@ manifest() { # the staged manifest, refreshed from any carried copy
 
 parts_of() { awk -v a="$1" '$2 ~ "^"a"\\.tar\\.xz\\.part-" {print $2}' "$STAGE/SHA256SUMS" | sort; }
 archives() { awk '$2 ~ /\.tar\.xz$/ {sub(/\.tar\.xz$/, "", $2); print $2}' "$STAGE/SHA256SUMS"; }
+base_archives() { archives | grep -vx node; }  # always needed (cuda: native libraries, app: bundles and data)
 sha_of() { awk -v f="$1" '$2 == f {print $1}' "$STAGE/SHA256SUMS"; }
 
 have_part() { [ -f "$STAGE/chunks/$1.ok" ] && [ -f "$STAGE/chunks/$1" ]; }
@@ -162,14 +164,15 @@ status() { # prints what is staged and what is still needed; returns 0 when go c
       if have_part "$p"; then say "  staged: $p"; else say "  needed: $p"; fi
     done
   done
-  complete core || { say "core chunks incomplete"; ready=1; }
+  [ -n "$(base_archives)" ] || { say "SHA256SUMS lists no archive"; ready=1; }
+  for a in $(base_archives); do complete "$a" || { say "$a chunks incomplete"; ready=1; }; done
   if need_node_archive; then
     if ! grep -E ' node\.tar\.xz$' "$STAGE/SHA256SUMS" >/dev/null; then say "no usable system node and this build ships none"; ready=1
     elif ! complete node; then say "node chunks needed: no system node >= 20 here (GRU_CUDA_NODE=$NODE_MODE)"; ready=1; fi
   fi
   if [ $ready = 0 ]; then say "READY: every chunk needed is staged"; else
     local next=""
-    for a in core $(need_node_archive && echo node); do for p in $(parts_of "$a"); do have_part "$p" || next+=" $p"; done; done
+    for a in $(base_archives) $(need_node_archive && echo node); do for p in $(parts_of "$a"); do have_part "$p" || next+=" $p"; done; done
     say "NEXT: carry the send/ folder(s) holding:$next"
   fi
   return $ready
@@ -220,8 +223,8 @@ do_go() {
   hr "go"
   manifest
   status || fail "not every chunk is staged"
-  assemble core
-  need_node_archive && assemble node
+  for a in $(base_archives); do assemble "$a"; done
+  if need_node_archive; then assemble node; fi
   local APP="$STAGE/root/gru-cuda"
   [ -f "$APP/BUILD.json" ] || fail "$APP/BUILD.json missing after extraction"
   local NODE
@@ -286,7 +289,7 @@ case "$MODE" in
   probe) do_probe ;;
   recv) do_recv ;;
   status) manifest; status ;;
-  assemble) manifest; status || fail "not every chunk is staged"; assemble core; if need_node_archive; then assemble node; fi ;;
+  assemble) manifest; status || fail "not every chunk is staged"; for a in $(base_archives); do assemble "$a"; done; if need_node_archive; then assemble node; fi ;;
   go) { do_go; } 2>&1 | tee -a "$OUT/remote.log"; exit "${PIPESTATUS[0]}" ;;
   auto)
     {
