@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { ALL_NODES, expandAllNodes, fallbackOps, modelNodes, parsePlacementLog, parseProfile } from './placement.ts';
+import { ALL_NODES, annotateSubgraphs, expandAllNodes, fallbackOps, modelNodes, parsePlacementLog, parseProfile } from './placement.ts';
 import { randomParams, scanRnnModel, seedGruModel } from './runners/tiny-models.ts';
 
 // Lines as onnxruntime 1.29 (native) and onnxruntime-web 1.30 (page console) print them.
@@ -62,8 +62,20 @@ describe('expandAllNodes', () => {
   });
 
   test('modelNodes walks into Scan bodies', () => {
-    const nodes = modelNodes(scanRnnModel(new Float32Array(6), new Float32Array(4), 3, 2)).map((n) => n.node);
-    expect(nodes).toEqual(['zeros_like', 'h0', 'scan', 'step_xw', 'step_hw', 'step_add', 'step_tanh', 'step_copy']);
+    const nodes = modelNodes(scanRnnModel(new Float32Array(6), new Float32Array(4), 3, 2));
+    expect(nodes.map((n) => n.node)).toEqual(['zeros_like', 'h0', 'scan', 'step_xw', 'step_hw', 'step_add', 'step_tanh', 'step_copy']);
+    expect(nodes.map((n) => n.subgraph)).toEqual([undefined, undefined, undefined, ...Array(5).fill('scan.body')]);
+  });
+
+  test('annotateSubgraphs marks body nodes, fused ones by their source name', () => {
+    const model = scanRnnModel(new Float32Array(6), new Float32Array(4), 3, 2);
+    const r = annotateSubgraphs(parsePlacementLog(MIXED)!.placements, model);
+    expect(r.map((p) => [p.node, p.subgraph])).toEqual([
+      ['gru', undefined],
+      ['scan', undefined],
+      ['step_xw', 'scan.body'],
+      ['step_hw/MatMulAddFusion', 'scan.body'],
+    ]);
   });
 });
 

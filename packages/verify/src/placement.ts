@@ -97,20 +97,41 @@ function stripLogPrefix(line: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
-/** Every node of a graph and of its subgraphs (Scan/Loop/If bodies), depth first, as the model file lists them. */
+/**
+ * Every node of a graph and of its subgraphs (Scan/Loop/If bodies), depth first, as the model file lists them;
+ * subgraph nodes carry `subgraph` ("<owner>.<attribute>", nested ones joined by "/").
+ */
 export function modelNodes(model: Uint8Array): Placement[] {
   const out: Placement[] = [];
-  const walk = (g: onnx.GraphProto.$Properties | null | undefined): void => {
+  const walk = (g: onnx.GraphProto.$Properties | null | undefined, subgraph: string | undefined): void => {
     for (const n of g?.node ?? []) {
-      out.push({ node: n.name ?? '', opType: n.opType ?? '', ep: '' });
+      out.push({ node: n.name ?? '', opType: n.opType ?? '', ep: '', ...(subgraph ? { subgraph } : {}) });
       for (const a of n.attribute ?? []) {
-        if (a.g) walk(a.g);
-        for (const sub of a.graphs ?? []) walk(sub);
+        const here = `${n.name ?? n.opType}.${a.name}`;
+        const path = subgraph ? `${subgraph}/${here}` : here;
+        if (a.g) walk(a.g, path);
+        for (const sub of a.graphs ?? []) walk(sub, path);
       }
     }
   };
-  walk(onnx.ModelProto.decode(model).graph);
+  walk(onnx.ModelProto.decode(model).graph, undefined);
   return out;
+}
+
+/**
+ * Marks placements of subgraph nodes with their `subgraph`, matching node names against the model file. Fused
+ * nodes ("fused step_hw/MatMulAddFusion", "step_hw/MatMulAddFusion") match by the name before the first '/'.
+ * Nodes onnxruntime created (Memcpy, fused names with no source) stay unmarked.
+ */
+export function annotateSubgraphs(placements: readonly Placement[], model: Uint8Array): Placement[] {
+  const owner = new Map<string, string>();
+  for (const n of modelNodes(model)) if (n.subgraph && n.node) owner.set(n.node, n.subgraph);
+  return placements.map((p) => {
+    if (p.subgraph) return p;
+    const base = p.node.replace(/^fused /, '').split('/')[0]!;
+    const subgraph = owner.get(p.node) ?? owner.get(base);
+    return subgraph ? { ...p, subgraph } : p;
+  });
 }
 
 /**

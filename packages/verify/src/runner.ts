@@ -26,6 +26,8 @@ export interface Placement {
   ep: string;
   /** The log gave only "all N nodes on EP"; the node name and op type were taken from the model file. */
   inferred?: boolean;
+  /** For a node inside a Scan/Loop/If body: the owning node and attribute, e.g. "scan.body", "if.then_branch". */
+  subgraph?: string;
 }
 
 /** A float64 tensor: the reference runner's outputs before rounding to float32. */

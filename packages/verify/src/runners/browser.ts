@@ -5,7 +5,7 @@ import type { ChromiumProcess } from '../browser/chromium.ts';
 import { NO_GPU_FLAGS, WEBGPU_FLAGS, chromiumMissing, chromiumPath, launchChromium } from '../browser/chromium.ts';
 import type { PageServer } from '../browser/server.ts';
 import { startPageServer } from '../browser/server.ts';
-import { expandAllNodes, parsePlacementLog } from '../placement.ts';
+import { annotateSubgraphs, expandAllNodes, parsePlacementLog } from '../placement.ts';
 import type { RunnerOptions } from './common.ts';
 import { checkFeeds, faultFor, firstLine, packageVersion, threadsOf, timeoutOf, tryResolve, withDeadline } from './common.ts';
 import { findOrtWeb } from './ort-wasm.ts';
@@ -139,7 +139,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
           outputs[o.name] = { dims: o.dims, data: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) };
         }
         const log = parsePlacementLog(s.console.slice(from));
-        const placements = log ? expandAllNodes(log, job.model) : [];
+        const placements = log ? annotateSubgraphs(expandAllNodes(log, job.model), job.model) : [];
         return {
           outputs,
           placements,

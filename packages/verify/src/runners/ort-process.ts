@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackendName, Job, NamedTensor, Placement, RunResult } from '../runner.ts';
-import { expandAllNodes, parsePlacementLog, parseProfile } from '../placement.ts';
+import { annotateSubgraphs, expandAllNodes, parsePlacementLog, parseProfile } from '../placement.ts';
 import { untilReleased } from './cleanup.ts';
 import { checkFeeds, faultFor, firstLine, withDeadline } from './common.ts';
 
@@ -216,6 +216,7 @@ export class OrtChild {
           placementSource = 'onnxruntime verbose log';
         }
       }
+      placements = annotateSubgraphs(placements, job.model);
       const settings: Record<string, string | number | boolean> = { ...a.settings, placementSource };
       for (const [k, v] of Object.entries(a.versions ?? {})) settings[`onnxruntime.${k}`] = v;
       return { outputs, placements, settings };

@@ -117,7 +117,8 @@ describe('placements', () => {
     const model = scanRnnModel(new Float32Array(3 * H).fill(0.1), new Float32Array(H * H).fill(0.2), 3, H);
     const out = await make('ort-cpu').run({ model, feeds: { x: { dims: [T, B, 3], data: x } }, outputNames: ['h_n'] });
     expect(out.placements.map((p) => p.node)).toContain('step_xw');
-    expect(out.placements.find((p) => p.node === 'step_xw')).toMatchObject({ opType: 'MatMul', ep: 'CPUExecutionProvider' });
+    expect(out.placements.find((p) => p.node === 'step_xw')).toMatchObject({ opType: 'MatMul', ep: 'CPUExecutionProvider', subgraph: 'scan.body' });
+    expect(out.placements.find((p) => p.node === 'scan')?.subgraph).toBeUndefined();
   });
 
   test('ort-wasm: from the verbose log, with its thread and SIMD settings', async () => {
