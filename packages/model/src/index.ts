@@ -3,6 +3,7 @@ export * from './errors.ts';
 export * from './params.ts';
 export * from './rng.ts';
 export * from './atomic.ts';
+export * from './limits.ts';
 export * from './reference.ts';
 export * from './safetensors.ts';
 export * from './checkpoint.ts';

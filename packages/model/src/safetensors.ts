@@ -1,4 +1,5 @@
 import { UserError } from './errors.ts';
+import { LIMITS } from './limits.ts';
 
 /**
  * The safetensors format (https://github.com/huggingface/safetensors), as PyTorch's ecosystem reads it:
@@ -11,13 +12,13 @@ import { UserError } from './errors.ts';
  */
 
 /** Largest file we accept (2 GiB): far above any GRU checkpoint, and below Node's Buffer limits. */
-export const MAX_FILE_BYTES = 2 ** 31;
+export const MAX_FILE_BYTES = LIMITS.safetensorsFileBytes;
 /** Largest header we parse (100 MB, the limit of the reference implementation). */
-export const MAX_HEADER_BYTES = 100_000_000;
+export const MAX_HEADER_BYTES = LIMITS.safetensorsHeaderBytes;
 /** Largest tensor, in elements (2^29 F32 values = 2 GiB, the file limit). */
-export const MAX_TENSOR_ELEMENTS = 2 ** 29;
+export const MAX_TENSOR_ELEMENTS = LIMITS.safetensorsTensorElements;
 /** Most dimensions a tensor may have. */
-export const MAX_RANK = 8;
+export const MAX_RANK = LIMITS.safetensorsRank;
 
 /** Every dtype name the format defines, so a file with another one is told what it has. */
 const KNOWN_DTYPES = new Set(['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64']);

@@ -2,8 +2,7 @@
  * Decodes any `.onnx` file into a typed summary (what `inspect` prints). The JSON form follows
  * `summary.schema.json`, exported here as {@link MODEL_SUMMARY_SCHEMA}.
  */
-import { readFileSync } from 'node:fs';
-import { UserError } from '@gru-onnx/model';
+import { LIMITS, readFileWithin, UserError } from '@gru-onnx/model';
 import { toNumber, valueInfoDims } from './checker.ts';
 import { onnx } from './proto.ts';
 
@@ -59,13 +58,7 @@ export function decodeModel(bytes: Uint8Array, source = 'model'): onnx.ModelProt
 
 /** Reads and decodes a `.onnx` file. */
 export function readModelFile(path: string): onnx.ModelProto {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new UserError(`cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  return decodeModel(bytes, path);
+  return decodeModel(readFileWithin(path, LIMITS.onnxFileBytes, 'ONNX model'), path);
 }
 
 const elemTypeName = (t: number | null | undefined): string => onnx.TensorProto.DataType[t ?? 0] ?? `TYPE_${t}`;

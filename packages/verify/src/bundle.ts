@@ -2,7 +2,7 @@ import { existsSync, fsyncSync, closeSync, mkdirSync, openSync, readdirSync, rea
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { onnx } from '@gru-onnx/onnx';
-import { UserError } from '@gru-onnx/model';
+import { LIMITS, UserError } from '@gru-onnx/model';
 import { readSignature } from './inputs.ts';
 import type { NamedTensor } from './runner.ts';
 import type { BundleCaseData, BundleData } from './verify.ts';
@@ -18,9 +18,9 @@ import type { BundleCaseData, BundleData } from './verify.ts';
  */
 
 /** Refused before reading: no tensor file of a seed-sized model comes near this. */
-export const MAX_BUNDLE_FILE_BYTES = 1 << 30;
+export const MAX_BUNDLE_FILE_BYTES = LIMITS.bundleFileBytes;
 /** Refused before allocating: 2^28 float32 values is 1 GiB. */
-export const MAX_TENSOR_ELEMENTS = 2 ** 28;
+export const MAX_TENSOR_ELEMENTS = LIMITS.bundleTensorElements;
 
 
 function tensorProto(name: string, t: { dims: number[]; data: ArrayLike<number> }): Uint8Array {

@@ -1,5 +1,5 @@
 import { onnx } from '@gru-onnx/onnx';
-import { PARAM_NAMES, Rng, UserError } from '@gru-onnx/model';
+import { LIMITS, PARAM_NAMES, Rng, UserError } from '@gru-onnx/model';
 import type { SeedParams } from '@gru-onnx/model';
 import { unravel } from './compare.ts';
 import type { Feeds, NamedTensor } from './runner.ts';
@@ -64,7 +64,7 @@ export const DEFAULT_SEED = 42;
  */
 export const SATURATING_MAGNITUDE = 50;
 /** Most values in one generated input (2^26 float32 = 256 MiB): far above the 64x257 sweep of any GRU classifier. */
-export const MAX_INPUT_ELEMENTS = 2 ** 26;
+export const MAX_INPUT_ELEMENTS = LIMITS.generatedInputElements;
 
 /** Parses `BxT,BxT,...` (the CLI's --shapes). */
 export function parseShapes(text: string): Shape[] {
@@ -73,7 +73,7 @@ export function parseShapes(text: string): Shape[] {
     if (!m) throw new UserError(`--shapes: "${part}" is not BATCHxSEQ (e.g. 3x10)`);
     const batch = Number(m[1]);
     const seq = Number(m[2]);
-    if (batch < 1 || seq < 1 || batch > 65536 || seq > 65536) throw new UserError(`--shapes: ${part}: batch and seq must be 1..65536`);
+    if (batch < 1 || seq < 1 || batch > LIMITS.sweepDim || seq > LIMITS.sweepDim) throw new UserError(`--shapes: ${part}: batch and seq must be 1..${LIMITS.sweepDim}`);
     return { batch, seq };
   });
   if (shapes.length === 0) throw new UserError('--shapes: empty');

@@ -1,6 +1,7 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
+import { LIMITS } from '../limits.ts';
 
 /**
  * A TensorFlow.js layers model: [InputLayer] → GRU (→ GRU …) → Dense, read from `model.json` and its weight files.
@@ -292,7 +293,7 @@ function findInputShape(topology: Json): (number | null)[] | undefined {
 }
 
 /** Largest model.json or weight file read (1 GiB): far above any GRU classifier. */
-const MAX_FILE_BYTES = 2 ** 30;
+const MAX_FILE_BYTES = LIMITS.tfjsFileBytes;
 
 function readBounded(path: string, what: string): Uint8Array {
   let st: Stats;
