@@ -220,6 +220,14 @@ export function lieAboutLength(rng: Rng, bytes: Uint8Array): Mutation<Uint8Array
   return { label: `protobuf length at ${s.at} says ${lie} (real ${s.value})`, value: out };
 }
 
+/** The decoded graph with every list this file edits present (protobufjs leaves absent ones null in the types). */
+function graphOf(m: onnx.ModelProto) {
+  const g = (m.graph ??= {});
+  const node = (g.node ?? []).map((n) => Object.assign(n, { name: n.name ?? '', input: n.input ?? [], output: n.output ?? [], attribute: n.attribute ?? [] }));
+  const initializer = (g.initializer ?? []).map((t) => Object.assign(t, { name: t.name ?? '', dims: t.dims ?? [], rawData: t.rawData ?? new Uint8Array(0) }));
+  return Object.assign(g, { node, initializer, input: g.input ?? [], output: g.output ?? [] });
+}
+
 /**
  * Edits a decoded ONNX model: initializer dims huge/negative (data kept), wrong data types, hidden_size lies,
  * duplicate node/initializer/output names, a cycle (a node reads a later node's output), a missing node, input
@@ -227,7 +235,7 @@ export function lieAboutLength(rng: Rng, bytes: Uint8Array): Mutation<Uint8Array
  */
 export function mutateOnnx(rng: Rng, bytes: Uint8Array): Mutation<Uint8Array> {
   const m = onnx.ModelProto.decode(bytes);
-  const g = m.graph!;
+  const g = graphOf(m);
   const op = rng.int(11);
   let label: string;
   const init = g.initializer.length > 0 ? pick(rng, g.initializer) : undefined;
@@ -304,10 +312,10 @@ export function mutateOnnx(rng: Rng, bytes: Uint8Array): Mutation<Uint8Array> {
 /** Bit flips confined to initializer data: the model stays valid and ORT must run it; the answer changes. */
 export function flipWeightBits(rng: Rng, bytes: Uint8Array): Mutation<Uint8Array> {
   const m = onnx.ModelProto.decode(bytes);
-  const inits = m.graph!.initializer.filter((t) => t.rawData.length >= 4);
+  const inits = graphOf(m).initializer.filter((t) => (t.rawData?.length ?? 0) >= 4);
   if (inits.length === 0) return mutateOnnx(rng, bytes);
   const t = pick(rng, inits);
-  const raw = copy(t.rawData);
+  const raw = copy(t.rawData ?? new Uint8Array(0));
   const at = rng.int(raw.length);
   raw[at]! ^= 1 << rng.int(8);
   t.rawData = raw;
