@@ -43,7 +43,3 @@ export function untilReleased(release: () => void): () => void {
 export function releaseAllNow(): void {
   releaseAll();
 }
-
-export function pendingReleases(): number {
-  return releases.size;
-}

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '@gru-onnx/model';
-import type { BackendName, Feeds, NamedTensor } from '../runner.ts';
+import type { BackendName, Feeds } from '../runner.ts';
 
 /** Options every runner factory accepts; each runner reads the ones that concern it and ignores the rest. */
 export interface RunnerOptions {
@@ -143,8 +143,4 @@ export function checkFeeds(feeds: Feeds): void {
       throw new UserError(`input '${name}': ${t.data.length} values for shape [${t.dims.join(', ')}]`);
     }
   }
-}
-
-export function tensor(dims: number[], data: Float32Array): NamedTensor {
-  return { dims, data };
 }

@@ -7,6 +7,8 @@ import { findOrtNode } from './ort-cpu.ts';
 import { OrtChild } from './ort-process.ts';
 import { probeModel } from './probe-model.ts';
 
+export const CUDA_EP = 'CUDAExecutionProvider';
+
 /** The provider libraries onnxruntime-node loads for `cuda`, from the directory of its binding. */
 export const CUDA_PROVIDER_LIBS = ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'] as const;
 
@@ -29,10 +31,10 @@ function tf32Env(tf32: boolean): Record<string, string | undefined> {
 }
 
 /**
- * onnxruntime-node on the CUDA EP, in a worker child (a fresh session and profile per run). It never retries on CPU: if the CUDA EP cannot
- * load, the run fails; nodes the CUDA EP declines still land on CPU (onnxruntime adds its CPU EP to every
- * session), and the placements show them, for the caller to judge with `fallbackOps(placements,
- * 'CUDAExecutionProvider')`.
+ * onnxruntime-node on the CUDA EP, in a worker child (a fresh session and profile per run). It never retries on
+ * CPU: if the CUDA EP cannot load, the run fails; nodes the CUDA EP declines still land on CPU (onnxruntime adds
+ * its CPU EP to every session), and the placements show them, for the caller to judge with
+ * `fallbackOps(placements, CUDA_EP)`.
  */
 export function createOrtCudaRunner(options: RunnerOptions = {}): Runner {
   const threads = threadsOf(options);
@@ -69,6 +71,10 @@ export function createOrtCudaRunner(options: RunnerOptions = {}): Runner {
         // The libraries are there: only a session tells whether they load, find their CUDA libraries and a GPU.
         try {
           const r = await childFor(found.path).run(probeModel(), Math.min(timeoutMs, 30_000));
+          const ran = r.placements.find((p) => p.opType === 'MatMul');
+          if (ran?.ep !== CUDA_EP) {
+            return { available: false, reason: `a CUDA session was created but its probe MatMul ran on ${ran?.ep ?? 'an unknown EP'}`, enable: CUDA_ENABLE };
+          }
           return { available: true, versions: { 'onnxruntime-node': found.version }, settings: { ...settings, placementSource: String(r.settings.placementSource) } };
         } catch (err) {
           return { available: false, reason: `CUDA session failed: ${firstLine(err).replace(/^ort-cuda: /, '')}`, enable: CUDA_ENABLE };
