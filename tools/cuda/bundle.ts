@@ -9,7 +9,9 @@
 //   others are imported lazily by the code, so their runners report "not installed" instead of breaking the load.
 // - Files the code reaches through `new URL('<relative>', import.meta.url)` (the onnxruntime worker child,
 //   tolerances.json) are copied to the same relative place from the bundle, inside STAGE.
-// - A static import of an external that is not shipped would fail the whole bundle at load: that is an error here.
+// - A static import of an external that is not shipped would fail the whole bundle at load. Such a package gets a
+//   stub in STAGE/app/node_modules exporting the imported names as values that throw "not shipped" when used, so
+//   the bundle loads and only the feature that needs it (e.g. the PNG report screenshot) fails, saying why.
 import { build } from 'esbuild';
 import type { Metafile } from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -31,6 +33,7 @@ export interface BundleResult {
   assets: { from: string; to: string }[];
   skippedAssets: { from: string; why: string }[];
   staticExternals: string[];
+  stubs: { package: string; names: string[] }[];
 }
 
 const URL_RE = /new\s+URL\(\s*(['"`])([^'"`]+)\1\s*,\s*import\.meta\.url\s*\)/g;
@@ -94,7 +97,57 @@ export async function bundle(entry: string, outfile: string, root: string): Prom
       assets.push({ from: relative(process.cwd(), from), to: relative(rootAbs, to) });
     }
   }
-  return { outfile, bytes: statSync(outfile).size, assets, skippedAssets, staticExternals };
+  const stubs = staticExternals.length > 0 ? writeStubs(outfile, staticExternals) : [];
+  return { outfile, bytes: statSync(outfile).size, assets, skippedAssets, staticExternals, stubs };
+}
+
+/** The names a bundle imports from `spec` with static import statements. */
+export function importedNames(code: string, spec: string): { names: string[]; hasDefault: boolean } {
+  const esc = spec.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const re = new RegExp(`^import\\s+([^;]*?)\\s+from\\s+["']${esc}["'];?`, 'gm');
+  const names = new Set<string>();
+  let hasDefault = false;
+  for (const m of code.matchAll(re)) {
+    const clause = m[1]!.trim();
+    const braces = /\{([^}]*)\}/.exec(clause);
+    if (braces) {
+      for (const part of braces[1]!.split(',')) {
+        const name = part.trim().split(/\s+as\s+/)[0]!.trim();
+        if (name === 'default') hasDefault = true;
+        else if (name) names.add(name);
+      }
+    }
+    // `import X from`, `import * as X from` (or either beside braces): the stub's default export serves both.
+    if (clause.replace(/\{[^}]*\}/, '').replace(/,/g, ' ').trim()) hasDefault = true;
+  }
+  return { names: [...names].sort(), hasDefault };
+}
+
+function writeStubs(outfile: string, specs: string[]): { package: string; names: string[] }[] {
+  const code = readFileSync(outfile, 'utf8');
+  const out: { package: string; names: string[] }[] = [];
+  for (const pkg of [...new Set(specs.map(packageOf))]) {
+    const names = new Set<string>();
+    for (const spec of specs.filter((s) => packageOf(s) === pkg)) for (const n of importedNames(code, spec).names) names.add(n);
+    const dir = join(dirname(outfile), 'node_modules', pkg);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: pkg, version: '0.0.0-not-shipped', type: 'module', main: 'index.js', exports: { '.': './index.js', './*': './index.js' } }, null, 2)}\n`);
+    const why = `${pkg} is not shipped with this bundle (tools/cuda/bundle.ts): unavailable on this machine`;
+    writeFileSync(
+      join(dir, 'index.js'),
+      [
+        `// Stub: ${why}.`,
+        `const why = ${JSON.stringify(why)};`,
+        'const fail = () => { throw new Error(why); };',
+        "const stub = new Proxy(function notShipped() {}, { get: (_t, p) => (p === 'then' || typeof p === 'symbol' ? undefined : fail()), apply: fail, construct: fail });",
+        'export default stub;',
+        ...[...names].map((n) => `export const ${n} = stub;`),
+        '',
+      ].join('\n'),
+    );
+    out.push({ package: pkg, names: [...names] });
+  }
+  return out;
 }
 
 /** Directory of an installed package, resolved from the workspace (pnpm's layout). */
@@ -174,20 +227,17 @@ async function main(): Promise<void> {
   }
   const root = typeof args.root === 'string' ? args.root : dirname(dirname(pairs[0]![1]));
   const report: Record<string, unknown> = {};
-  let failed = false;
   for (const [entry, out] of pairs) {
     const r = await bundle(entry, out, root);
     report[basename(out)] = r;
-    if (r.staticExternals.length > 0) {
-      console.error(`error: ${out} imports ${r.staticExternals.join(', ')} statically; they are not shipped, so the bundle would not load`);
-      failed = true;
+    for (const st of r.stubs) {
+      console.error(`warning: ${out} imports ${st.package} statically (${st.names.join(', ') || 'default'}); it is not shipped, so a stub that throws when used stands in`);
     }
   }
   if (args['ort-node']) report.ortNode = copyOrtNode(join(dirname(pairs[0]![1]), 'node_modules'));
   const summary = JSON.stringify(report, null, 2);
   writeFileSync(join(root, 'bundle-report.json'), summary);
   console.log(summary);
-  if (failed) process.exit(1);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {

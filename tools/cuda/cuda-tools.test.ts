@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { markdownTable, placementsFromProfile, quantile } from './bench-cuda.ts';
+import { importedNames } from './bundle.ts';
 import { FATBIN_MAGIC, elfSections, parseFatbins, pruneFatbinRange, pruneFatbins } from './fatbin.ts';
 
 const HERE = resolve(import.meta.dirname);
@@ -130,6 +131,14 @@ describe('bench helpers', () => {
       { model: 'fused', ep: 'cuda', threads: null, batch: 64, seq: 10, iterations: 5, latencyMsMedian: 0.5, latencyMsP10: 0.4, latencyMsP90: 0.6, latencyMsMean: 0.5, sequencesPerSecond: 128000, maxAbsDiffVsCpu: 1e-7 },
     ]);
     expect(t).toContain('| fused | cuda | - | 64 | 0.500 |');
+  });
+});
+
+describe('bundle stubs', () => {
+  it('finds the names a bundle imports statically from a package', () => {
+    const code = 'import { chromium } from "playwright-core";\nimport { a as b, c } from "playwright-core";\nimport d from "x";\n';
+    expect(importedNames(code, 'playwright-core')).toEqual({ names: ['a', 'c', 'chromium'], hasDefault: false });
+    expect(importedNames(code, 'x')).toEqual({ names: [], hasDefault: true });
   });
 });
 
