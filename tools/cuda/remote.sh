@@ -13,7 +13,7 @@
 # Environment: OUT (results; default ./cuda-out), GRU_CUDA_STAGE (default /tmp/gru-cuda, persists while the machine
 # stays warm), GRU_CUDA_NODE (auto | system | shipped; default auto: a system node >= 20, else the shipped one),
 # GRU_CUDA_SHAPES (verify's --shapes), GRU_CUDA_DEADLINE (seconds for all of `go`, default 420),
-# GRU_CUDA_BENCH_ARGS (extra bench arguments), GRU_CUDA_SKIP (space-separated steps to skip: doctor verify-fused
+# GRU_CUDA_BENCH_ARGS (extra bench arguments), GRU_CUDA_BENCH_TF32=1 (bench with TF32 allowed), GRU_CUDA_SKIP (space-separated steps to skip: doctor verify-fused
 # verify-scan bench).
 set -uo pipefail
 
@@ -267,7 +267,10 @@ do_go() {
       --timeout 240 --report "$R/verify-$form" --json
   done
   # shellcheck disable=SC2086
-  run_step bench 200 "" "$NODE" app/bench-cuda.mjs --model fused=data/model-fused.onnx --model scan=data/model-scan.onnx \
+  # TF32 off, as in verify's ort-cuda runner (GRU_CUDA_BENCH_TF32=1 keeps the CUDA EP's default, TF32 allowed).
+  local TF32_ENV=(env NVIDIA_TF32_OVERRIDE=0)
+  [ -n "${GRU_CUDA_BENCH_TF32:-}" ] && TF32_ENV=(env -u NVIDIA_TF32_OVERRIDE)
+  run_step bench 200 "" "${TF32_ENV[@]}" "$NODE" app/bench-cuda.mjs --model fused=data/model-fused.onnx --model scan=data/model-scan.onnx \
     --batches 1,64,1024,16384 --eps cuda,cpu --cpu-threads "1,all" --require cuda \
     --json "$OUT/bench.json" --md "$OUT/bench.md" ${GRU_CUDA_BENCH_ARGS:-}
 
