@@ -2,16 +2,21 @@
 import { main } from './index.ts';
 import { EXIT } from './exit-codes.ts';
 
-// First Ctrl-C asks the running command to stop cleanly (verify closes its browsers, no temp files are left);
-// a second one exits at once, for a command that does not listen.
+/** Commands that watch the abort signal and stop cleanly (browsers closed, no partial files, exit 130). */
+const STOPS_CLEANLY = new Set(['demo', 'verify', 'train']);
+
+const argv = process.argv.slice(2);
+const command = argv.find((a) => !a.startsWith('-'));
 const controller = new AbortController();
 process.on('SIGINT', () => {
-  if (controller.signal.aborted) process.exit(EXIT.interrupted);
-  process.stderr.write('\ninterrupted; stopping (Ctrl-C again to exit now)\n');
+  // Other commands, and a second Ctrl-C, exit at once; the verify package's own exit hook still kills any
+  // browser it started. File writes are atomic, so no partial file is left either way.
+  if (controller.signal.aborted || command === undefined || !STOPS_CLEANLY.has(command)) process.exit(EXIT.interrupted);
+  process.stderr.write('\ninterrupted; stopping cleanly (Ctrl-C again to exit now)\n');
   controller.abort();
 });
 
-const code = await main(process.argv.slice(2), { signal: controller.signal });
+const code = await main(argv, { signal: controller.signal });
 // Exit explicitly: a backend's worker threads (tfjs-wasm, onnxruntime-web) may keep the event loop alive
 // after every result is written. stdout/stderr are synchronous for files and pipes on Linux, so nothing is lost.
 process.exit(code);
