@@ -64,7 +64,7 @@ export function verifyCommand(ctx: Context): Command {
     .option('--report <dir>', 'write report.json, report.md and report.html into DIR')
     .option('--save-bundle <dir>', 'write the inputs and expected outputs as an ONNX backend-test bundle')
     .option('--json', 'print the JSON report on stdout instead of the table')
-    .option('--verbose', 'stack traces on errors, and per-backend logs')
+    .option('--verbose', 'stack traces on errors')
     .addHelpText(
       'after',
       `
