@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SEED_CONFIG, UserError } from '@gru-onnx/model';
 import { fakeParams, fakeRunner, signatureOnlyModel } from './fake-runner.ts';
@@ -119,6 +120,21 @@ describe('verifyModel', () => {
     expect(onGpu.backends[0]!.status).toBe('pass');
     const silent = await verifyModel(base({ runners: [fakeRunner('browser-webgpu')] }));
     expect(silent.backends[0]!.status).toBe('partial');
+  });
+
+  it('reports ort-cuda as partial when the fused GRU fell back to the CPU EP (placements seen on an H100)', async () => {
+    // docs/cuda/run-1/verify-fused.json: onnxruntime 1.29's CUDA EP has no GRU kernel for linear_before_reset = 0.
+    const seen = JSON.parse(readFileSync(new URL('../../../docs/cuda/run-1/verify-fused.json', import.meta.url), 'utf8')) as {
+      backends: { name: string; placements: { node: string; opType: string; ep: string }[] }[];
+    };
+    const placements = seen.backends.find((b) => b.name === 'ort-cuda')!.placements;
+    const r = await verifyModel(base({ runners: [fakeRunner('ort-cuda', { placements })], require: ['ort-cuda'] }));
+    expect(r.backends[0]!.status).toBe('partial');
+    expect(r.backends[0]!.reason).toMatch(/not a CUDA result: GRU \S+ ran on CPUExecutionProvider/);
+    expect(r.summary.exitCode).toBe(1);
+    const onGpu = placements.map((p) => ({ ...p, ep: 'CUDAExecutionProvider' }));
+    const ok = await verifyModel(base({ runners: [fakeRunner('ort-cuda', { placements: onGpu })], require: ['ort-cuda'] }));
+    expect(ok.backends[0]!.status).toBe('pass');
   });
 
   it('fails wrong shapes and NaN outputs without throwing', async () => {

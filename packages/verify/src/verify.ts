@@ -8,6 +8,8 @@ import { DEFAULT_SEED, DEFAULT_SHAPES, generateCases, readSignature, SATURATING_
 import type { GenerateOptions, ModelSignature, Shape, VerifyCase } from './inputs.ts';
 import type { BackendReport, BackendStatus, CaseReport, Report } from './report.ts';
 import { REPORT_SCHEMA_VERSION } from './report.ts';
+import { ALL_NODES, COMPUTE_OPS } from './placement.ts';
+import { CUDA_EP } from './runners/ort-cuda.ts';
 import { createRunner as createRegisteredRunner } from './registry.ts';
 import type { RunnerOptions } from './registry.ts';
 import { BACKENDS } from './runner.ts';
@@ -73,8 +75,16 @@ export interface VerifyOptions {
   signal?: AbortSignal;
 }
 
-/** Ops whose placement decides whether a WebGPU run is a WebGPU result: the fused GRU, the scan body's MatMuls, the head. */
-export const WEBGPU_CRITICAL_OPS = ['GRU', 'MatMul', 'Gemm'] as const;
+/**
+ * Backends whose result counts only when their accelerator ran the arithmetic: each one's EP test. A run where a
+ * compute op (COMPUTE_OPS: the fused GRU, the scan body's MatMuls, the head's Gemm) ran elsewhere matches, but
+ * is `partial`, never a pass. Measured: the CUDA EP of onnxruntime 1.29 has no kernel for GRU with
+ * linear_before_reset = 0 and hands the seed's fused node to the CPU EP.
+ */
+export const ACCELERATED: Partial<Record<BackendName, { label: string; isTarget: (ep: string) => boolean }>> = {
+  'browser-webgpu': { label: 'WebGPU', isTarget: (ep) => /webgpu|^js/i.test(ep) },
+  'ort-cuda': { label: 'CUDA', isTarget: (ep) => ep === CUDA_EP },
+};
 /** Runners that compute from the original weights rather than the graph. */
 const NEEDS_PARAMS: readonly BackendName[] = ['reference', 'tfjs'];
 
@@ -133,10 +143,6 @@ function referenceExpected(params: SeedParams, sig: ModelSignature, c: VerifyCas
     else throw new UserError(`model output "${o.name}": the reference has no such output (it has logits, hidden_states, h_n)`);
   }
   return out;
-}
-
-function isWebGpuEp(ep: string): boolean {
-  return /webgpu|^js/i.test(ep);
 }
 
 /**
@@ -382,7 +388,7 @@ async function runCases(
   finishBackend(b);
 }
 
-/** Backend status from its cases: error, then fail, then (WebGPU only) partial, then pass. */
+/** Backend status from its cases: error, then fail, then (accelerated backends only) partial, then pass. */
 function finishBackend(b: BackendReport): void {
   const errored = b.cases.find((c) => c.status === 'error');
   const failed = b.cases.find((c) => c.status === 'fail');
@@ -399,17 +405,17 @@ function finishBackend(b: BackendReport): void {
     b.reason = `${b.cases.filter((c) => c.status === 'fail').length}/${b.cases.length} cases fail; ${failed.id}: ${first ? describeComparison(first) : 'fail'}${where}`;
     return;
   }
-  if (b.name === 'browser-webgpu') {
-    const critical: readonly string[] = WEBGPU_CRITICAL_OPS;
-    b.fallbackNodes = b.placements.filter((p) => critical.includes(p.opType) && !isWebGpuEp(p.ep));
-    const onGpu = b.placements.some((p) => critical.includes(p.opType) && isWebGpuEp(p.ep));
-    if (b.fallbackNodes.length > 0 || !onGpu) {
+  const accel = ACCELERATED[b.name];
+  if (accel) {
+    const compute = b.placements.filter((p) => p.opType === ALL_NODES || COMPUTE_OPS.includes(p.opType));
+    b.fallbackNodes = compute.filter((p) => !accel.isTarget(p.ep));
+    if (b.fallbackNodes.length > 0 || compute.length === 0) {
       b.status = 'partial';
       for (const c of b.cases) if (c.status === 'pass') c.status = 'partial';
       b.reason =
         b.fallbackNodes.length > 0
-          ? `outputs match, but not a WebGPU result: ${b.fallbackNodes.map((p) => `${p.opType} ${p.node} ran on ${p.ep}`).join(', ')}`
-          : 'outputs match, but no GRU/MatMul/Gemm node was reported on the WebGPU EP';
+          ? `outputs match, but not a ${accel.label} result: ${b.fallbackNodes.map((p) => `${p.opType} ${p.node} ran on ${p.ep}`).join(', ')}`
+          : `outputs match, but no compute node (${COMPUTE_OPS.join('/')}) was reported on the ${accel.label} EP`;
       return;
     }
   }
