@@ -102,6 +102,15 @@ describe('exportSeedModel', () => {
     expect(s.docString).toMatch(/h' = \(1 − z\)/);
   });
 
+  it('auto for target cuda is the scan form with no GRU node (the CUDA EP runs linear_before_reset = 0 GRU on the CPU)', () => {
+    const cuda = summarizeModel(exportSeedModel(params, { target: 'cuda' }));
+    expect(cuda.nodeCounts.GRU).toBeUndefined();
+    expect(cuda.nodeCounts.Scan).toBe(1);
+    expect(cuda.metadata['gru_onnx.target']).toBe('cuda');
+    expect(summarizeModel(exportSeedModel(params, { target: 'cpu' })).nodeCounts.GRU).toBe(1);
+    expect(() => exportSeedModel(params, { target: 'tpu' as ExportOptions['target'] })).toThrow(/target 'tpu'/);
+  });
+
   it('negates the z rows of W, R and Wb in the fused node (the seed z is ONNX 1 − z)', () => {
     const s = summarizeModel(exportSeedModel(params, { form: 'fused' }));
     expect(s.initializers.find((t) => t.name === 'gru_W')?.dims).toEqual([1, 3 * H, I]);

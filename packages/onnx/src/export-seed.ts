@@ -34,10 +34,19 @@ import { onnx } from './proto.ts';
 
 export type ExportForm = 'fused' | 'scan' | 'auto';
 export const EXPORT_FORMS: readonly ExportForm[] = ['fused', 'scan', 'auto'];
+/** The runtime a model is exported for; `auto` takes it into account. */
+export type ExportTarget = 'cpu' | 'wasm' | 'webgpu' | 'cuda';
+export const EXPORT_TARGETS: readonly ExportTarget[] = ['cpu', 'wasm', 'webgpu', 'cuda'];
 
 export interface ExportOptions {
   /** Default 'auto'. */
   form?: ExportForm;
+  /**
+   * Default 'cpu'. For `auto`: 'cuda' gets the scan form, because onnxruntime 1.29's CUDA EP has no GRU kernel
+   * for linear_before_reset = 0 and runs the fused node on the CPU EP (measured on an H100, docs/cuda/); every
+   * other target gets the batch-switched form.
+   */
+  target?: ExportTarget;
   /** Default-domain opset, 7 to 21; default {@link DEFAULT_OPSET}. */
   opset?: number;
   /** Add output `hidden_states` [batch, seq, hidden]: every step's h. */
@@ -335,6 +344,8 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new UserError(`opset ${opset} is outside ${MIN_OPSET}–${MAX_OPSET}, the range where ONNX GRU keeps the seed's semantics`);
   }
+  const target = options.target ?? 'cpu';
+  if (!EXPORT_TARGETS.includes(target)) throw new UserError(`target '${String(target)}' is not one of ${EXPORT_TARGETS.join(', ')}`);
   const threshold = options.autoBatchThreshold ?? DEFAULT_AUTO_BATCH_THRESHOLD;
   const z = checkParams(p);
   const want: Want = { hiddenStates: !!options.hiddenStates, hN: !!options.hN, h0: !!options.h0 };
@@ -344,7 +355,7 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
 
   let rec: Recurrence;
   if (form === 'fused') rec = writeFused(s, p, z, want, names);
-  else if (form === 'scan') rec = writeScanGuarded(s, p, z, want, ops, names);
+  else if (form === 'scan' || target === 'cuda') rec = writeScanGuarded(s, p, z, want, ops, names);
   else rec = writeAuto(s, p, z, want, ops, names, threshold);
 
   s.node('Gemm', [rec.hT, s.float('fc_weight', [z.O, z.H], p['fc.weight'].data), s.float('fc_bias', [z.O], p['fc.bias'].data)], ['logits'], {
@@ -370,7 +381,7 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
   const model = makeModel(graph, {
     opset,
     docString: MODEL_DOC,
-    metadata: { ...options.metadata, 'gru_onnx.form': form },
+    metadata: { ...options.metadata, 'gru_onnx.form': form, 'gru_onnx.target': target },
   });
   assertValidModel(model);
   return model;

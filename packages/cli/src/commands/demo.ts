@@ -53,7 +53,7 @@ Examples:
       log(ctx.io, `saved ${checkpoint}`);
 
       const model = join(dir, DEMO_FILES.model);
-      saveModel(model, exportFromWeights({ weights: checkpoint, source: 'seed', form: 'auto', opset: DEFAULT_OPSET, hiddenStates: true }).bytes);
+      saveModel(model, exportFromWeights({ weights: checkpoint, source: 'seed', form: 'auto', target: 'cpu', opset: DEFAULT_OPSET, hiddenStates: true }).bytes);
       log(ctx.io, `exported ${model}`);
 
       ctx.exitCode = await runVerify(ctx, {

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { configFromParams, loadSourceModel, sha256Hex, SOURCE_KINDS, sourceSizes, type SourceModel } from '@gru-onnx/model';
-import { DEFAULT_OPSET, EXPORT_FORMS, MAX_OPSET, MIN_OPSET, exportSourceModel, saveModel, summarizeModel, type ExportForm, type ModelSummary, type ValueSummary } from '@gru-onnx/onnx';
+import { DEFAULT_OPSET, EXPORT_FORMS, EXPORT_TARGETS, MAX_OPSET, MIN_OPSET, exportSourceModel, saveModel, summarizeModel, type ExportForm, type ExportTarget, type ModelSummary, type ValueSummary } from '@gru-onnx/onnx';
 import type { Context } from '../context.ts';
 import { printJson, println } from '../io.ts';
 import { intArg } from '../parsers.ts';
@@ -16,6 +16,7 @@ interface ExportOpts {
   weights: string;
   out: string;
   form: ExportForm;
+  target: ExportTarget;
   opset: number;
   hiddenStates?: boolean;
   h0?: boolean;
@@ -39,6 +40,11 @@ export function exportCommand(ctx: Context): Command {
       new Option('--form <form>', 'fused = one GRU node; scan = primitive ops in a loop (for runtimes without a GRU kernel); auto = fused for small batches, scan for large, chosen at run time')
         .choices(EXPORT_FORMS)
         .default('auto'),
+    )
+    .addOption(
+      new Option('--target <runtime>', "the runtime the model is for; with --form auto, cuda gets the scan form (onnxruntime's CUDA EP runs the seed's fused GRU on the CPU)")
+        .choices(EXPORT_TARGETS)
+        .default('cpu'),
     )
     .option('--opset <n>', `ONNX opset (${MIN_OPSET}–${MAX_OPSET}, where ONNX GRU keeps the seed's semantics)`, intArg(MIN_OPSET, MAX_OPSET), DEFAULT_OPSET)
     .option('--hidden-states', 'add output hidden_states [batch, seq, hidden] (every step; lets verify find the first diverging step)')
@@ -89,6 +95,7 @@ export function exportFromWeights(opts: Omit<ExportOpts, 'out' | 'json'>): { byt
   const sizes = source.kind === 'seed' ? configFromParams(source.params) : sourceSizes(source);
   const bytes = exportSourceModel(source, {
     form: opts.form,
+    target: opts.target,
     opset: opts.opset,
     hiddenStates: opts.hiddenStates === true,
     h0: opts.h0 === true,
