@@ -26,6 +26,7 @@ SHAPES=${GRU_CUDA_SHAPES:-1x1,1x10,1x257,7x33,64x10,64x257,1024x10,16384x10}
 DEADLINE=${GRU_CUDA_DEADLINE:-420}
 SKIP=" ${GRU_CUDA_SKIP:-} "
 T_START=$(date +%s)
+REPO=$PWD  # the repository root: fixtures travel with the working tree
 mkdir -p "$STAGE/chunks" "$OUT"
 STAGE=$(cd "$STAGE" && pwd) OUT=$(cd "$OUT" && pwd)  # absolute: `go` runs the steps from the extracted tree
 
@@ -258,6 +259,7 @@ do_go() {
   } >"$R/environment.txt"
   cp "$APP/BUILD.json" "$R/BUILD.json"
 
+
   cd "$APP" || fail "cd $APP"
   local CLI=("$NODE" app/gru-onnx.mjs)
   run_step doctor 90 "$OUT/doctor.json" "${CLI[@]}" doctor --json
@@ -266,6 +268,15 @@ do_go() {
       --weights data/checkpoint.safetensors --backends ort-cpu,ort-cuda --require ort-cuda --shapes "$SHAPES" \
       --timeout 240 --report "$R/verify-$form" --json
   done
+  # An imported PyTorch nn.GRU (linear_before_reset = 1, bidirectional, 2 layers): fused GRU nodes of the form the
+  # CUDA EP has a kernel for, checked against PyTorch's own float64-verified weights.
+  local PT="$REPO/fixtures/pytorch/l2-bi-bf.safetensors"
+  if [ -f "$PT" ]; then
+    run_step export-pytorch 60 "" "${CLI[@]}" export --weights "$PT" --out "$R/pytorch-l2-bi.onnx"
+    run_step verify-pytorch 120 "$OUT/verify-pytorch.json" "${CLI[@]}" verify --model "$R/pytorch-l2-bi.onnx" \
+      --weights "$PT" --backends ort-cpu,ort-cuda --require ort-cuda --shapes 1x1,1x10,7x37,1024x10,16384x10 \
+      --timeout 120 --report "$R/verify-pytorch" --json
+  fi
   # shellcheck disable=SC2086
   # TF32 off, as in verify's ort-cuda runner (GRU_CUDA_BENCH_TF32=1 keeps the CUDA EP's default, TF32 allowed).
   local TF32_ENV=(env NVIDIA_TF32_OVERRIDE=0)
