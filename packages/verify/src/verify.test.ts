@@ -123,8 +123,8 @@ describe('verifyModel', () => {
   });
 
   it('reports ort-cuda as partial when the fused GRU fell back to the CPU EP (placements seen on an H100)', async () => {
-    // docs/cuda/run-1/verify-fused.json: onnxruntime 1.29's CUDA EP has no GRU kernel for linear_before_reset = 0.
-    const seen = JSON.parse(readFileSync(new URL('../../../docs/cuda/run-1/verify-fused.json', import.meta.url), 'utf8')) as {
+    // docs/cuda/h100/verify-fused.json: onnxruntime 1.29's CUDA EP has no GRU kernel for linear_before_reset = 0.
+    const seen = JSON.parse(readFileSync(new URL('../../../docs/cuda/h100/verify-fused.json', import.meta.url), 'utf8')) as {
       backends: { name: string; placements: { node: string; opType: string; ep: string }[] }[];
     };
     const placements = seen.backends.find((b) => b.name === 'ort-cuda')!.placements;
