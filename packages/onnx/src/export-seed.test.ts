@@ -95,7 +95,7 @@ describe('exportSeedModel', () => {
     expect(s.producerName).toBe('gru-onnx');
     expect(s.inputs).toEqual([{ name: 'x', elemType: 'FLOAT', dims: ['batch', 'seq', I] }]);
     expect(s.outputs).toEqual([{ name: 'logits', elemType: 'FLOAT', dims: ['batch', O] }]);
-    expect(s.metadata).toEqual({ 'gru_onnx.checkpoint_sha256': 'f00d', 'gru_onnx.form': 'auto' });
+    expect(s.metadata).toEqual({ 'gru_onnx.checkpoint_sha256': 'f00d', 'gru_onnx.form': 'auto', 'gru_onnx.target': 'cpu' });
     expect(s.nodeCounts.If).toBe(2);
     expect(s.nodeCounts.GRU).toBe(1);
     expect(s.nodeCounts.Scan).toBe(1);

@@ -64,7 +64,7 @@ describe('summarizeModel', () => {
     expect(s.nodeCounts.Sigmoid).toBe(2); // z and r, inside the Loop body inside the If
     expect(s.nodeCount).toBe(Object.values(s.nodeCounts).reduce((a, b) => a + b, 0));
     expect(s.initializers.find((t) => t.name === 'scan_W_hz_T')).toEqual({ name: 'scan_W_hz_T', elemType: 'FLOAT', dims: [16, 16], size: 256 });
-    expect(s.metadata).toEqual({ k: 'v', 'gru_onnx.form': 'scan' });
+    expect(s.metadata).toEqual({ k: 'v', 'gru_onnx.form': 'scan', 'gru_onnx.target': 'cpu' });
   });
 
   it('counts the fused form parameters: W, R, B (with its zero recurrent biases) and fc', () => {

@@ -1,5 +1,3 @@
-import { chromium } from 'playwright-core';
-
 /** Flags for rendering a static page: no GPU, no network side traffic, no first-run UI. */
 export const RENDER_CHROMIUM_ARGS = [
   '--headless',
@@ -17,6 +15,8 @@ export const RENDER_CHROMIUM_ARGS = [
  * is closed whatever happens.
  */
 export async function renderHtmlToPng(html: string, options: { chromiumPath?: string; width?: number } = {}): Promise<Uint8Array> {
+  // Imported here so that importing @gru-onnx/verify does not load playwright.
+  const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: options.chromiumPath ?? process.env.GRU_ONNX_CHROMIUM ?? '/usr/bin/chromium', args: RENDER_CHROMIUM_ARGS });
   try {
     const page = await browser.newPage({ viewport: { width: options.width ?? 1180, height: 900 } });
