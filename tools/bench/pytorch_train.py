@@ -7,49 +7,18 @@ Only the epochs are timed (not imports or data generation), as in train.ts.
 """
 import argparse
 import json
+import os
+import sys
 import time
 
-import torch
-import torch.nn as nn
+# The seed's MyModel and generate_random_data live in tools/fixtures/seed_torch.py (the one copy of the article's code).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+sys.dont_write_bytecode = True  # no __pycache__ beside seed_torch.py in the repo
 
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
 
-class MyGRU(nn.Module):
-    def __init__(self, input_size, hidden_size):
-        super(MyGRU, self).__init__()
-        self.hidden_size = hidden_size
-        self.W_xz = nn.Linear(input_size, hidden_size)
-        self.W_hz = nn.Linear(hidden_size, hidden_size, bias=False)
-        self.W_xr = nn.Linear(input_size, hidden_size)
-        self.W_hr = nn.Linear(hidden_size, hidden_size, bias=False)
-        self.W_xh = nn.Linear(input_size, hidden_size)
-        self.W_hh = nn.Linear(hidden_size, hidden_size, bias=False)
-
-    def forward(self, x, h_prev):
-        z_t = torch.sigmoid(self.W_xz(x) + self.W_hz(h_prev))
-        r_t = torch.sigmoid(self.W_xr(x) + self.W_hr(h_prev))
-        h_tilde_t = torch.tanh(self.W_xh(x) + self.W_hh(r_t * h_prev))
-        h_t = (1 - z_t) * h_prev + z_t * h_tilde_t
-        return h_t
-
-
-class MyModel(nn.Module):
-    def __init__(self, input_size, hidden_size, output_size):
-        super(MyModel, self).__init__()
-        self.gru = MyGRU(input_size, hidden_size)
-        self.fc = nn.Linear(hidden_size, output_size)
-
-    def forward(self, x):
-        h_t = torch.zeros(x.size(0), self.gru.hidden_size).to(x.device)
-        for t in range(x.size(1)):
-            h_t = self.gru(x[:, t, :], h_t)
-        output = self.fc(h_t)
-        return output
-
-
-def generate_random_data(num_samples, seq_length, input_size, output_size):
-    x = torch.randn(num_samples, seq_length, input_size)
-    y = torch.randint(0, output_size, (num_samples,))
-    return x, y
+from seed_torch import MyModel, generate_random_data  # noqa: E402
 
 
 def main():

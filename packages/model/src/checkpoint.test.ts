@@ -15,6 +15,7 @@ import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/model/', import.meta.url));
 const PYTHON = '/usr/bin/python3';
+const SEED_SCRIPT = fileURLToPath(new URL('../../../tools/fixtures/pytorch_seed.py', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'gru-onnx-ckpt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -227,7 +228,7 @@ describe('interchange with the seed PyTorch model', () => {
     const x = new Rng(12).normals(B * T * I);
     const ioPath = join(dir, 'io.safetensors');
     saveIo(ioPath, x, [B, T, I]);
-    const out = JSON.parse(execFileSync(PYTHON, [join(FIXTURES, 'pytorch_seed.py'), 'forward', path, ioPath], { encoding: 'utf8' })) as { names: string[]; logits: number[] };
+    const out = JSON.parse(execFileSync(PYTHON, [SEED_SCRIPT, 'forward', path, ioPath], { encoding: 'utf8' })) as { names: string[]; logits: number[] };
     expect(out.names).toEqual([...PARAM_NAMES]);
     const ref = referenceForward(ckpt.params, x, B, T).logits;
     expect(out.logits).toHaveLength(ref.length);
