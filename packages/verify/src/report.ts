@@ -32,7 +32,7 @@ export interface BackendReport {
   tolerance: Tolerance & { source: string };
   /** Which execution provider ran each node, as the runtime reported it (empty for reference and tfjs). */
   placements: Placement[];
-  /** For browser-webgpu: GRU/MatMul/Gemm nodes that ran on another EP — the reason it is `partial`. */
+  /** For accelerated backends (browser-webgpu, ort-cuda): compute nodes (GRU/MatMul/Gemm…) that ran on another EP — the reason it is `partial`. */
   fallbackNodes: Placement[];
   /** Largest max abs error over every case and output (finite pairs). */
   maxAbs: number;
