@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { SEED_CONFIG, UserError } from '@gru-onnx/model';
+import { SEED_CONFIG } from '@gru-onnx/model';
 import { fakeParams, signatureOnlyModel } from './fake-runner.ts';
-import { DEFAULT_SHAPES, generateCases, parseShapes, readSignature, SATURATING_MAGNITUDE, validateFeeds, validateParams } from './inputs.ts';
+import { DEFAULT_SHAPES, generateCases, readSignature, SATURATING_MAGNITUDE, validateFeeds, validateParams } from './inputs.ts';
 
 const sig = readSignature(signatureOnlyModel(SEED_CONFIG, { h0: true }));
 const sizes = { inputSize: SEED_CONFIG.inputSize, hiddenSize: SEED_CONFIG.hiddenSize };
@@ -31,12 +31,6 @@ describe('inputs', () => {
     const c = generateCases(sig, sizes, { seed: 8, shapes: [{ batch: 2, seq: 5 }] });
     expect(a[0]!.feeds.x!.data).toEqual(b[0]!.feeds.x!.data);
     expect(a[0]!.feeds.x!.data).not.toEqual(c[0]!.feeds.x!.data);
-  });
-
-  it('parses --shapes', () => {
-    expect(parseShapes('1x10, 3X64')).toEqual([{ batch: 1, seq: 10 }, { batch: 3, seq: 64 }]);
-    expect(() => parseShapes('1x')).toThrow(UserError);
-    expect(() => parseShapes('0x5')).toThrow(/1..65536/);
   });
 
   it('reports NaN/Inf in user inputs up front with the location', () => {

@@ -66,20 +66,6 @@ export const SATURATING_MAGNITUDE = 50;
 /** Most values in one generated input (2^26 float32 = 256 MiB): far above the 64x257 sweep of any GRU classifier. */
 export const MAX_INPUT_ELEMENTS = LIMITS.generatedInputElements;
 
-/** Parses `BxT,BxT,...` (the CLI's --shapes). */
-export function parseShapes(text: string): Shape[] {
-  const shapes = text.split(',').map((part) => {
-    const m = /^\s*(\d+)\s*x\s*(\d+)\s*$/i.exec(part);
-    if (!m) throw new UserError(`--shapes: "${part}" is not BATCHxSEQ (e.g. 3x10)`);
-    const batch = Number(m[1]);
-    const seq = Number(m[2]);
-    if (batch < 1 || seq < 1 || batch > LIMITS.sweepDim || seq > LIMITS.sweepDim) throw new UserError(`--shapes: ${part}: batch and seq must be 1..${LIMITS.sweepDim}`);
-    return { batch, seq };
-  });
-  if (shapes.length === 0) throw new UserError('--shapes: empty');
-  return shapes;
-}
-
 export type CaseKind = 'random' | 'zeros' | 'saturating' | 'bundle' | 'user';
 
 /** One input set to run on every backend. */
