@@ -85,6 +85,7 @@ export class OrtChild {
   private exited: ((why: string) => void) | undefined;
   private nextId = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  private childTmp: string | undefined;
 
   constructor(
     private readonly name: BackendName,
@@ -109,6 +110,8 @@ export class OrtChild {
     const p = this.proc;
     this.proc = undefined;
     if (p && p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    if (this.childTmp) rmSync(this.childTmp, { recursive: true, force: true });
+    this.childTmp = undefined;
   }
 
   private line(line: string): void {
@@ -138,6 +141,10 @@ export class OrtChild {
       if (v === undefined) delete env[k];
       else env[k] = v;
     }
+    // onnxruntime's native code leaves files in TMPDIR (`.ses`, `mat-debug-PID.log`) on every run: give the child
+    // a private one, removed with the child, so no run leaves anything behind.
+    this.childTmp = mkdtempSync(join(tmpdir(), 'gru-onnx-ort-child-'));
+    env.TMPDIR = this.childTmp;
     const proc = fork(WORKER, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced', env, execArgv: [] });
     this.proc = proc;
     this.tail = [];
