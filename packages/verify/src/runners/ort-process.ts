@@ -143,7 +143,7 @@ export class OrtChild {
     }
     // onnxruntime's native code leaves files in TMPDIR (`.ses`, `mat-debug-PID.log`) on every run: give the child
     // a private one, removed with the child, so no run leaves anything behind.
-    this.childTmp = mkdtempSync(join(tmpdir(), 'gru-onnx-ort-child-'));
+    this.childTmp = mkdtempSync(join(tmpdir(), 'gru-onnx-tmp-ort-child-'));
     env.TMPDIR = this.childTmp;
     const proc = fork(WORKER, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced', env, execArgv: [] });
     this.proc = proc;
