@@ -71,9 +71,10 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
     if (!connector) throw new Error(`${name}: playwright-core at ${pre.playwright} has no chromium export`);
     const server = await startPageServer(pre.ortDist);
     let chromium: ChromiumProcess | undefined;
+    let browser: Browser | undefined;
     try {
       chromium = await launchChromium(executable, ep === 'webgpu' ? WEBGPU_FLAGS : NO_GPU_FLAGS, Math.min(timeoutMs, 30_000));
-      const browser = await connector.connectOverCDP(chromium.wsEndpoint, { timeout: Math.min(timeoutMs, 30_000) });
+      browser = await connector.connectOverCDP(chromium.wsEndpoint, { timeout: Math.min(timeoutMs, 30_000) });
       const context = browser.contexts()[0] ?? (await browser.newContext());
       const page = await context.newPage();
       const lines: string[] = [];
@@ -85,6 +86,9 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
       return { chromium, browser, page, server, console: lines, chromiumVersion: browser.version() };
     } catch (err) {
       chromium?.kill();
+      // playwright removes its playwright-artifacts-* directory (in TMPDIR) only when the connection is closed;
+      // the browser is gone already, so closing can only report the lost connection.
+      await browser?.close().catch(() => undefined);
       await server.close();
       throw err;
     }
