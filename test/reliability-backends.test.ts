@@ -5,7 +5,7 @@
  * temporary file (the child gets a private TMPDIR, so both can be checked without seeing other runs').
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -81,33 +81,42 @@ function processesMentioning(needle: string): number[] {
 }
 
 describe('SIGINT', () => {
-  it('stops verify --backends browser-wasm: exit 130, no orphan Chromium, no temporary files', { timeout: 180_000 }, async () => {
-    const privateTmp = mkdtempSync(join(tmpdir(), 'gru-onnx-sigint-'));
-    try {
-      const run = start(['verify', '--model', model, '--weights', weights, '--backends', 'browser-wasm', '--shapes', '1x3,1x10,1x64,3x257', '--report', join(dir, 'report')], { TMPDIR: privateTmp });
-      // Interrupt once Chromium is up (its profile lives under the private TMPDIR).
-      const t0 = performance.now();
-      while (processesMentioning(privateTmp).length === 0) {
-        if (performance.now() - t0 > 90_000) throw new Error(`Chromium never started:\n${run.stderr()}`);
-        if (run.child.exitCode !== null) throw new Error(`verify ended before Chromium started:\n${run.stderr()}`);
-        await new Promise((r) => setTimeout(r, 50));
+  const commands: Record<string, (out: string) => string[]> = {
+    'verify --backends browser-wasm': (out) => ['verify', '--model', model, '--weights', weights, '--backends', 'browser-wasm', '--shapes', '1x3,1x10,1x64,3x257', '--report', out],
+    demo: (out) => ['demo', '--out', out],
+  };
+  for (const [label, argv] of Object.entries(commands)) {
+    it(`stops ${label} once Chromium is up: exit 130, no orphan Chromium, no temporary files`, { timeout: 300_000 }, async () => {
+      const privateTmp = mkdtempSync(join(tmpdir(), 'gru-onnx-sigint-'));
+      const out = join(dir, `out-${label.split(' ')[0]}`);
+      try {
+        const run = start(argv(out), { TMPDIR: privateTmp });
+        // Interrupt once Chromium is up (its profile lives under the private TMPDIR).
+        const t0 = performance.now();
+        while (processesMentioning(privateTmp).length === 0) {
+          if (performance.now() - t0 > 240_000) throw new Error(`Chromium never started:\n${run.stderr()}`);
+          if (run.child.exitCode !== null) throw new Error(`${label} ended before Chromium started:\n${run.stderr()}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await new Promise((r) => setTimeout(r, 300));
+        run.child.kill('SIGINT');
+        const r = await run.done;
+        expect(r.code).toBe(130);
+        expect(r.stderr).toMatch(/^error: interrupted$/m);
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+        // Give a dying process group a moment, then nothing of this run may be left.
+        await new Promise((res) => setTimeout(res, 500));
+        expect(processesMentioning(privateTmp)).toEqual([]);
+        // tsx-N/ is the dev loader's compile cache (`node --import tsx`), not a file gru-onnx made.
+        expect(readdirSync(privateTmp).filter((e) => !/^tsx-\d+$/.test(e))).toEqual([]);
+        // An interrupted run writes no report, and no temporary file is left in the output directory.
+        const left = existsSync(out) ? readdirSync(out, { recursive: true }).map(String) : [];
+        expect(left.filter((f) => /report\.(json|md|html)$/.test(f))).toEqual([]);
+        expect(left.filter((f) => /\.tmp-|\.old-/.test(f))).toEqual([]);
+      } finally {
+        for (const pid of processesMentioning(privateTmp)) process.kill(pid, 'SIGKILL');
+        rmSync(privateTmp, { recursive: true, force: true });
       }
-      await new Promise((r) => setTimeout(r, 300));
-      run.child.kill('SIGINT');
-      const r = await run.done;
-      expect(r.code).toBe(130);
-      expect(r.stderr).toMatch(/^error: interrupted$/m);
-      expect(r.stderr).not.toMatch(/\n\s+at /);
-      // Give a dying process group a moment, then nothing of this run may be left.
-      await new Promise((res) => setTimeout(res, 500));
-      expect(processesMentioning(privateTmp)).toEqual([]);
-      // tsx-N/ is the dev loader's compile cache (`node --import tsx`), not a file gru-onnx made.
-      expect(readdirSync(privateTmp).filter((e) => !/^tsx-\d+$/.test(e))).toEqual([]);
-      // An interrupted run writes no report.
-      expect(() => readdirSync(join(dir, 'report'))).toThrow(/ENOENT/);
-    } finally {
-      for (const pid of processesMentioning(privateTmp)) process.kill(pid, 'SIGKILL');
-      rmSync(privateTmp, { recursive: true, force: true });
-    }
-  });
+    });
+  }
 });
