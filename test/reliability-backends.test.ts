@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeCheckpoint, initParams, Rng } from '@gru-onnx/model';
 import { exportSeedModel } from '@gru-onnx/onnx';
+import { createRunner, verifyModel, type BackendName, type Probe, type Runner } from '@gru-onnx/verify';
 import { ROOT, type CliResult } from './cli-helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gru-onnx-stuck-'));
@@ -60,6 +61,45 @@ describe('a stuck or crashed backend is an error; the others still report', () =
       expect(performance.now() - t0).toBeLessThan(60_000);
     });
   }
+});
+
+describe('a runner that ignores its abort signal entirely', () => {
+  /** Never settles, whatever the signal says: the worst a third-party runner can do. */
+  const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
+  const available: Probe = { available: true, versions: {}, settings: {} };
+  const stuck = (name: BackendName, where: 'probe' | 'run' | 'close'): Runner => ({
+    name,
+    probe: () => (where === 'probe' ? never() : Promise.resolve(available)),
+    // Otherwise a correct answer (the reference's), so a stuck close is the only fault.
+    run: (job) => (where === 'run' ? never() : createRunner('reference').run(job)),
+    close: () => (where === 'close' ? never() : Promise.resolve()),
+  });
+
+  it('a probe, run or close that never settles is an error naming the stage; the reference still reports', { timeout: 60_000 }, async () => {
+    const t0 = performance.now();
+    const report = await verifyModel({
+      model: readFileSync(model),
+      params,
+      runners: [stuck('ort-cpu', 'probe'), stuck('ort-wasm', 'run'), 'reference'],
+      shapes: [{ batch: 1, seq: 3 }],
+      edgeCases: false,
+      timeoutMs: 300,
+    });
+    const by = Object.fromEntries(report.backends.map((b) => [b.name, b]));
+    expect(by['ort-cpu']!.status).toBe('error');
+    expect(by['ort-cpu']!.reason).toMatch(/probe timed out.*300 ms/);
+    expect(by['ort-wasm']!.status).toBe('error');
+    expect(by['ort-wasm']!.reason).toMatch(/run timed out.*300 ms/);
+    expect(by.reference!.status).toBe('pass');
+    expect(report.summary.exitCode).toBe(1);
+    // Each guard fires a little after the runner's own deadline (300 ms + half of it), never minutes later.
+    expect(performance.now() - t0).toBeLessThan(10_000);
+
+    const closing = await verifyModel({ model: readFileSync(model), params, runners: [stuck('ort-cpu', 'close'), 'reference'], shapes: [{ batch: 1, seq: 3 }], edgeCases: false, timeoutMs: 300 });
+    expect(closing.backends[0]!.status).toBe('error');
+    expect(closing.backends[0]!.reason).toMatch(/close failed: close timed out/);
+    expect(closing.backends[1]!.status).toBe('pass');
+  });
 });
 
 /** Processes whose command line mentions `needle` (e.g. a private TMPDIR Chromium's profile lives under). */
