@@ -27,6 +27,15 @@ describe('fuzz', () => {
     expect(contractViolation({ ...ok, code: 3 }, 5000)).toMatch(/exit 3/);
   });
 
+  it('is reproducible: the same seed gives the same runs and verdicts', async () => {
+    const [a, b] = [await runFuzz({ cases: 150, seed: 5, workDir }), await runFuzz({ cases: 150, seed: 5, workDir })];
+    expect(b.exits).toEqual(a.exits);
+    expect(b.targets).toEqual(a.targets);
+    expect(b.mismatches).toEqual(a.mismatches);
+    const c = await runFuzz({ cases: 150, seed: 6, workDir });
+    expect(c.targets).not.toEqual(a.targets);
+  }, 120_000);
+
   it(`${CASES} seeded cases keep the contract`, async () => {
     const summary = await runFuzz({ cases: CASES, seed: 1, workDir, ortBudget: Math.max(3, Math.ceil(CASES / 20)) });
     console.log(formatSummary(summary));
