@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from './errors.ts';
@@ -31,6 +31,37 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
   } catch (err) {
     rmSync(tmp, { force: true });
     throw cannotWrite(path, err);
+  }
+  removeStaleTemporaries(path);
+}
+
+/**
+ * A writer killed mid-write (SIGKILL, power loss) leaves its temporary file behind; the next successful write of
+ * the same name removes those whose process is gone. A live writer's temporary file is never touched.
+ */
+function removeStaleTemporaries(path: string): void {
+  const prefix = `.${basename(path)}.tmp-`;
+  let entries: string[];
+  try {
+    entries = readdirSync(dirname(path));
+  } catch (err) {
+    // Listing is best effort: the write itself succeeded.
+    if (err instanceof Error && 'code' in err) return;
+    throw err;
+  }
+  for (const e of entries) {
+    const m = e.startsWith(prefix) ? /^(\d+)-[0-9a-f]+$/.exec(e.slice(prefix.length)) : null;
+    if (m && !processAlive(Number(m[1]))) rmSync(join(dirname(path), e), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return !(err instanceof Error && 'code' in err && err.code === 'ESRCH');
   }
 }
 
