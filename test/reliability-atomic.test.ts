@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeCheckpoint, initParams, loadCheckpoint, Rng } from '@gru-onnx/model';
-import { checkModel, onnx } from '@gru-onnx/onnx';
+import { encodeCheckpoint, initParams, loadCheckpoint, Rng, saveCheckpoint } from '@gru-onnx/model';
+import { checkModel, exportSeedModel, onnx, saveModel } from '@gru-onnx/onnx';
 import { loadBundle } from '@gru-onnx/verify';
 import { main, type Io } from '@gru-onnx/cli';
 import { ROOT, startCli } from './cli-helpers.ts';
@@ -27,9 +27,14 @@ afterAll(() => {
 const validModel = (path: string) => expect(checkModel(onnx.ModelProto.decode(readFileSync(path)))).toEqual([]);
 
 /** For each kind: the final names it writes, and a check that throws unless the file there is complete. */
-const KINDS: Record<string, { finals: string[]; valid: (path: string) => void }> = {
-  checkpoint: { finals: ['model.safetensors'], valid: (p) => void loadCheckpoint(p) },
-  model: { finals: ['model.onnx'], valid: validModel },
+const small = { inputSize: 2, hiddenSize: 3, outputSize: 2 };
+const KINDS: Record<string, { finals: string[]; valid: (path: string) => void; rewrite?: (dir: string) => void }> = {
+  checkpoint: {
+    finals: ['model.safetensors'],
+    valid: (p) => void loadCheckpoint(p),
+    rewrite: (dir) => saveCheckpoint(join(dir, 'model.safetensors'), { config: small, params: initParams(small, new Rng(1)), metadata: {} }),
+  },
+  model: { finals: ['model.onnx'], valid: validModel, rewrite: (dir) => saveModel(join(dir, 'model.onnx'), exportSeedModel(initParams(small, new Rng(1)))) },
   report: {
     finals: ['report/report.json', 'report/report.md', 'report/report.html'],
     valid: (p) => {
@@ -79,6 +84,11 @@ describe('atomic outputs under SIGKILL', () => {
       }
       // The test only proves something if writes were in flight when the kills landed.
       expect(completed).toBeGreaterThan(0);
+      // The next complete write removes the temporaries of writers that were killed (checkpoint, model, report).
+      if (spec.rewrite) {
+        spec.rewrite(dir);
+        expect(readdirSync(dir, { recursive: true }).map(String).filter((e) => e.includes('.tmp-'))).toEqual([]);
+      }
       // Leftovers are temporaries under their own dot-names, never under a final name.
       const stray = readdirSync(dir, { recursive: true }).map(String).filter((e) => !spec.finals.some((f) => e === f || e.startsWith(`${f}/`)) && !/(^|\/)\.[^/]*\.(tmp|old)-/.test(e) && e !== 'report');
       expect(stray).toEqual([]);
