@@ -2,7 +2,7 @@ import { existsSync, fsyncSync, closeSync, mkdirSync, openSync, readdirSync, rea
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { onnx } from '@gru-onnx/onnx';
-import { LIMITS, UserError } from '@gru-onnx/model';
+import { LIMITS, makeDirectory, UserError } from '@gru-onnx/model';
 import { readSignature } from './inputs.ts';
 import type { NamedTensor } from './runner.ts';
 import type { BundleCaseData, BundleData } from './verify.ts';
@@ -57,7 +57,7 @@ export function saveBundle(dir: string, model: Uint8Array, cases: BundleCaseData
     const foreign = readdirSync(target).filter((e) => !BUNDLE_ENTRY.test(e));
     if (foreign.length > 0) throw new UserError(`${dir}: exists and is not a bundle (it holds ${foreign[0]}); not replacing it`);
   }
-  mkdirSync(dirname(target), { recursive: true });
+  makeDirectory(dirname(target));
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${tag}`);
   const old = join(dirname(target), `.${basename(target)}.old-${tag}`);

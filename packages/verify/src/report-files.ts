@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError, writeFileAtomic } from '@gru-onnx/model';
+import { makeDirectory, UserError, writeFileAtomic } from '@gru-onnx/model';
 import type { Report } from './report.ts';
 import { reportToJson } from './report.ts';
 import { htmlReport } from './report-html.ts';
@@ -12,7 +11,7 @@ export const REPORT_FILES = { json: 'report.json', markdown: 'report.md', html: 
 /** Writes report.json, report.md and report.html into `dir` (created if needed), each atomically. */
 export function writeReports(dir: string, report: Report): Record<keyof typeof REPORT_FILES, string> {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
   } catch (err) {
     throw new UserError(`${dir}: cannot create the report directory (${err instanceof Error ? err.message : String(err)})`);
   }

@@ -1,7 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { SEED_CONFIG, SEED_TRAIN, saveCheckpoint, UserError } from '@gru-onnx/model';
+import { makeDirectory, SEED_CONFIG, SEED_TRAIN, saveCheckpoint, UserError } from '@gru-onnx/model';
 import { DEFAULT_OPSET, saveModel } from '@gru-onnx/onnx';
 import type { Context } from '../context.ts';
 import { log, println } from '../io.ts';
@@ -42,9 +41,9 @@ Examples:
     .action(async (opts: DemoOpts) => {
       const dir = resolve(opts.out);
       try {
-        mkdirSync(dir, { recursive: true });
+        makeDirectory(dir);
       } catch (err) {
-        throw new UserError(`--out: cannot create directory '${opts.out}' (${err instanceof Error && 'code' in err ? String(err.code) : String(err)})`);
+        throw new UserError(`--out: cannot create directory '${opts.out}' (${err instanceof Error && 'code' in err ? String(err.code) : err instanceof Error ? err.message : String(err)})`);
       }
       const seed = { ...SEED_CONFIG, ...SEED_TRAIN, backend: 'auto' as const };
       const { result } = await runTraining(ctx, seed, false);
