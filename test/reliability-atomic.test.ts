@@ -122,3 +122,26 @@ describe('concurrent exports', () => {
     expect(readdirSync(dir).filter((e) => e.includes('.tmp-'))).toEqual([]);
   });
 });
+
+describe('output directories that cannot be made', () => {
+  // Node 20's mkdirSync(…, { recursive: true }) spins forever where mkdir fails with ENOENT under an existing
+  // parent, as in /proc: every output directory is made level by level instead.
+  it.runIf(existsSync('/proc/self'))('--report and --save-bundle under /proc fail at once with exit 2', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const config = { inputSize: 2, hiddenSize: 3, outputSize: 2 };
+    const params = initParams(config, new Rng(1));
+    const weights = join(dir, 'w.safetensors');
+    const model = join(dir, 'm.onnx');
+    writeFileSync(weights, encodeCheckpoint({ config, params, metadata: {} }));
+    writeFileSync(model, exportSeedModel(params));
+    const verify = ['verify', '--model', model, '--weights', weights, '--backends', 'reference', '--shapes', '1x2'];
+    for (const argv of [[...verify, '--report', '/proc/gru-onnx-x/r'], [...verify, '--save-bundle', '/proc/gru-onnx-x/b']]) {
+      let stderr = '';
+      const io: Io = { out: () => undefined, err: (s) => void (stderr += s), stderrIsTTY: false, stderrStream: process.stderr };
+      const t0 = performance.now();
+      expect(await main(argv, { io })).toBe(2);
+      expect(stderr.split('\n').filter((l) => l.startsWith('error:'))).toEqual([expect.stringMatching(/\/proc\/gru-onnx-x.*cannot create the directory \(ENOENT\)/)]);
+      expect(performance.now() - t0).toBeLessThan(5000);
+    }
+  });
+});
