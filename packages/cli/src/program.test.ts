@@ -57,7 +57,7 @@ describe('gru-onnx program', () => {
     [['inspect'], "missing required argument 'file.onnx'"],
     [['nope'], "unknown command 'nope'"],
     [['bench', '--only', 'nope'], "--only: no benchmark 'nope'"],
-    [['export', '--weights', 'fixtures/model/pytorch-seed.safetensors', '--out', 'no-such-dir/m.onnx'], "no such file or directory, open 'no-such-dir/.m.onnx.tmp"],
+    [['export', '--weights', 'fixtures/model/pytorch-seed.safetensors', '--out', 'no-such-dir/m.onnx'], 'no-such-dir/m.onnx: cannot write (no directory no-such-dir)'],
     [['demo', '--out', 'package.json'], "--out: cannot create directory 'package.json'"],
   ])('%j is a usage error naming the problem', async (argv, message) => {
     const r = await run(...argv);
