@@ -150,10 +150,21 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     { name: 'auto', bytes: form({}), baseline: false },
   ];
   for (const extra of (process.env.GRU_ONNX_BENCH_EXTRA ?? '').split(',').filter(Boolean)) {
-    // e.g. scan@8 (Loop body) or auto@9
+    // FORM@OPSET[:flag...], e.g. scan@8, auto@9, scan@17:loop (Loop body), auto@17:t48 (batch threshold 48),
+    // auto@17:and:ownT:hoisted:t96 (the previous default: two comparisons, a Transpose in each branch, the
+    // hoisted scan, threshold 96), auto@17:noguard (no seq-0 guard: aborts at seq 0, for measuring only).
     const [f, rest] = extra.split('@');
-    const [o, flag] = (rest ?? '17').split(':');
-    const opts = { form: f as ExportOptions['form'], opset: Number(o), loop: flag === 'loop', autoSeqGuard: flag !== 'noguard' };
+    const [o, ...flags] = (rest ?? '17').split(':');
+    const opts = {
+      form: f as ExportOptions['form'],
+      opset: Number(o),
+      loop: flags.includes('loop'),
+      autoSeqGuard: !flags.includes('noguard'),
+      autoCond: flags.includes('and') ? ('and' as const) : ('prod' as const),
+      autoSharedTranspose: !flags.includes('ownT'),
+      autoProjection: flags.includes('hoisted') ? ('hoisted' as const) : ('step' as const),
+      ...(flags.find((f) => /^t\d+$/.test(f)) ? { autoBatchThreshold: Number(flags.find((f) => /^t\d+$/.test(f))!.slice(1)) } : {}),
+    };
     candidates.push({ name: extra, bytes: exportSeedModel(params, opts), baseline: false });
   }
   console.log(`onnxruntime-node ${ort.env.versions.node ?? ''} CPU, intraOpNumThreads 1, seed sizes (8/16/4), seq 10; µs per run (median)`);

@@ -78,6 +78,22 @@ describe.each(CASES)('$form form on onnxruntime-node CPU', ({ form, opsets, extr
   }
 });
 
+describe('auto form at every opset 7–21', () => {
+  // Both branches (batch 1 fused, batch 7 scan, threshold 4), seq 0 included, on every opset: the branch
+  // condition is written differently before opset 9 (float compare) and the scan differently before 9 (Loop).
+  it.each(Array.from({ length: 15 }, (_, i) => 7 + i))('opset %i: matches the reference at seq {0, 1, 10}, with h0', async (opset) => {
+    const s = await session({ form: 'auto', opset, h0: true, autoBatchThreshold: 4 });
+    await expectMatchesReference(s, true, [[1, 0], [1, 1], [1, 10], [7, 0], [7, 1], [7, 10]]);
+    await s.release();
+  });
+
+  it('the default threshold and target cpu: batch 1 and 1024 at seq 0 and 3', async () => {
+    const s = await session({ form: 'auto', h0: false });
+    await expectMatchesReference(s, false, [[1, 0], [1, 3], [1024, 0], [1024, 3]]);
+    await s.release();
+  });
+});
+
 describe('exportSeedModel', () => {
   it('is byte-identical on re-export, and differs when the weights do', () => {
     for (const form of ['fused', 'scan', 'auto'] as const) {

@@ -8,8 +8,12 @@
  *       z = σ(xz_t + h W_hzᵀ),  r = σ(xr_t + h W_hrᵀ),  h̃ = tanh(xh_t + (r ⊙ h) W_hhᵀ),  h' = h + z ⊙ (h̃ − h)
  *   which onnxruntime runs as 3 fused Gemm+activation kernels and 4 elementwise ones per step.
  *   Opsets 9+ use `Scan`; 7–8 use `Loop` (Scan-8's batch axis semantics would run the body once per row).
- * - `auto` (the default): an `If` on the batch size runs the fused node for small batches, where its kernel is
- *   fastest, and the hoisted scan for large ones, where onnxruntime's GRU kernel is 2.4× slower.
+ * - `auto` (the default): one `If` runs the fused node when batch < 64 and seq ≥ 1, where its kernel is fastest,
+ *   and otherwise a scan (guarded for seq 0), where onnxruntime's GRU kernel is up to 2.4× slower. The condition
+ *   is one sign test, (batch − 64)·seq·input < 0, four int64 kernels; x is transposed to seq-major once, before
+ *   the If, for both branches. For target cpu the scan projects x step by step inside the loop (writeStepCell),
+ *   which at batch 1024 is about 15% faster than hoisting (the hoisted [seq, batch, hidden] tensors fall out of
+ *   cache); for cuda auto is the hoisted scan alone.
  *
  * scan and auto are exact for every sequence length, including 0 (h_T = h0, zeros when not given; hidden_states
  * [batch, 0, hidden]). fused is exact for seq ≥ 1: onnxruntime 1.29's GRU kernel aborts the process at seq 0.
@@ -58,8 +62,9 @@ export interface ExportOptions {
   /** Written to metadata_props, e.g. the model config and the checkpoint's SHA-256. */
   metadata?: Readonly<Record<string, string>>;
   /**
-   * For `auto`: batches below this run the fused node, the rest the hoisted scan. Measured on onnxruntime-node
-   * CPU, one thread, seed sizes (tools/bench/infer.ts).
+   * For `auto`: batches below this run the fused node, the rest (and seq 0) the scan. Default 64, where the
+   * step-projected scan overtook the fused node on onnxruntime-node CPU, one thread, seed sizes, seq 10
+   * (tools/bench/infer.md).
    */
   autoBatchThreshold?: number;
 }
@@ -70,11 +75,20 @@ export interface ExportTuning {
   loop?: boolean;
   /** auto: also send seq 0 away from the fused node (default true: onnxruntime's GRU aborts on it). */
   autoSeqGuard?: boolean;
+  /** auto: how the branch condition is computed ('prod', the default: one sign test; 'and': two comparisons). */
+  autoCond?: 'prod' | 'and';
+  /** auto: transpose x to seq-major once, before the If, for both branches (default true). */
+  autoSharedTranspose?: boolean;
+  /**
+   * auto: how the large-batch scan feeds x to the recurrence (see writeScan). Default 'step' for target cpu,
+   * where it was measured faster, 'hoisted' (fewer kernels per step) for the others.
+   */
+  autoProjection?: 'hoisted' | 'step';
 }
 
 /** 17: supported by every onnxruntime this project targets, and inside the GRU-stable range 7–21. */
 export const DEFAULT_OPSET = 17;
-export const DEFAULT_AUTO_BATCH_THRESHOLD = 96;
+export const DEFAULT_AUTO_BATCH_THRESHOLD = 64;
 
 /** Collects nodes and constants for one graph scope, naming each node after its output. */
 class Scope {
@@ -152,14 +166,14 @@ interface Recurrence {
  * Fused: Transpose x to GRU's layout 0 [seq, batch, input] (the layout attribute only exists from opset 14, and
  * onnxruntime's CPU kernel does not take layout 1), one GRU node, reshape its outputs back.
  */
-function writeFused(s: Scope, p: SeedParams, z: Sizes, want: Want, out: { hT: string; hs: string }): Recurrence {
+function writeFused(s: Scope, p: SeedParams, z: Sizes, want: Want, out: { hT: string; hs: string }, xSeqMajor?: string): Recurrence {
   const { I, H } = z;
   const d = (n: keyof SeedParams) => p[n].data;
   // ONNX gate order z, r, h; the seed's z rows negated (σ(−a) = 1 − σ(a)).
   const W = s.float('gru_W', [1, 3 * H, I], concat([d('gru.W_xz.weight'), d('gru.W_xr.weight'), d('gru.W_xh.weight')], [-1]));
   const R = s.float('gru_R', [1, 3 * H, H], concat([d('gru.W_hz.weight'), d('gru.W_hr.weight'), d('gru.W_hh.weight')], [-1]));
   const B = s.float('gru_B', [1, 6 * H], concat([d('gru.W_xz.bias'), d('gru.W_xr.bias'), d('gru.W_xh.bias'), new Float32Array(3 * H)], [-1]));
-  const xT = s.node('Transpose', ['x'], [`${s.prefix}x_seq_major`], { perm: attr.ints([1, 0, 2]) });
+  const xT = xSeqMajor ?? s.node('Transpose', ['x'], [`${s.prefix}x_seq_major`], { perm: attr.ints([1, 0, 2]) });
   let initialH = '';
   if (want.h0) {
     initialH = s.node('Reshape', ['h0', s.int64(`${s.prefix}shape_1_b_h`, [3], [1, -1, H])], [`${s.prefix}h0_dirs`]);
@@ -199,12 +213,35 @@ function writeCell(b: Scope, w: ScanWeights, h: string, xz: string, xr: string, 
   const z = b.node('Sigmoid', [b.node('Add', [xz, recurrentZ], ['z_pre'])], ['z']);
   const recurrentR = b.node('MatMul', [h, w.r.Wh], ['h_W_hr']);
   const r = b.node('Sigmoid', [b.node('Add', [xr, recurrentR], ['r_pre'])], ['r']);
+  return writeUpdate(b, w.h.Wh, h, z, r, xh);
+}
+
+/** h̃ = tanh(xh + (r ⊙ h) W_hhᵀ), h' = h + z ⊙ (h̃ − h). */
+function writeUpdate(b: Scope, WhhT: string, h: string, z: string, r: string, xh: string): string {
   const rh = b.node('Mul', [r, h], ['r_h']);
-  const recurrentH = b.node('MatMul', [rh, w.h.Wh], ['r_h_W_hh']);
+  const recurrentH = b.node('MatMul', [rh, WhhT], ['r_h_W_hh']);
   const hTilde = b.node('Tanh', [b.node('Add', [xh, recurrentH], ['h_tilde_pre'])], ['h_tilde']);
   const delta = b.node('Sub', [hTilde, h], ['h_tilde_minus_h']);
   const zDelta = b.node('Mul', [z, delta], ['z_delta']);
   return b.node('Add', [h, zDelta], ['h_next']);
+}
+
+/**
+ * The cell with x projected inside the step: z and r are one Gemm each over [x_t | h] with the stacked weights
+ * [W_xgᵀ; W_hgᵀ] [I + H, H] and bias b_xg; h̃ takes x_t W_xhᵀ + b_xh from its own Gemm. 9 kernels per step
+ * (Concat, 2 Gemm+Sigmoid, Gemm, Mul, Gemm+Tanh, Sub, Mul, Add).
+ */
+function writeStepCell(s: Scope, b: Scope, p: SeedParams, { I, H }: Sizes, h: string, x: string): string {
+  const d = (n: keyof SeedParams) => p[n].data;
+  const stacked = (g: 'z' | 'r') =>
+    s.float(`step_W_x${g}_h${g}_T`, [I + H, H], concat([transposed(d(`gru.W_x${g}.weight`), H, I), transposed(d(`gru.W_h${g}.weight`), H, H)]));
+  const bias = (g: 'z' | 'r' | 'h') => s.float(`step_b_x${g}`, [H], d(`gru.W_x${g}.bias`));
+  const xh = b.node('Concat', [x, h], ['x_h'], { axis: attr.int(1) });
+  const z = b.node('Sigmoid', [b.node('Gemm', [xh, stacked('z'), bias('z')], ['z_pre'])], ['z']);
+  const r = b.node('Sigmoid', [b.node('Gemm', [xh, stacked('r'), bias('r')], ['r_pre'])], ['r']);
+  const WxhT = s.float('step_W_xh_T', [I, H], transposed(d('gru.W_xh.weight'), H, I));
+  const xProj = b.node('Gemm', [x, WxhT, bias('h')], ['x_W_xh_b']);
+  return writeUpdate(b, s.float('step_W_hh_T', [H, H], transposed(d('gru.W_hh.weight'), H, H)), h, z, r, xProj);
 }
 
 /** h_0 = 0 [batch, hidden] for a dynamic batch: Tile works at every opset from 7 (ConstantOfShape needs 9). */
@@ -219,17 +256,55 @@ function stateInfo(name: string, dims: Dim[]): onnx.ValueInfoProto {
   return makeValueInfo(name, 'float32', dims);
 }
 
+/** How the scan form feeds x to the recurrence. */
+type Projection = 'hoisted' | 'step';
+
 /**
- * Scan (opset 9+): XW = x Wx + bx for all steps at once [batch, seq, 3H], split into the z|r and h parts, then
- * Scan over axis 1 with h as the state. Loop (7–8): the same on [seq, batch, ·], the body gathering step i.
+ * Scan (opset 9+) over x in seq-major layout with h as the state. `hoisted`: x W_xgᵀ + b_xg for all steps at once,
+ * before the loop (one Gemm per gate), and 7 kernels per step: fewest kernels, fastest for small batches and
+ * for runtimes where each kernel is a launch. `step`: x_t is projected inside the step (writeStepCell): at
+ * batch 1024 the hoisted [seq, batch, hidden] projections no longer stay in cache, and projecting step by step is
+ * about 15% faster on onnxruntime CPU (tools/bench/infer.md).
+ * Loop (opsets 7–8, where Scan-8's batch axis semantics would run the body once per row): hoisted, the body
+ * gathering step i.
  */
-function writeScan(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Ops, out: { hT: string; hs: string }): Recurrence {
+function writeScan(
+  s: Scope,
+  p: SeedParams,
+  z: Sizes,
+  want: Want,
+  ops: Ops,
+  out: { hT: string; hs: string },
+  projection: Projection = 'hoisted',
+  xSeqMajor?: string,
+): Recurrence {
   const { H } = z;
-  const w = scanWeights(s, p, z);
   const h0 = want.h0 ? 'h0' : zerosState(s, H);
   const useScan = ops.opset >= 9 && !ops.tuning.loop;
   // Seq-major from the start: x is the narrowest tensor to transpose, and Scan then slices axis 0 without copies.
-  const xT = s.node('Transpose', ['x'], [`${s.prefix}x_seq_major`], { perm: attr.ints([1, 0, 2]) });
+  const xT = xSeqMajor ?? s.node('Transpose', ['x'], [`${s.prefix}x_seq_major`], { perm: attr.ints([1, 0, 2]) });
+  const hsRaw = want.hiddenStates ? `${s.prefix}hs_seq_major` : undefined;
+  const scanOut = hsRaw ? [hsRaw] : [];
+  const finish = (): Recurrence =>
+    hsRaw ? { hT: out.hT, hs: s.node('Transpose', [hsRaw], [out.hs], { perm: attr.ints([1, 0, 2]) }) } : { hT: out.hT };
+  const b = new Scope('body_', s.initializers);
+  const bodyOut = (hNext: string) => {
+    const outs = [stateInfo(hNext, ['batch', H])];
+    // A body output is listed once: every step's h leaves through an Identity.
+    if (hsRaw) outs.push(stateInfo(b.node('Identity', [hNext], ['h_step']), ['batch', H]));
+    return outs;
+  };
+  const body = (inputs: onnx.ValueInfoProto[], hNext: string, leading: onnx.ValueInfoProto[] = []) =>
+    makeGraph({ name: 'gru_step', nodes: b.nodes, inputs, outputs: [...leading, ...bodyOut(hNext)], docString: "One step of the seed's GRU cell." });
+
+  if (useScan && projection === 'step') {
+    const hNext = writeStepCell(s, b, p, z, 'h_prev', 'x_t');
+    const g = body([stateInfo('h_prev', ['batch', H]), stateInfo('x_t', ['batch', z.I])], hNext);
+    s.node('Scan', [h0, xT], [out.hT, ...scanOut], { body: attr.graph(g), num_scan_inputs: attr.int(1) });
+    return finish();
+  }
+
+  const w = scanWeights(s, p, z);
   const xRows = s.node('Flatten', [xT], [`${s.prefix}x_rows`], { axis: attr.int(2) });
   const xShape = s.node('Shape', ['x'], [`${s.prefix}x_shape_for_seq`]);
   const seqBatch = s.node('Gather', [xShape, s.int64(`${s.prefix}index_1_0`, [2], [1, 0])], [`${s.prefix}seq_batch`], { axis: attr.int(0) });
@@ -239,42 +314,22 @@ function writeScan(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Ops, out:
   const hoisted = (g: 'z' | 'r' | 'h') =>
     s.node('Reshape', [s.node('Gemm', [xRows, w[g].Wx, w[g].bx], [`${s.prefix}x_W_x${g}_b`]), seqBatchH], [`${s.prefix}x_${g}_all`]);
   const [xzAll, xrAll, xhAll] = [hoisted('z'), hoisted('r'), hoisted('h')];
-  const hsRaw = want.hiddenStates ? `${s.prefix}hs_seq_major` : undefined;
-  const scanOut = hsRaw ? [hsRaw] : [];
-  const finish = (): Recurrence =>
-    hsRaw ? { hT: out.hT, hs: s.node('Transpose', [hsRaw], [out.hs], { perm: attr.ints([1, 0, 2]) }) } : { hT: out.hT };
-
-  const b = new Scope('body_', s.initializers);
-  const bodyOut = (hNext: string) => {
-    const outs = [stateInfo(hNext, ['batch', H])];
-    // A body output is listed once: every step's h leaves through an Identity.
-    if (hsRaw) outs.push(stateInfo(b.node('Identity', [hNext], ['h_step']), ['batch', H]));
-    return outs;
-  };
   if (useScan) {
     const hNext = writeCell(b, w, 'h_prev', 'xz_t', 'xr_t', 'xh_t');
-    const body = makeGraph({
-      name: 'gru_step',
-      nodes: b.nodes,
-      inputs: ['h_prev', 'xz_t', 'xr_t', 'xh_t'].map((n) => stateInfo(n, ['batch', H])),
-      outputs: bodyOut(hNext),
-      docString: "One step of the seed's GRU cell.",
-    });
-    s.node('Scan', [h0, xzAll, xrAll, xhAll], [out.hT, ...scanOut], { body: attr.graph(body), num_scan_inputs: attr.int(3) });
+    const g = body(['h_prev', 'xz_t', 'xr_t', 'xh_t'].map((n) => stateInfo(n, ['batch', H])), hNext);
+    s.node('Scan', [h0, xzAll, xrAll, xhAll], [out.hT, ...scanOut], { body: attr.graph(g), num_scan_inputs: attr.int(3) });
     return finish();
   }
   const step = (all: string, g: string) => b.node('Gather', [all, 'step'], [`x${g}_t`], { axis: attr.int(0) });
   const cond = b.node('Identity', ['cond_in'], ['cond_out']);
   const hNext = writeCell(b, w, 'h_prev', step(xzAll, 'z'), step(xrAll, 'r'), step(xhAll, 'h'));
-  const body = makeGraph({
-    name: 'gru_step',
-    nodes: b.nodes,
-    inputs: [makeValueInfo('step', 'int64', []), makeValueInfo('cond_in', 'bool', []), stateInfo('h_prev', ['batch', H])],
-    outputs: [makeValueInfo(cond, 'bool', []), ...bodyOut(hNext)],
-    docString: "One step of the seed's GRU cell.",
-  });
+  const g = body(
+    [makeValueInfo('step', 'int64', []), makeValueInfo('cond_in', 'bool', []), stateInfo('h_prev', ['batch', H])],
+    hNext,
+    [makeValueInfo(cond, 'bool', [])],
+  );
   const seq = s.node('Gather', [xShape, s.int64(`${s.prefix}index_1`, [], [1])], [`${s.prefix}seq_len`], { axis: attr.int(0) });
-  s.node('Loop', [seq, '', h0], [out.hT, ...scanOut], { body: attr.graph(body) });
+  s.node('Loop', [seq, '', h0], [out.hT, ...scanOut], { body: attr.graph(g) });
   return finish();
 }
 
@@ -282,7 +337,16 @@ function writeScan(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Ops, out:
  * The scan form, exact at seq 0 too: onnxruntime's Scan cannot slice an empty axis, so an If sends an empty
  * sequence to h_T = h_0 and hidden_states = [batch, 0, hidden] (x · 0, which has that shape).
  */
-function writeScanGuarded(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Ops, out: { hT: string; hs: string }): Recurrence {
+function writeScanGuarded(
+  s: Scope,
+  p: SeedParams,
+  z: Sizes,
+  want: Want,
+  ops: Ops,
+  out: { hT: string; hs: string },
+  projection: Projection = 'hoisted',
+  xSeqMajor?: string,
+): Recurrence {
   const shape = s.node('Shape', ['x'], [`${s.prefix}x_shape_for_empty`]);
   const seqLen = s.node('Gather', [shape, s.int64(`${s.prefix}index_1_scalar`, [], [1])], [`${s.prefix}seq_len_scalar`], { axis: attr.int(0) });
   const isEmpty = s.node('Equal', [seqLen, s.int64(`${s.prefix}zero_scalar`, [], [0])], [`${s.prefix}seq_is_empty`]);
@@ -290,12 +354,12 @@ function writeScanGuarded(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Op
   const empty: Recurrence = { hT: e.node('Identity', [want.h0 ? 'h0' : zerosState(e, z.H)], [`${e.prefix}h_T`]) };
   if (want.hiddenStates) empty.hs = e.node('MatMul', ['x', e.float(`${e.prefix}zeros_i_h`, [z.I, z.H], new Float32Array(z.I * z.H))], [`${e.prefix}hs`]);
   const st = new Scope(`${s.prefix}steps_`, s.initializers);
-  const steps = writeScan(st, p, z, want, ops, { hT: `${st.prefix}h_T`, hs: `${st.prefix}hs` });
+  const steps = writeScan(st, p, z, want, ops, { hT: `${st.prefix}h_T`, hs: `${st.prefix}hs` }, projection, xSeqMajor);
   const branch = (name: string, sc: Scope, rec: Recurrence, doc: string) =>
     makeGraph({ name, nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(rec, z.H), docString: doc });
   const outs = want.hiddenStates ? [out.hT, out.hs] : [out.hT];
   s.node('If', [isEmpty], outs, {
-    else_branch: attr.graph(branch(`${s.prefix}steps`, st, steps, 'seq ≥ 1: the hoisted scan.')),
+    else_branch: attr.graph(branch(`${s.prefix}steps`, st, steps, 'seq ≥ 1: the scan.')),
     then_branch: attr.graph(branch(`${s.prefix}empty`, e, empty, 'seq = 0: h_T = h_0.')),
   });
   return want.hiddenStates ? { hT: out.hT, hs: out.hs } : { hT: out.hT };
@@ -356,7 +420,7 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
   let rec: Recurrence;
   if (form === 'fused') rec = writeFused(s, p, z, want, names);
   else if (form === 'scan' || target === 'cuda') rec = writeScanGuarded(s, p, z, want, ops, names);
-  else rec = writeAuto(s, p, z, want, ops, names, threshold);
+  else rec = writeAuto(s, p, z, want, ops, names, threshold, ops.tuning.autoProjection ?? (target === 'cpu' ? 'step' : 'hoisted'));
 
   s.node('Gemm', [rec.hT, s.float('fc_weight', [z.O, z.H], p['fc.weight'].data), s.float('fc_bias', [z.O], p['fc.bias'].data)], ['logits'], {
     transB: attr.int(1),
@@ -388,35 +452,58 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
 }
 
 /**
- * auto: If(batch < threshold) then the fused node else the hoisted scan. The branches read x (and h0) from the
- * outer scope and hold their own weights, so each branch is the whole recurrence.
+ * auto: one If(batch < threshold and seq ≥ 1): then the fused node, else the scan (itself guarded for seq 0, which
+ * costs one more If only on that branch, under 1% at large batch). Both branches read the seq-major x computed
+ * before the If (and h0) from the outer scope and hold their own weights.
  */
-function writeAuto(s: Scope, p: SeedParams, z: Sizes, want: Want, ops: Ops, out: { hT: string; hs: string }, threshold: number): Recurrence {
+function writeAuto(
+  s: Scope,
+  p: SeedParams,
+  z: Sizes,
+  want: Want,
+  ops: Ops,
+  out: { hT: string; hs: string },
+  threshold: number,
+  projection: Projection,
+): Recurrence {
   // Less-7 takes floating types only: before opset 9 compare as float.
   const asFloat = ops.opset < 9;
-  let shape: string | undefined;
-  const dim = (index: number, what: string) => {
-    let d: string;
-    // Shape-15 slices the shape itself: one kernel per dimension instead of Shape + Gather.
-    if (ops.opset >= 15) d = s.node('Shape', ['x'], [`${what}_1d`], { end: attr.int(index + 1), start: attr.int(index) });
-    else {
-      shape ??= s.node('Shape', ['x'], ['x_shape_for_auto']);
-      d = s.node('Gather', [shape, s.int64(`index_${index}_1d`, [1], [index])], [`${what}_1d`], { axis: attr.int(0) });
-    }
-    return asFloat ? s.node('Cast', [d], [`${what}_1d_float`], { to: attr.int(1) }) : d;
-  };
-  const constant = (name: string, v: number) => (asFloat ? s.float(name, [1], [v]) : s.int64(name, [1], [v]));
-  const small = s.node('Less', [dim(0, 'batch'), constant('auto_batch_threshold', threshold)], ['batch_is_small']);
-  // onnxruntime's GRU kernel aborts the process on an empty sequence: seq 0 goes to the scan branch.
-  const useFused =
-    ops.tuning.autoSeqGuard === false
-      ? small
-      : s.node('And', [small, s.node('Less', [constant('zero_1d', 0), dim(1, 'seq')], ['seq_is_nonempty'])], ['use_fused']);
+  let useFused: string;
+  if (ops.tuning.autoCond === 'and' || ops.tuning.autoSeqGuard === false) {
+    let shape: string | undefined;
+    const dim = (index: number, what: string) => {
+      let d: string;
+      // Shape-15 slices the shape itself: one kernel per dimension instead of Shape + Gather.
+      if (ops.opset >= 15) d = s.node('Shape', ['x'], [`${what}_1d`], { end: attr.int(index + 1), start: attr.int(index) });
+      else {
+        shape ??= s.node('Shape', ['x'], ['x_shape_for_auto']);
+        d = s.node('Gather', [shape, s.int64(`index_${index}_1d`, [1], [index])], [`${what}_1d`], { axis: attr.int(0) });
+      }
+      return asFloat ? s.node('Cast', [d], [`${what}_1d_float`], { to: attr.int(1) }) : d;
+    };
+    const constant = (name: string, v: number) => (asFloat ? s.float(name, [1], [v]) : s.int64(name, [1], [v]));
+    const small = s.node('Less', [dim(0, 'batch'), constant('auto_batch_threshold', threshold)], ['batch_is_small']);
+    useFused =
+      ops.tuning.autoSeqGuard === false
+        ? small
+        : s.node('And', [small, s.node('Less', [constant('zero_1d', 0), dim(1, 'seq')], ['seq_is_nonempty'])], ['use_fused']);
+  } else {
+    // One comparison for both conditions: with b = batch, T = threshold, s = seq ≥ 0 and I = input > 0,
+    // (b − T)·s·I < 0  ⇔  b < T and s ≥ 1. Four kernels: Shape, Sub, ReduceProd, Less (all int64, exact).
+    const shape = s.node('Shape', ['x'], ['x_shape_for_auto']);
+    const shifted = s.node('Sub', [shape, s.int64('auto_threshold_0_0', [3], [threshold, 0, 0])], ['x_shape_minus_threshold']);
+    let prod = s.node('ReduceProd', [shifted], ['auto_sign_product'], { keepdims: attr.int(1) });
+    if (asFloat) prod = s.node('Cast', [prod], ['auto_sign_product_float'], { to: attr.int(1) });
+    const zero = asFloat ? s.float('auto_zero_1d', [1], [0]) : s.int64('auto_zero_1d', [1], [0]);
+    useFused = s.node('Less', [prod, zero], ['use_fused']);
+  }
+  // Both branches start from x in seq-major layout.
+  const xT = ops.tuning.autoSharedTranspose === false ? undefined : s.node('Transpose', ['x'], ['x_seq_major'], { perm: attr.ints([1, 0, 2]) });
   const f = new Scope('fused_', s.initializers);
-  const fusedRec = writeFused(f, p, z, want, { hT: 'fused_h_T', hs: 'fused_hs' });
+  const fusedRec = writeFused(f, p, z, want, { hT: 'fused_h_T', hs: 'fused_hs' }, xT);
   const sc = new Scope('scan_', s.initializers);
-  const scanRec = writeScanGuarded(sc, p, z, want, ops, { hT: 'scan_h_T', hs: 'scan_hs' });
-  const thenBranch = makeGraph({ name: 'fused_branch', nodes: f.nodes, inputs: [], outputs: recurrenceOutputs(fusedRec, z.H), docString: 'Small batch: one GRU node.' });
+  const scanRec = writeScanGuarded(sc, p, z, want, ops, { hT: 'scan_h_T', hs: 'scan_hs' }, projection, xT);
+  const thenBranch = makeGraph({ name: 'fused_branch', nodes: f.nodes, inputs: [], outputs: recurrenceOutputs(fusedRec, z.H), docString: 'Small batch, seq ≥ 1: one GRU node.' });
   const elseBranch = makeGraph({ name: 'scan_branch', nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(scanRec, z.H), docString: 'Large batch or seq 0: the hoisted scan.' });
   const outs = want.hiddenStates ? [out.hT, out.hs] : [out.hT];
   s.node('If', [useFused], outs, { else_branch: attr.graph(elseBranch), then_branch: attr.graph(thenBranch) });
