@@ -123,6 +123,7 @@ describe('exportSeedModel', () => {
     expect(cuda.nodeCounts.GRU).toBeUndefined();
     expect(cuda.nodeCounts.Scan).toBe(1);
     expect(cuda.metadata['gru_onnx.target']).toBe('cuda');
+    expect(cuda.metadata['gru_onnx.form']).toBe('scan');
     expect(summarizeModel(exportSeedModel(params, { target: 'cpu' })).nodeCounts.GRU).toBe(1);
     expect(() => exportSeedModel(params, { target: 'tpu' as ExportOptions['target'] })).toThrow(/target 'tpu'/);
   });

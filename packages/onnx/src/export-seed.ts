@@ -410,6 +410,8 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
   }
   const target = options.target ?? 'cpu';
   if (!EXPORT_TARGETS.includes(target)) throw new UserError(`target '${String(target)}' is not one of ${EXPORT_TARGETS.join(', ')}`);
+  // What is built: auto for CUDA is the scan form, and the file says so.
+  const built: ExportForm = form === 'auto' && target === 'cuda' ? 'scan' : form;
   const threshold = options.autoBatchThreshold ?? DEFAULT_AUTO_BATCH_THRESHOLD;
   const z = checkParams(p);
   const want: Want = { hiddenStates: !!options.hiddenStates, hN: !!options.hN, h0: !!options.h0 };
@@ -418,8 +420,8 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
   const names = { hT: 'h_n', hs: 'hidden_states' };
 
   let rec: Recurrence;
-  if (form === 'fused') rec = writeFused(s, p, z, want, names);
-  else if (form === 'scan' || target === 'cuda') rec = writeScanGuarded(s, p, z, want, ops, names);
+  if (built === 'fused') rec = writeFused(s, p, z, want, names);
+  else if (built === 'scan') rec = writeScanGuarded(s, p, z, want, ops, names);
   else rec = writeAuto(s, p, z, want, ops, names, threshold, ops.tuning.autoProjection ?? (target === 'cpu' ? 'step' : 'hoisted'));
 
   s.node('Gemm', [rec.hT, s.float('fc_weight', [z.O, z.H], p['fc.weight'].data), s.float('fc_bias', [z.O], p['fc.bias'].data)], ['logits'], {
@@ -435,17 +437,17 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
   if (opset < 9) for (const t of s.initializers) inputs.push(makeValueInfo(t.name, t.dataType === onnx.TensorProto.DataType.INT64 ? 'int64' : 'float32', t.dims.map(Number)));
 
   const graph = makeGraph({
-    name: `seed_gru_${form}`,
+    name: `seed_gru_${built}`,
     nodes: s.nodes,
     inputs,
     outputs,
     initializers: s.initializers,
-    docString: `Seed GRU classifier, ${form} form.`,
+    docString: `Seed GRU classifier, ${built} form.`,
   });
   const model = makeModel(graph, {
     opset,
     docString: MODEL_DOC,
-    metadata: { ...options.metadata, 'gru_onnx.form': form, 'gru_onnx.target': target },
+    metadata: { ...options.metadata, 'gru_onnx.form': built, 'gru_onnx.target': target },
   });
   assertValidModel(model);
   return model;
