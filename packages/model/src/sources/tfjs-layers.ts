@@ -1,7 +1,7 @@
-import { readFileSync, statSync, type Stats } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
-import { LIMITS } from '../limits.ts';
+import { LIMITS, readFileWithin } from '../limits.ts';
 
 /**
  * A TensorFlow.js layers model: [InputLayer] → GRU (→ GRU …) → Dense, read from `model.json` and its weight files.
@@ -292,21 +292,6 @@ function findInputShape(topology: Json): (number | null)[] | undefined {
   return undefined;
 }
 
-/** Largest model.json or weight file read (1 GiB): far above any GRU classifier. */
-const MAX_FILE_BYTES = LIMITS.tfjsFileBytes;
-
-function readBounded(path: string, what: string): Uint8Array {
-  let st: Stats;
-  try {
-    st = statSync(path);
-  } catch (err) {
-    throw new UserError(`${path}: cannot read ${what} (${err instanceof Error && 'code' in err ? String(err.code) : String(err)})`);
-  }
-  if (!st.isFile()) throw new UserError(`${path}: ${what} is not a file`);
-  if (st.size > MAX_FILE_BYTES) throw new UserError(`${path}: ${what} is ${st.size} bytes, more than the ${MAX_FILE_BYTES}-byte limit`);
-  return readFileSync(path);
-}
-
 /** A weightsManifest path, which must name a file beside model.json: a downloaded model may not read /etc or ../. */
 function weightPath(dir: string, p: unknown, source: string): string {
   const full = resolve(dir, String(p));
@@ -319,7 +304,7 @@ function weightPath(dir: string, p: unknown, source: string): string {
 /** Reads `model.json` (or a directory holding one) and the weight files it names, relative to it. */
 export function loadTfjsLayersModel(path: string): TfjsLayersGru {
   const jsonPath = statSync(path, { throwIfNoEntry: false })?.isDirectory() ? join(path, 'model.json') : path;
-  const text = new TextDecoder().decode(readBounded(jsonPath, 'model.json'));
+  const text = new TextDecoder().decode(readFileWithin(jsonPath, LIMITS.tfjsFileBytes, 'model.json'));
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -327,7 +312,7 @@ export function loadTfjsLayersModel(path: string): TfjsLayersGru {
     throw new UserError(`${jsonPath}: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
   }
   const dir = dirname(jsonPath);
-  return parseTfjsLayersModel(json, (p) => readBounded(weightPath(dir, p, jsonPath), 'weight file'), jsonPath);
+  return parseTfjsLayersModel(json, (p) => readFileWithin(weightPath(dir, p, jsonPath), LIMITS.tfjsFileBytes, 'weight file'), jsonPath);
 }
 
 const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
