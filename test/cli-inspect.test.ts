@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MODEL_SUMMARY_SCHEMA } from '@gru-onnx/onnx';
+import { encodeModel, makeGraph, makeModel, makeNode, makeValueInfo, MODEL_SUMMARY_SCHEMA } from '@gru-onnx/onnx';
 import { runCli } from './cli-helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gru-onnx-inspect-'));
@@ -42,6 +42,23 @@ describe('gru-onnx export + inspect (spawned)', () => {
     expect(r.stdout).toMatch(/^inputs:\n {2}x +FLOAT \[batch, seq, 8\]$/m);
     expect(r.stdout).toMatch(/^nodes: 237 \(/m);
     expect(r.stdout).toMatch(/^checker: ok$/m);
+  });
+
+  it('inspect text lists each checker finding once, naming the node', async () => {
+    const model = join(dir, 'broken.onnx');
+    const graph = makeGraph({
+      name: 'main',
+      nodes: [makeNode('Relu', ['missing'], ['y'], undefined, { name: 'relu' })],
+      inputs: [makeValueInfo('x', 'float32', [1])],
+      outputs: [makeValueInfo('y', 'float32', [1])],
+    });
+    writeFileSync(model, encodeModel(makeModel(graph, { opset: 17 })));
+    const r = await runCli(['inspect', model]);
+    expect(r.code).toBe(0);
+    const findings = r.stdout.split('\n').filter((l) => l.includes("input 'missing' is not defined"));
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatch(/^ {2}node 'relu' \(Relu\) in graph 'main': input 'missing'/);
+    expect(findings[0]!.match(/node 'relu'/g)).toHaveLength(1);
   });
 
   it('a file that is not ONNX: exit 2, one error line', async () => {

@@ -10,6 +10,7 @@ import { onnx } from './proto.ts';
 export interface CheckIssue {
   /** Where: `graph 'main'`, `node 'gru' (GRU) in graph 'main'`. */
   where: string;
+  /** The whole one-line finding, starting with `where`. */
   message: string;
 }
 

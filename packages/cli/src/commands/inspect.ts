@@ -57,6 +57,6 @@ export function inspectText(name: string, s: ModelSummary, issues: CheckIssue[])
   const meta = Object.entries(s.metadata);
   if (meta.length > 0) lines.push('metadata:', ...meta.map(([k, v]) => `  ${k} = ${v}`));
   if (issues.length === 0) lines.push('checker: ok');
-  else lines.push(`checker: ${issues.length} problem${issues.length === 1 ? '' : 's'}`, ...issues.map((i) => `  ${i.where}: ${i.message}`));
+  else lines.push(`checker: ${issues.length} problem${issues.length === 1 ? '' : 's'}`, ...issues.map((i) => `  ${i.message}`));
   return lines.join('\n');
 }
