@@ -2,7 +2,9 @@
  * Exports the seed's GRU classifier (DESIGN.md, "The numerics") as an ONNX model, in one of three forms:
  *
  * - `fused`: one ONNX `GRU` node. The seed's z is ONNX's 1 − z and σ(−a) = 1 − σ(a), so the z rows of W, R and
- *   Wb are negated; linear_before_reset = 0 is the seed's h̃ = tanh(W_xh x + b_xh + W_hh (r ⊙ h)).
+ *   Wb are negated; linear_before_reset = 0 is the seed's h̃ = tanh(W_xh x + b_xh + W_hh (r ⊙ h)). The node sits
+ *   behind a seq-0 guard (an If, two int64 kernels before it): onnxruntime 1.29's GRU kernel aborts the process
+ *   on an empty sequence.
  * - `scan`: the same recurrence from primitive ops, for runtimes without a GRU kernel. The input projections of
  *   every step are hoisted out of the loop (x W_xgᵀ + b_xg for all steps, one Gemm per gate), and the body is
  *       z = σ(xz_t + h W_hzᵀ),  r = σ(xr_t + h W_hrᵀ),  h̃ = tanh(xh_t + (r ⊙ h) W_hhᵀ),  h' = h + z ⊙ (h̃ − h)
@@ -10,13 +12,14 @@
  *   Opsets 9+ use `Scan`; 7–8 use `Loop` (Scan-8's batch axis semantics would run the body once per row).
  * - `auto` (the default): one `If` runs the fused node when batch < 64 and seq ≥ 1, where its kernel is fastest,
  *   and otherwise a scan (guarded for seq 0), where onnxruntime's GRU kernel is up to 2.4× slower. The condition
- *   is one sign test, (batch − 64)·seq·input < 0, four int64 kernels; x is transposed to seq-major once, before
- *   the If, for both branches. For target cpu the scan projects x step by step inside the loop (writeStepCell),
- *   which at batch 1024 is about 15% faster than hoisting (the hoisted [seq, batch, hidden] tensors fall out of
- *   cache); for cuda auto is the hoisted scan alone.
+ *   is one sign test, (batch − 64)·seq·input < 0, four int64 kernels. For target cpu the scan gathers and
+ *   projects x step by step inside the loop (writeStepCell), which at batch 1024 is about 20% faster than
+ *   hoisting (the hoisted [seq, batch, hidden] tensors fall out of cache, and x's Transpose is slow); for the
+ *   other targets it is hoisted, and x is transposed once before the If for both branches; for cuda auto is the
+ *   hoisted scan alone.
  *
- * scan and auto are exact for every sequence length, including 0 (h_T = h0, zeros when not given; hidden_states
- * [batch, 0, hidden]). fused is exact for seq ≥ 1: onnxruntime 1.29's GRU kernel aborts the process at seq 0.
+ * Every form is exact for every sequence length, including 0 (h_T = h0, zeros when not given; hidden_states
+ * [batch, 0, hidden]).
  */
 import { UserError, writeFileAtomic } from '@gru-onnx/model';
 import type { SeedParams } from '@gru-onnx/model';
@@ -71,14 +74,15 @@ export interface ExportOptions {
 
 /** Knobs for measuring alternatives in tools/bench; the defaults are the measured winners. */
 export interface ExportTuning {
+  /**
+   * fused: wrap the GRU node in the seq-0 guard (default true). false gives the bare one-node graph that aborts
+   * onnxruntime at seq 0: the inference benchmark's "fused node" baseline.
+   */
+  fusedSeqGuard?: boolean;
   /** Use Loop instead of Scan at opsets 9+ (Scan measured faster). */
   loop?: boolean;
   /** auto: also send seq 0 away from the fused node (default true: onnxruntime's GRU aborts on it). */
   autoSeqGuard?: boolean;
-  /** auto: how the branch condition is computed ('prod', the default: one sign test; 'and': two comparisons). */
-  autoCond?: 'prod' | 'and';
-  /** auto: transpose x to seq-major once, before the If, for both branches (default true). */
-  autoSharedTranspose?: boolean;
   /**
    * auto: how the large-batch scan feeds x to the recurrence (see writeScan). Default 'step' for target cpu,
    * where it was measured faster, 'hoisted' (fewer kernels per step) for the others.
@@ -260,11 +264,11 @@ function stateInfo(name: string, dims: Dim[]): onnx.ValueInfoProto {
 type Projection = 'hoisted' | 'step';
 
 /**
- * Scan (opset 9+) over x in seq-major layout with h as the state. `hoisted`: x W_xgᵀ + b_xg for all steps at once,
- * before the loop (one Gemm per gate), and 7 kernels per step: fewest kernels, fastest for small batches and
- * for runtimes where each kernel is a launch. `step`: x_t is projected inside the step (writeStepCell): at
- * batch 1024 the hoisted [seq, batch, hidden] projections no longer stay in cache, and projecting step by step is
- * about 15% faster on onnxruntime CPU (tools/bench/infer.md).
+ * Scan (opset 9+) with h as the state. `hoisted`: over x in seq-major layout, x W_xgᵀ + b_xg for all steps at
+ * once, before the loop (one Gemm per gate), and 7 kernels per step: fewest kernels, fastest for small batches
+ * and for runtimes where each kernel is a launch. `step` (opset 11+): over the step indices, each step gathering
+ * x_t from the batch-major x and projecting it (writeStepCell): at batch 1024 the hoisted [seq, batch, hidden]
+ * projections no longer stay in cache, and this is about 20% faster on onnxruntime CPU (tools/bench/infer.md).
  * Loop (opsets 7–8, where Scan-8's batch axis semantics would run the body once per row): hoisted, the body
  * gathering step i.
  */
@@ -281,8 +285,6 @@ function writeScan(
   const { H } = z;
   const h0 = want.h0 ? 'h0' : zerosState(s, H);
   const useScan = ops.opset >= 9 && !ops.tuning.loop;
-  // Seq-major from the start: x is the narrowest tensor to transpose, and Scan then slices axis 0 without copies.
-  const xT = xSeqMajor ?? s.node('Transpose', ['x'], [`${s.prefix}x_seq_major`], { perm: attr.ints([1, 0, 2]) });
   const hsRaw = want.hiddenStates ? `${s.prefix}hs_seq_major` : undefined;
   const scanOut = hsRaw ? [hsRaw] : [];
   const finish = (): Recurrence =>
@@ -297,13 +299,21 @@ function writeScan(
   const body = (inputs: onnx.ValueInfoProto[], hNext: string, leading: onnx.ValueInfoProto[] = []) =>
     makeGraph({ name: 'gru_step', nodes: b.nodes, inputs, outputs: [...leading, ...bodyOut(hNext)], docString: "One step of the seed's GRU cell." });
 
-  if (useScan && projection === 'step') {
-    const hNext = writeStepCell(s, b, p, z, 'h_prev', 'x_t');
-    const g = body([stateInfo('h_prev', ['batch', H]), stateInfo('x_t', ['batch', z.I])], hNext);
-    s.node('Scan', [h0, xT], [out.hT, ...scanOut], { body: attr.graph(g), num_scan_inputs: attr.int(1) });
+  if (useScan && projection === 'step' && ops.opset >= 11) {
+    // Scan over the step indices 0..seq−1 (Range, opset 11); the body gathers x[:, t, :] straight from the
+    // batch-major x, cheaper than transposing x (onnxruntime's 3-D Transpose is slow) and then slicing it.
+    const xShape = s.node('Shape', ['x'], [`${s.prefix}x_shape_for_steps`]);
+    const seqLen = s.node('Gather', [xShape, s.int64(`${s.prefix}index_1_for_steps`, [], [1])], [`${s.prefix}seq_len_for_steps`], { axis: attr.int(0) });
+    const steps = s.node('Range', [s.int64(`${s.prefix}range_start`, [], [0]), seqLen, s.int64(`${s.prefix}range_delta`, [], [1])], [`${s.prefix}step_indices`]);
+    const xt = b.node('Gather', ['x', 't'], ['x_t'], { axis: attr.int(1) });
+    const hNext = writeStepCell(s, b, p, z, 'h_prev', xt);
+    const g = body([stateInfo('h_prev', ['batch', H]), makeValueInfo('t', 'int64', [])], hNext);
+    s.node('Scan', [h0, steps], [out.hT, ...scanOut], { body: attr.graph(g), num_scan_inputs: attr.int(1) });
     return finish();
   }
 
+  // Seq-major from the start: x is the narrowest tensor to transpose, and Scan then slices axis 0 without copies.
+  const xT = xSeqMajor ?? s.node('Transpose', ['x'], [`${s.prefix}x_seq_major`], { perm: attr.ints([1, 0, 2]) });
   const w = scanWeights(s, p, z);
   const xRows = s.node('Flatten', [xT], [`${s.prefix}x_rows`], { axis: attr.int(2) });
   const xShape = s.node('Shape', ['x'], [`${s.prefix}x_shape_for_seq`]);
@@ -334,32 +344,41 @@ function writeScan(
 }
 
 /**
- * The scan form, exact at seq 0 too: onnxruntime's Scan cannot slice an empty axis, so an If sends an empty
- * sequence to h_T = h_0 and hidden_states = [batch, 0, hidden] (x · 0, which has that shape).
+ * Makes a recurrence exact at seq 0: an If sends an empty sequence to h_T = h_0 and hidden_states =
+ * [batch, 0, hidden] (x · 0, which has that shape), and only seq ≥ 1 to `writeSteps`. Needed by both forms:
+ * onnxruntime's Scan cannot slice an empty axis, and its GRU kernel aborts the process at seq 0.
  */
-function writeScanGuarded(
+function writeSeqGuarded(
   s: Scope,
-  p: SeedParams,
   z: Sizes,
   want: Want,
   ops: Ops,
   out: { hT: string; hs: string },
-  projection: Projection = 'hoisted',
-  xSeqMajor?: string,
+  what: string,
+  writeSteps: (st: Scope, out: { hT: string; hs: string }) => Recurrence,
 ): Recurrence {
-  const shape = s.node('Shape', ['x'], [`${s.prefix}x_shape_for_empty`]);
-  const seqLen = s.node('Gather', [shape, s.int64(`${s.prefix}index_1_scalar`, [], [1])], [`${s.prefix}seq_len_scalar`], { axis: attr.int(0) });
-  const isEmpty = s.node('Equal', [seqLen, s.int64(`${s.prefix}zero_scalar`, [], [0])], [`${s.prefix}seq_is_empty`]);
+  let seqLen: string;
+  let zero: string;
+  // Shape-15 slices the shape itself: one kernel instead of Shape + Gather.
+  if (ops.opset >= 15) {
+    seqLen = s.node('Shape', ['x'], [`${s.prefix}seq_len_1d`], { end: attr.int(2), start: attr.int(1) });
+    zero = s.int64(`${s.prefix}zero_1d`, [1], [0]);
+  } else {
+    const shape = s.node('Shape', ['x'], [`${s.prefix}x_shape_for_empty`]);
+    seqLen = s.node('Gather', [shape, s.int64(`${s.prefix}index_1_scalar`, [], [1])], [`${s.prefix}seq_len_scalar`], { axis: attr.int(0) });
+    zero = s.int64(`${s.prefix}zero_scalar`, [], [0]);
+  }
+  const isEmpty = s.node('Equal', [seqLen, zero], [`${s.prefix}seq_is_empty`]);
   const e = new Scope(`${s.prefix}empty_`, s.initializers);
   const empty: Recurrence = { hT: e.node('Identity', [want.h0 ? 'h0' : zerosState(e, z.H)], [`${e.prefix}h_T`]) };
   if (want.hiddenStates) empty.hs = e.node('MatMul', ['x', e.float(`${e.prefix}zeros_i_h`, [z.I, z.H], new Float32Array(z.I * z.H))], [`${e.prefix}hs`]);
   const st = new Scope(`${s.prefix}steps_`, s.initializers);
-  const steps = writeScan(st, p, z, want, ops, { hT: `${st.prefix}h_T`, hs: `${st.prefix}hs` }, projection, xSeqMajor);
+  const steps = writeSteps(st, { hT: `${st.prefix}h_T`, hs: `${st.prefix}hs` });
   const branch = (name: string, sc: Scope, rec: Recurrence, doc: string) =>
     makeGraph({ name, nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(rec, z.H), docString: doc });
   const outs = want.hiddenStates ? [out.hT, out.hs] : [out.hT];
   s.node('If', [isEmpty], outs, {
-    else_branch: attr.graph(branch(`${s.prefix}steps`, st, steps, 'seq ≥ 1: the scan.')),
+    else_branch: attr.graph(branch(`${s.prefix}steps`, st, steps, `seq ≥ 1: ${what}.`)),
     then_branch: attr.graph(branch(`${s.prefix}empty`, e, empty, 'seq = 0: h_T = h_0.')),
   });
   return want.hiddenStates ? { hT: out.hT, hs: out.hs } : { hT: out.hT };
@@ -420,8 +439,9 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
   const names = { hT: 'h_n', hs: 'hidden_states' };
 
   let rec: Recurrence;
-  if (built === 'fused') rec = writeFused(s, p, z, want, names);
-  else if (built === 'scan') rec = writeScanGuarded(s, p, z, want, ops, names);
+  if (built === 'fused' && ops.tuning.fusedSeqGuard === false) rec = writeFused(s, p, z, want, names);
+  else if (built === 'fused') rec = writeSeqGuarded(s, z, want, ops, names, 'the GRU node', (st, o) => writeFused(st, p, z, want, o));
+  else if (built === 'scan') rec = writeSeqGuarded(s, z, want, ops, names, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o));
   else rec = writeAuto(s, p, z, want, ops, names, threshold, ops.tuning.autoProjection ?? (target === 'cpu' ? 'step' : 'hoisted'));
 
   s.node('Gemm', [rec.hT, s.float('fc_weight', [z.O, z.H], p['fc.weight'].data), s.float('fc_bias', [z.O], p['fc.bias'].data)], ['logits'], {
@@ -455,8 +475,8 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
 
 /**
  * auto: one If(batch < threshold and seq ≥ 1): then the fused node, else the scan (itself guarded for seq 0, which
- * costs one more If only on that branch, under 1% at large batch). Both branches read the seq-major x computed
- * before the If (and h0) from the outer scope and hold their own weights.
+ * costs one more If only on that branch, under 1% at large batch). The branches read x (or its seq-major copy
+ * made before the If), h0 and their weights from the outer scope.
  */
 function writeAuto(
   s: Scope,
@@ -471,42 +491,28 @@ function writeAuto(
   // Less-7 takes floating types only: before opset 9 compare as float.
   const asFloat = ops.opset < 9;
   let useFused: string;
-  if (ops.tuning.autoCond === 'and' || ops.tuning.autoSeqGuard === false) {
-    let shape: string | undefined;
-    const dim = (index: number, what: string) => {
-      let d: string;
-      // Shape-15 slices the shape itself: one kernel per dimension instead of Shape + Gather.
-      if (ops.opset >= 15) d = s.node('Shape', ['x'], [`${what}_1d`], { end: attr.int(index + 1), start: attr.int(index) });
-      else {
-        shape ??= s.node('Shape', ['x'], ['x_shape_for_auto']);
-        d = s.node('Gather', [shape, s.int64(`index_${index}_1d`, [1], [index])], [`${what}_1d`], { axis: attr.int(0) });
-      }
-      return asFloat ? s.node('Cast', [d], [`${what}_1d_float`], { to: attr.int(1) }) : d;
-    };
-    const constant = (name: string, v: number) => (asFloat ? s.float(name, [1], [v]) : s.int64(name, [1], [v]));
-    const small = s.node('Less', [dim(0, 'batch'), constant('auto_batch_threshold', threshold)], ['batch_is_small']);
-    useFused =
-      ops.tuning.autoSeqGuard === false
-        ? small
-        : s.node('And', [small, s.node('Less', [constant('zero_1d', 0), dim(1, 'seq')], ['seq_is_nonempty'])], ['use_fused']);
+  const shape = s.node('Shape', ['x'], ['x_shape_for_auto']);
+  if (ops.tuning.autoSeqGuard === false) {
+    const batch = s.node('Gather', [shape, s.int64('index_0_1d', [1], [0])], ['batch_1d'], { axis: attr.int(0) });
+    const b = asFloat ? s.node('Cast', [batch], ['batch_1d_float'], { to: attr.int(1) }) : batch;
+    useFused = s.node('Less', [b, asFloat ? s.float('auto_threshold', [1], [threshold]) : s.int64('auto_threshold', [1], [threshold])], ['use_fused']);
   } else {
     // One comparison for both conditions: with b = batch, T = threshold, s = seq ≥ 0 and I = input > 0,
     // (b − T)·s·I < 0  ⇔  b < T and s ≥ 1. Four kernels: Shape, Sub, ReduceProd, Less (all int64, exact).
-    const shape = s.node('Shape', ['x'], ['x_shape_for_auto']);
     const shifted = s.node('Sub', [shape, s.int64('auto_threshold_0_0', [3], [threshold, 0, 0])], ['x_shape_minus_threshold']);
     let prod = s.node('ReduceProd', [shifted], ['auto_sign_product'], { keepdims: attr.int(1) });
     if (asFloat) prod = s.node('Cast', [prod], ['auto_sign_product_float'], { to: attr.int(1) });
     const zero = asFloat ? s.float('auto_zero_1d', [1], [0]) : s.int64('auto_zero_1d', [1], [0]);
     useFused = s.node('Less', [prod, zero], ['use_fused']);
   }
-  // Both branches start from x in seq-major layout.
-  const xT = ops.tuning.autoSharedTranspose === false ? undefined : s.node('Transpose', ['x'], ['x_seq_major'], { perm: attr.ints([1, 0, 2]) });
+  // The hoisted scan and the GRU node both start from x in seq-major layout: transpose it once, before the If.
+  const xT = projection === 'hoisted' ? s.node('Transpose', ['x'], ['x_seq_major'], { perm: attr.ints([1, 0, 2]) }) : undefined;
   const f = new Scope('fused_', s.initializers);
   const fusedRec = writeFused(f, p, z, want, { hT: 'fused_h_T', hs: 'fused_hs' }, xT);
   const sc = new Scope('scan_', s.initializers);
-  const scanRec = writeScanGuarded(sc, p, z, want, ops, { hT: 'scan_h_T', hs: 'scan_hs' }, projection, xT);
+  const scanRec = writeSeqGuarded(sc, z, want, ops, { hT: 'scan_h_T', hs: 'scan_hs' }, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o, projection, xT));
   const thenBranch = makeGraph({ name: 'fused_branch', nodes: f.nodes, inputs: [], outputs: recurrenceOutputs(fusedRec, z.H), docString: 'Small batch, seq ≥ 1: one GRU node.' });
-  const elseBranch = makeGraph({ name: 'scan_branch', nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(scanRec, z.H), docString: 'Large batch or seq 0: the hoisted scan.' });
+  const elseBranch = makeGraph({ name: 'scan_branch', nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(scanRec, z.H), docString: 'Large batch or seq 0: the scan.' });
   const outs = want.hiddenStates ? [out.hT, out.hs] : [out.hT];
   s.node('If', [useFused], outs, { else_branch: attr.graph(elseBranch), then_branch: attr.graph(thenBranch) });
   return want.hiddenStates ? { hT: out.hT, hs: out.hs } : { hT: out.hT };

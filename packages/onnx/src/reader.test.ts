@@ -67,8 +67,9 @@ describe('summarizeModel', () => {
     expect(s.metadata).toEqual({ k: 'v', 'gru_onnx.form': 'scan', 'gru_onnx.target': 'cpu' });
   });
 
-  it('counts the fused form parameters: W, R, B (with its zero recurrent biases) and fc', () => {
-    expect(summarizeModel(exportSeedModel(params, { form: 'fused' })).parameterCount).toBe(48 * 8 + 48 * 16 + 96 + 4 * 16 + 4);
+  it('counts the fused form parameters: W, R, B (with its zero recurrent biases), fc, and the seq-0 branch h_0 = 0', () => {
+    expect(summarizeModel(exportSeedModel(params, { form: 'fused' })).parameterCount).toBe(48 * 8 + 48 * 16 + 96 + 4 * 16 + 4 + 16);
+    expect(summarizeModel(exportSeedModel(params, { form: 'fused', h0: true })).parameterCount).toBe(48 * 8 + 48 * 16 + 96 + 4 * 16 + 4);
   });
 
   it("reads the PyTorch exporter's fixture: 237 nodes at opset 14", () => {
