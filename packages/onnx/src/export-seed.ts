@@ -344,31 +344,21 @@ function writeScan(
 }
 
 /**
- * Makes a recurrence exact at seq 0: an If sends an empty sequence to h_T = h_0 and hidden_states =
- * [batch, 0, hidden] (x · 0, which has that shape), and only seq ≥ 1 to `writeSteps`. Needed by both forms:
- * onnxruntime's Scan cannot slice an empty axis, and its GRU kernel aborts the process at seq 0.
+ * Makes a recurrence exact for an empty x (seq 0 or batch 0): an If sends it to h_T = h_0 and hidden_states =
+ * [batch, seq, hidden] (x · 0, which has that shape), and only non-empty x to `writeSteps`. Needed by both forms:
+ * onnxruntime's Scan cannot slice an empty axis, and its GRU kernel aborts the process at seq 0 and at batch 0.
  */
-function writeSeqGuarded(
+function writeEmptyGuarded(
   s: Scope,
   z: Sizes,
   want: Want,
-  ops: Ops,
   out: { hT: string; hs: string },
   what: string,
   writeSteps: (st: Scope, out: { hT: string; hs: string }) => Recurrence,
 ): Recurrence {
-  let seqLen: string;
-  let zero: string;
-  // Shape-15 slices the shape itself: one kernel instead of Shape + Gather.
-  if (ops.opset >= 15) {
-    seqLen = s.node('Shape', ['x'], [`${s.prefix}seq_len_1d`], { end: attr.int(2), start: attr.int(1) });
-    zero = s.int64(`${s.prefix}zero_1d`, [1], [0]);
-  } else {
-    const shape = s.node('Shape', ['x'], [`${s.prefix}x_shape_for_empty`]);
-    seqLen = s.node('Gather', [shape, s.int64(`${s.prefix}index_1_scalar`, [], [1])], [`${s.prefix}seq_len_scalar`], { axis: attr.int(0) });
-    zero = s.int64(`${s.prefix}zero_scalar`, [], [0]);
-  }
-  const isEmpty = s.node('Equal', [seqLen, zero], [`${s.prefix}seq_is_empty`]);
+  // Size is one kernel at every opset and is 0 exactly when seq or batch is (input > 0).
+  const size = s.node('Size', ['x'], [`${s.prefix}x_size`]);
+  const isEmpty = s.node('Equal', [size, s.int64(`${s.prefix}zero_scalar`, [], [0])], [`${s.prefix}x_is_empty`]);
   const e = new Scope(`${s.prefix}empty_`, s.initializers);
   const empty: Recurrence = { hT: e.node('Identity', [want.h0 ? 'h0' : zerosState(e, z.H)], [`${e.prefix}h_T`]) };
   if (want.hiddenStates) empty.hs = e.node('MatMul', ['x', e.float(`${e.prefix}zeros_i_h`, [z.I, z.H], new Float32Array(z.I * z.H))], [`${e.prefix}hs`]);
@@ -378,8 +368,8 @@ function writeSeqGuarded(
     makeGraph({ name, nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(rec, z.H), docString: doc });
   const outs = want.hiddenStates ? [out.hT, out.hs] : [out.hT];
   s.node('If', [isEmpty], outs, {
-    else_branch: attr.graph(branch(`${s.prefix}steps`, st, steps, `seq ≥ 1: ${what}.`)),
-    then_branch: attr.graph(branch(`${s.prefix}empty`, e, empty, 'seq = 0: h_T = h_0.')),
+    else_branch: attr.graph(branch(`${s.prefix}steps`, st, steps, `Non-empty x: ${what}.`)),
+    then_branch: attr.graph(branch(`${s.prefix}empty`, e, empty, 'Empty x (seq or batch 0): h_T = h_0.')),
   });
   return want.hiddenStates ? { hT: out.hT, hs: out.hs } : { hT: out.hT };
 }
@@ -440,8 +430,8 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
 
   let rec: Recurrence;
   if (built === 'fused' && ops.tuning.fusedSeqGuard === false) rec = writeFused(s, p, z, want, names);
-  else if (built === 'fused') rec = writeSeqGuarded(s, z, want, ops, names, 'the GRU node', (st, o) => writeFused(st, p, z, want, o));
-  else if (built === 'scan') rec = writeSeqGuarded(s, z, want, ops, names, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o));
+  else if (built === 'fused') rec = writeEmptyGuarded(s, z, want, names, 'the GRU node', (st, o) => writeFused(st, p, z, want, o));
+  else if (built === 'scan') rec = writeEmptyGuarded(s, z, want, names, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o));
   else rec = writeAuto(s, p, z, want, ops, names, threshold, ops.tuning.autoProjection ?? (target === 'cpu' ? 'step' : 'hoisted'));
 
   s.node('Gemm', [rec.hT, s.float('fc_weight', [z.O, z.H], p['fc.weight'].data), s.float('fc_bias', [z.O], p['fc.bias'].data)], ['logits'], {
@@ -497,12 +487,14 @@ function writeAuto(
     const b = asFloat ? s.node('Cast', [batch], ['batch_1d_float'], { to: attr.int(1) }) : batch;
     useFused = s.node('Less', [b, asFloat ? s.float('auto_threshold', [1], [threshold]) : s.int64('auto_threshold', [1], [threshold])], ['use_fused']);
   } else {
-    // One comparison for both conditions: with b = batch, T = threshold, s = seq ≥ 0 and I = input > 0,
-    // (b − T)·s·I < 0  ⇔  b < T and s ≥ 1. Four kernels: Shape, Sub, ReduceProd, Less (all int64, exact).
-    const shifted = s.node('Sub', [shape, s.int64('auto_threshold_0_0', [3], [threshold, 0, 0])], ['x_shape_minus_threshold']);
-    let prod = s.node('ReduceProd', [shifted], ['auto_sign_product'], { keepdims: attr.int(1) });
+    // One comparison for all three conditions: with b = batch, T = threshold, s = seq ≥ 0 and I = input > 0,
+    // [b, s, I] − [[T, 0, 0], [0, 0, I − 1]] = [[b − T, s, I], [b, s, 1]], whose product (b − T)·b·s²·I < 0
+    // ⇔ 1 ≤ b < T and s ≥ 1. Four kernels: Shape, Sub, ReduceProd, Less (all int64). An empty x gives exactly 0,
+    // so it always reaches the guarded scan; an overflow (x past 2³¹ elements) could only pick the slower branch.
+    const shifted = s.node('Sub', [shape, s.int64('auto_threshold_0_0', [2, 3], [threshold, 0, 0, 0, 0, z.I - 1])], ['x_shape_minus_threshold']);
+    let prod = s.node('ReduceProd', [shifted], ['auto_sign_product'], { keepdims: attr.int(0) });
     if (asFloat) prod = s.node('Cast', [prod], ['auto_sign_product_float'], { to: attr.int(1) });
-    const zero = asFloat ? s.float('auto_zero_1d', [1], [0]) : s.int64('auto_zero_1d', [1], [0]);
+    const zero = asFloat ? s.float('auto_zero', [], [0]) : s.int64('auto_zero', [], [0]);
     useFused = s.node('Less', [prod, zero], ['use_fused']);
   }
   // The hoisted scan and the GRU node both start from x in seq-major layout: transpose it once, before the If.
@@ -510,7 +502,7 @@ function writeAuto(
   const f = new Scope('fused_', s.initializers);
   const fusedRec = writeFused(f, p, z, want, { hT: 'fused_h_T', hs: 'fused_hs' }, xT);
   const sc = new Scope('scan_', s.initializers);
-  const scanRec = writeSeqGuarded(sc, z, want, ops, { hT: 'scan_h_T', hs: 'scan_hs' }, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o, projection, xT));
+  const scanRec = writeEmptyGuarded(sc, z, want, { hT: 'scan_h_T', hs: 'scan_hs' }, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o, projection, xT));
   const thenBranch = makeGraph({ name: 'fused_branch', nodes: f.nodes, inputs: [], outputs: recurrenceOutputs(fusedRec, z.H), docString: 'Small batch, seq ≥ 1: one GRU node.' });
   const elseBranch = makeGraph({ name: 'scan_branch', nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(scanRec, z.H), docString: 'Large batch or seq 0: the scan.' });
   const outs = want.hiddenStates ? [out.hT, out.hs] : [out.hT];
