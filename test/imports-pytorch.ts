@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadSourceModel } from '@gru-onnx/model';
-import { exportSourceModel, onnx } from '@gru-onnx/onnx';
+import { allNodes, exportSourceModel, onnx } from '@gru-onnx/onnx';
 import { FIXTURES, fixtureCases, summary, verifyOnOrt } from './imports-helpers.ts';
 
 /** The fixtures/pytorch classifiers' exports, verified against PyTorch's outputs on ort-cpu and ort-wasm (1e-5 abs). */
@@ -12,7 +12,7 @@ export function describePytorchImports(names: string[]): void {
       const bytes = exportSourceModel(source);
 
       const graph = onnx.ModelProto.decode(bytes).graph!;
-      const grus = (graph.node ?? []).filter((n) => n.opType === 'GRU');
+      const grus = allNodes(graph).filter((n) => n.opType === 'GRU');
       expect(grus).toHaveLength(source.numLayers);
       for (const g of grus) {
         const a = Object.fromEntries((g.attribute ?? []).map((x) => [x.name, x]));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTfjs, loadSourceModel, saveTfjsLayersModel, type Tf } from '@gru-onnx/model';
-import { exportSourceModel, onnx } from '@gru-onnx/onnx';
+import { allNodes, exportSourceModel, onnx } from '@gru-onnx/onnx';
 import { summary, verifyOnOrt, type SourceCase } from './imports-helpers.ts';
 
 type LayersModel = ReturnType<Tf['model']>;
@@ -83,7 +83,7 @@ describe('tfjs-layers GRU → Dense → ONNX, verified against model.predict on 
     expect(source.kind).toBe('tfjs-layers');
     const bytes = exportSourceModel(source);
 
-    const grus = onnx.ModelProto.decode(bytes).graph!.node!.filter((n) => n.opType === 'GRU');
+    const grus = allNodes(onnx.ModelProto.decode(bytes).graph!).filter((n) => n.opType === 'GRU');
     const acts = grus.map((g) => g.attribute!.find((a) => a.name === 'activations')!.strings!.map((s) => new TextDecoder().decode(s))[0]);
     expect(acts).toEqual(v.stacked ? ['HardSigmoid', 'Sigmoid'] : [v.recurrentActivation === 'sigmoid' ? 'Sigmoid' : 'HardSigmoid']);
 

@@ -68,15 +68,18 @@ function valueSummary(v: onnx.IValueInfoProto): ValueSummary {
   return { name: v.name ?? '', elemType: elemTypeName(v.type?.tensorType?.elemType), dims: dims ? dims.map((d) => d ?? null) : null };
 }
 
+/** Every node of a graph, each followed by the nodes of its subgraphs (If branches, Loop and Scan bodies). */
+export function allNodes(g: onnx.IGraphProto): onnx.INodeProto[] {
+  return (g.node ?? []).flatMap((node) => [node, ...(node.attribute ?? []).flatMap((a) => [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]).flatMap(allNodes)]);
+}
+
 function countNodes(g: onnx.IGraphProto, counts: Map<string, number>): number {
-  let n = 0;
-  for (const node of g.node ?? []) {
+  const nodes = allNodes(g);
+  for (const node of nodes) {
     const key = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.opType ?? ''}` : (node.opType ?? '');
     counts.set(key, (counts.get(key) ?? 0) + 1);
-    n++;
-    for (const a of node.attribute ?? []) for (const sg of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) n += countNodes(sg, counts);
   }
-  return n;
+  return nodes.length;
 }
 
 /** The typed summary of a model, given as bytes or as a decoded message. */

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
 import { loadSourceModel, UserError } from '@gru-onnx/model';
 import { checkModel } from '../checker.ts';
 import { onnx } from '../proto.ts';
@@ -28,7 +29,9 @@ describe('exportSourceModel', () => {
     const model = onnx.ModelProto.decode(exportSourceModel(bi));
     expect(checkModel(model)).toEqual([]);
     const g = model.graph!;
-    const grus = g.node!.filter((n) => n.opType === 'GRU');
+    // The layers sit in the If branch that non-empty x takes.
+    const layers = g.node!.find((n) => n.opType === 'If')!.attribute!.find((a) => a.name === 'else_branch')!.g!;
+    const grus = layers.node!.filter((n) => n.opType === 'GRU');
     expect(grus.map((n) => [new TextDecoder().decode(attrs(n).direction!.s!), Number(attrs(n).linear_before_reset!.i), Number(attrs(n).hidden_size!.i)])).toEqual([
       ['bidirectional', 1, 7],
       ['bidirectional', 1, 7],
@@ -42,6 +45,20 @@ describe('exportSourceModel', () => {
     expect(g.output!.map((v) => v.name)).toEqual(['logits']);
     const meta = Object.fromEntries(model.metadataProps!.map((p) => [p.key, p.value]));
     expect(meta).toMatchObject({ 'gru_onnx.source': 'pytorch-gru', 'gru_onnx.pytorch_batch_first': 'true', 'gru_onnx.x_layout': 'batch_seq_input' });
+  });
+
+  // onnxruntime's GRU kernel aborts the process on an empty x; the export must not let it get there.
+  it.each([7, 17])('opset %i: seq 0 gives the head of the zero state (fc.bias), batch 0 an empty [0, output]', async (opset) => {
+    if (bi.kind !== 'pytorch-gru') throw new Error(bi.kind);
+    const s = await ort.InferenceSession.create(exportSourceModel(bi, { opset }));
+    const I = bi.inputSize;
+    const O = bi.outputSize;
+    const seq0 = (await s.run({ x: new ort.Tensor('float32', new Float32Array(0), [2, 0, I]) })).logits!;
+    expect(seq0.dims).toEqual([2, O]);
+    expect([...(seq0.data as Float32Array)]).toEqual([...bi.fc.bias, ...bi.fc.bias]);
+    const batch0 = (await s.run({ x: new ort.Tensor('float32', new Float32Array(0), [0, 3, I]) })).logits!;
+    expect(batch0.dims).toEqual([0, O]);
+    await s.release();
   });
 
   it('lists initializers as graph inputs at opset 7 (IR 3) and checks cleanly there', () => {

@@ -49,7 +49,10 @@ export interface ImportExportOptions {
 export function buildGruChain(c: GruChain, options: ImportExportOptions = {}): onnx.ModelProto {
   const opset = options.opset ?? DEFAULT_OPSET;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) throw new UserError(`opset ${opset} is outside ${MIN_OPSET}–${MAX_OPSET}, the range where ONNX GRU keeps these semantics`);
-  const nodes: onnx.NodeProto[] = [];
+  const main: onnx.NodeProto[] = [];
+  // The GRU layers go into the If branch that only non-empty x reaches.
+  const steps: onnx.NodeProto[] = [];
+  let nodes = steps;
   const initializers: onnx.TensorProto[] = [];
   const node = (opType: string, inputs: string[], output: string, attributes: Record<string, AttributeValue> = {}, outputs = [output]) => {
     nodes.push(makeNode(opType, inputs, outputs, attributes, { name: `${opType}_${output}` }));
@@ -89,13 +92,28 @@ export function buildGruChain(c: GruChain, options: ImportExportOptions = {}): o
       const Yh = node('GRU', inputs, `Y_h_l${k}`, attributes, ['', `Y_h_l${k}`]);
       // [dirs, batch, H] → [batch, dirs, H] → [batch, dirs·H]: cat(h_n[-2], h_n[-1]) when bidirectional.
       const t = node('Transpose', [Yh], `Y_h_l${k}_batch_dirs`, { perm: attr.ints([1, 0, 2]) });
-      hLast = node('Reshape', [t, int64('shape_batch_features', [0, -1])], 'h_last');
+      hLast = node('Reshape', [t, int64('shape_batch_features', [0, -1])], 'h_last_steps');
     }
   });
 
   const { head } = c;
   const top = c.layers[c.layers.length - 1]!;
   const dirsH = top.dirs * top.hiddenSize;
+  // onnxruntime's GRU kernel aborts the process on an empty x (seq 0 or batch 0): an If sends it to the zero
+  // initial state every source model starts from, so logits = head(0) at seq 0 and [0, output] at batch 0.
+  const empty: onnx.NodeProto[] = [];
+  nodes = empty;
+  const batch = node('Gather', [node('Shape', ['x'], 'x_shape'), int64('index_0', [0])], 'batch_1d', { axis: attr.int(0) });
+  const repeats = node('Concat', [batch, int64('one_1d', [1])], 'zeros_repeats', { axis: attr.int(0) });
+  const zeros = node('Tile', [float('zeros_1_features', [1, dirsH], new Float32Array(dirsH)), repeats], 'h_last_zeros');
+  nodes = main;
+  const isEmpty = node('Equal', [node('Size', ['x'], 'x_size'), int64('zero', [0])], 'x_is_empty');
+  const branch = (name: string, body: onnx.NodeProto[], out: string, doc: string) =>
+    makeGraph({ name, nodes: body, inputs: [], outputs: [makeValueInfo(out, 'float32', ['batch', dirsH])], docString: doc });
+  hLast = node('If', [isEmpty], 'h_last', {
+    else_branch: attr.graph(branch('gru_layers', steps, hLast, 'Non-empty x: the GRU layers.')),
+    then_branch: attr.graph(branch('empty', empty, zeros, 'Empty x (seq or batch 0): the zero initial state.')),
+  });
   const headDims = head.transB ? [head.outputSize, dirsH] : [dirsH, head.outputSize];
   const gemmOut = head.softmax ? 'dense' : 'logits';
   node('Gemm', [hLast, float('head_weight', headDims, head.weight), float('head_bias', [head.outputSize], head.bias)], gemmOut, head.transB ? { transB: attr.int(1) } : {});
@@ -106,7 +124,7 @@ export function buildGruChain(c: GruChain, options: ImportExportOptions = {}): o
   if (opset < 9) for (const t of initializers) inputs.push(makeValueInfo(t.name, t.dataType === onnx.TensorProto.DataType.INT64 ? 'int64' : 'float32', t.dims.map(Number)));
   const graph = makeGraph({
     name: c.name,
-    nodes,
+    nodes: main,
     inputs,
     outputs: [makeValueInfo('logits', 'float32', ['batch', head.outputSize], head.softmax ? 'softmax(dense(h_T)) [batch, output].' : 'fc(h_T) [batch, output].')],
     initializers,
