@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeCheckpoint, initParams, LIMITS, Rng } from '@gru-onnx/model';
-import { exportSeedModel, onnx } from '@gru-onnx/onnx';
+import { allGraphs, allNodes, exportSeedModel, onnx } from '@gru-onnx/onnx';
 import { main, type Io } from '@gru-onnx/cli';
 
 const dir = mkdtempSync(join(tmpdir(), 'gru-onnx-limits-'));
@@ -66,8 +66,9 @@ describe('limits before allocation: hidden size 10⁹', () => {
 
   it("in an ONNX initializer's dims and the GRU node's hidden_size", async () => {
     const m = onnx.ModelProto.decode(exportSeedModel(params, { form: 'fused' }));
-    for (const t of m.graph!.initializer ?? []) if (t.name === 'gru_W') t.dims = [1, 3 * HUGE, CONFIG.inputSize];
-    for (const n of m.graph!.node ?? []) for (const a of n.attribute ?? []) if (a.name === 'hidden_size') a.i = HUGE;
+    // The GRU node and its weights sit in the If branch that non-empty x takes.
+    for (const t of allGraphs(m.graph!).flatMap((g) => g.initializer ?? [])) if (t.name === 'gru_W') t.dims = [1, 3 * HUGE, CONFIG.inputSize];
+    for (const n of allNodes(m.graph!)) for (const a of n.attribute ?? []) if (a.name === 'hidden_size') a.i = HUGE;
     const file = join(dir, 'huge-init.onnx');
     writeFileSync(file, onnx.ModelProto.encode(m).finish());
     expectFastRefusal(await cli(['verify', '--model', file, '--weights', ckpt, '--backends', 'ort-cpu']), /invalid ONNX model: .*gru_W/);

@@ -147,6 +147,37 @@ export function makeGraph(g: GraphParts): onnx.GraphProto {
   return onnx.GraphProto.create(fields);
 }
 
+/** A node's subgraphs: If branches, Loop and Scan bodies. */
+export const subgraphsOf = (n: onnx.INodeProto): onnx.IGraphProto[] => (n.attribute ?? []).flatMap((a) => [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]);
+
+function namesUsed(g: onnx.IGraphProto, into = new Set<string>()): Set<string> {
+  for (const n of g.node ?? []) {
+    for (const i of n.input ?? []) into.add(i);
+    for (const sg of subgraphsOf(n)) namesUsed(sg, into);
+  }
+  for (const o of g.output ?? []) into.add(o.name ?? '');
+  return into;
+}
+
+/**
+ * Moves each of a graph's initializers into the innermost subgraph (If branch, Loop or Scan body) that alone uses
+ * it; one used by the graph's own nodes or by two sibling subgraphs stays. onnxruntime hands a subgraph every
+ * outer-scope value it reads as a feed on each execution (each step, for a Scan body), and constants held by the
+ * subgraph cost nothing per run: measured 1.3–1.7 µs per run at batch 1 for `auto`. Needs IR ≥ 4: IR 3 lists
+ * initializers among the graph inputs, which If branches cannot have.
+ */
+export function localizeInitializers(g: onnx.IGraphProto): void {
+  const place = (graph: onnx.IGraphProto, pool: onnx.ITensorProto[]) => {
+    const direct = new Set([...(graph.node ?? []).flatMap((n) => n.input ?? []), ...(graph.output ?? []).map((o) => o.name ?? '')]);
+    const children = (graph.node ?? []).flatMap(subgraphsOf);
+    const childUses = children.map((c) => namesUsed(c));
+    const stays = (t: onnx.ITensorProto) => direct.has(t.name ?? '') || childUses.filter((u) => u.has(t.name ?? '')).length !== 1;
+    graph.initializer = pool.filter(stays);
+    children.forEach((c, i) => place(c, [...(c.initializer ?? []), ...pool.filter((t) => !stays(t) && childUses[i]!.has(t.name ?? ''))]));
+  };
+  place(g, [...(g.initializer ?? [])]);
+}
+
 /** onnx's VERSION_TABLE: the IR version that came with each default-domain opset. */
 const IR_FOR_OPSET: ReadonlyArray<readonly [opset: number, ir: number]> = [
   [1, 3], [7, 3], [9, 4], [10, 5], [11, 6], [12, 7], [15, 8], [19, 9], [21, 10],

@@ -28,6 +28,7 @@ import type { AttributeValue, Dim } from './builder.ts';
 import {
   attr,
   encodeModel,
+  localizeInitializers,
   makeGraph,
   makeModel,
   makeNode,
@@ -98,7 +99,7 @@ export const DEFAULT_AUTO_BATCH_THRESHOLD = 64;
 class Scope {
   readonly nodes: onnx.NodeProto[] = [];
 
-  /** Constants of every scope go to the main graph's initializers, so subgraphs only read outer names. */
+  /** Constants of every scope are collected in the main graph's list; localizeInitializers then moves each into the subgraph that uses it. */
   constructor(
     readonly prefix: string,
     readonly initializers: onnx.TensorProto[] = [],
@@ -454,6 +455,7 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
     initializers: s.initializers,
     docString: `Seed GRU classifier, ${built} form.`,
   });
+  if (opset >= 9) localizeInitializers(graph);
   const model = makeModel(graph, {
     opset,
     docString: MODEL_DOC,

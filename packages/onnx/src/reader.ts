@@ -4,6 +4,7 @@
  */
 import { LIMITS, readFileWithin, UserError } from '@gru-onnx/model';
 import { toNumber, valueInfoDims } from './checker.ts';
+import { subgraphsOf } from './builder.ts';
 import { onnx } from './proto.ts';
 
 export interface ValueSummary {
@@ -34,7 +35,7 @@ export interface ModelSummary {
   nodeCount: number;
   /** Node count by op type (domain-qualified outside the default domain), subgraphs included, keys sorted. */
   nodeCounts: Record<string, number>;
-  /** Main-graph initializers that are not also graph inputs (IR < 4 lists them as inputs too). */
+  /** Every initializer, the main graph's first, then those held by subgraphs (If branches, Loop and Scan bodies). */
   initializers: InitializerSummary[];
   /** Sum of the float initializers' sizes: the model's trainable parameters plus any float constants. */
   parameterCount: number;
@@ -70,7 +71,12 @@ function valueSummary(v: onnx.IValueInfoProto): ValueSummary {
 
 /** Every node of a graph, each followed by the nodes of its subgraphs (If branches, Loop and Scan bodies). */
 export function allNodes(g: onnx.IGraphProto): onnx.INodeProto[] {
-  return (g.node ?? []).flatMap((node) => [node, ...(node.attribute ?? []).flatMap((a) => [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]).flatMap(allNodes)]);
+  return (g.node ?? []).flatMap((node) => [node, ...subgraphsOf(node).flatMap(allNodes)]);
+}
+
+/** A graph and all its subgraphs, depth first. */
+export function allGraphs(g: onnx.IGraphProto): onnx.IGraphProto[] {
+  return [g, ...(g.node ?? []).flatMap(subgraphsOf).flatMap(allGraphs)];
 }
 
 function countNodes(g: onnx.IGraphProto, counts: Map<string, number>): number {
@@ -89,7 +95,7 @@ export function summarizeModel(input: Uint8Array | onnx.IModelProto): ModelSumma
   const counts = new Map<string, number>();
   const nodeCount = countNodes(g, counts);
   const initNames = new Set((g.initializer ?? []).map((t) => t.name ?? ''));
-  const initializers: InitializerSummary[] = (g.initializer ?? []).map((t) => {
+  const initializers: InitializerSummary[] = allGraphs(g).flatMap((sg) => sg.initializer ?? []).map((t) => {
     const dims = (t.dims ?? []).map(toNumber);
     return { name: t.name ?? '', elemType: elemTypeName(t.dataType), dims, size: dims.reduce((a, d) => a * d, 1) };
   });

@@ -36,7 +36,7 @@ describe('exportSourceModel', () => {
       ['bidirectional', 1, 7],
       ['bidirectional', 1, 7],
     ]);
-    const B1 = g.initializer!.find((t) => t.name === 'B_l1')!;
+    const B1 = layers.initializer!.find((t) => t.name === 'B_l1')!;
     expect(B1.dims!.map(Number)).toEqual([2, 42]);
     const rev = bi.layers[1]!.directions[1]!;
     // Reverse direction, Rb_z: PyTorch's b_hh z block (rows H..2H).

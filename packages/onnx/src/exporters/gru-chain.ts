@@ -6,7 +6,7 @@
  * layers Y becomes [seq, batch, dirs·H] (forward then reverse features, as PyTorch concatenates them).
  */
 import { UserError } from '@gru-onnx/model';
-import { attr, encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, MAX_OPSET, MIN_OPSET } from '../builder.ts';
+import { attr, encodeModel, localizeInitializers, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo, MAX_OPSET, MIN_OPSET } from '../builder.ts';
 import type { AttributeValue } from '../builder.ts';
 import { assertValidModel } from '../checker.ts';
 import { DEFAULT_OPSET } from '../export-seed.ts';
@@ -129,6 +129,7 @@ export function buildGruChain(c: GruChain, options: ImportExportOptions = {}): o
     outputs: [makeValueInfo('logits', 'float32', ['batch', head.outputSize], head.softmax ? 'softmax(dense(h_T)) [batch, output].' : 'fc(h_T) [batch, output].')],
     initializers,
   });
+  if (opset >= 9) localizeInitializers(graph);
   const model = makeModel(graph, { opset, docString: c.docString, metadata: { ...options.metadata, ...c.metadata, 'gru_onnx.form': 'fused' } });
   assertValidModel(model);
   return model;
