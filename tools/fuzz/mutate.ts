@@ -6,7 +6,7 @@
  * names, cycles).
  */
 import type { Rng } from '@gru-onnx/model';
-import { onnx } from '@gru-onnx/onnx';
+import { allGraphs, onnx } from '@gru-onnx/onnx';
 
 export interface Mutation<T> {
   label: string;
@@ -220,9 +220,8 @@ export function lieAboutLength(rng: Rng, bytes: Uint8Array): Mutation<Uint8Array
   return { label: `protobuf length at ${s.at} says ${lie} (real ${s.value})`, value: out };
 }
 
-/** The decoded graph with every list this file edits present (protobufjs leaves absent ones null in the types). */
-function graphOf(m: onnx.ModelProto) {
-  const g = (m.graph ??= {});
+/** A decoded graph with every list this file edits present (protobufjs leaves absent ones null in the types). */
+function listsOf(g: onnx.IGraphProto) {
   const node = (g.node ?? []).map((n) => Object.assign(n, { name: n.name ?? '', input: n.input ?? [], output: n.output ?? [], attribute: n.attribute ?? [] }));
   const initializer = (g.initializer ?? []).map((t) => Object.assign(t, { name: t.name ?? '', dims: t.dims ?? [], rawData: t.rawData ?? new Uint8Array(0) }));
   return Object.assign(g, { node, initializer, input: g.input ?? [], output: g.output ?? [] });
@@ -235,7 +234,10 @@ function graphOf(m: onnx.ModelProto) {
  */
 export function mutateOnnx(rng: Rng, bytes: Uint8Array): Mutation<Uint8Array> {
   const m = onnx.ModelProto.decode(bytes);
-  const g = graphOf(m);
+  const main = listsOf((m.graph ??= {}));
+  // Node and initializer edits hit the main graph or any subgraph (the GRU node and its weights sit in an If
+  // branch); input and output edits stay on the main graph's signature.
+  const g = listsOf(pick(rng, allGraphs(main)));
   const op = rng.int(11);
   let label: string;
   const init = g.initializer.length > 0 ? pick(rng, g.initializer) : undefined;
@@ -278,7 +280,7 @@ export function mutateOnnx(rng: Rng, bytes: Uint8Array): Mutation<Uint8Array> {
     g.node.splice(g.node.indexOf(node), 1);
     label = `node '${node.name}' (${node.opType}) removed`;
   } else if (op === 7) {
-    const v = pick(rng, [...g.input, ...g.output]);
+    const v = pick(rng, [...main.input, ...main.output]);
     const dims = v.type?.tensorType?.shape?.dim ?? [];
     if (dims.length > 0) {
       // Half the time the last axis: a graph declaring 10⁹ input features or hidden units.
@@ -312,7 +314,7 @@ export function mutateOnnx(rng: Rng, bytes: Uint8Array): Mutation<Uint8Array> {
 /** Bit flips confined to initializer data: the model stays valid and ORT must run it; the answer changes. */
 export function flipWeightBits(rng: Rng, bytes: Uint8Array): Mutation<Uint8Array> {
   const m = onnx.ModelProto.decode(bytes);
-  const inits = graphOf(m).initializer.filter((t) => (t.rawData?.length ?? 0) >= 4);
+  const inits = allGraphs((m.graph ??= {})).flatMap((g) => listsOf(g).initializer).filter((t) => (t.rawData?.length ?? 0) >= 4);
   if (inits.length === 0) return mutateOnnx(rng, bytes);
   const t = pick(rng, inits);
   const raw = copy(t.rawData ?? new Uint8Array(0));
