@@ -46,6 +46,18 @@ describe('gru-onnx verify (spawned)', () => {
     expect(r.code).toBe(cuda!.probe.available ? 0 : 3);
   });
 
+  // Every export routes an empty x around onnxruntime's GRU, which would abort the process; the PyTorch exporter's
+  // graph has no such guard, so the same sweep fails for it: the check can fail.
+  it('empty inputs (seq 0, batch 0) pass on every CPU backend for our export, and fail for PyTorch\'s graph', async () => {
+    const empty = ['--backends', 'reference,tfjs,ort-cpu,ort-wasm', '--shapes', '1x0,0x3,0x0', '--json'];
+    const r = await runCli(['verify', '--model', model, '--weights', WEIGHTS, ...empty]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as Report;
+    expect(doc.backends.map((b) => [b.name, b.status])).toEqual([['reference', 'pass'], ['tfjs', 'pass'], ['ort-cpu', 'pass'], ['ort-wasm', 'pass']]);
+    const pt = await runCli(['verify', '--model', 'fixtures/pytorch-export/model.onnx', '--weights', 'fixtures/pytorch-export/weights.safetensors', ...empty]);
+    expect(pt.code, pt.stderr).toBe(1);
+  });
+
   it('a checkpoint that does not match the model: exit 2, one error line', async () => {
     const r = await runCli(['verify', '--model', model, '--weights', 'fixtures/pytorch/l1-uni-bf.safetensors', ...QUICK]);
     expect(r.code).toBe(2);

@@ -36,15 +36,19 @@ describe('parseShapes', () => {
       { batch: 64, seq: 257 },
       { batch: 3, seq: 1 },
     ]);
+    // An empty x is a shape every export must handle.
+    expect(parseShapes('0x3,3x0')).toEqual([
+      { batch: 0, seq: 3 },
+      { batch: 3, seq: 0 },
+    ]);
   });
   it.each([
-    ['0x3', 'batch must be from 1'],
-    ['3x0', 'sequence length must be from 1'],
     ['3', 'is not BxT'],
     ['1x10,', 'is not BxT'],
     ['1x10,1x10', 'listed twice'],
     ['-1x3', 'is not BxT'],
-    ['1x65537', 'sequence length must be from 1 to 65536'],
+    ['1x65537', 'sequence length must be from 0 to 65536'],
+    ['65537x1', 'batch must be from 0 to 65536'],
   ])('refuses %j', (v, msg) => {
     expect(() => parseShapes(v)).toThrow(msg);
   });

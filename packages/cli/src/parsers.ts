@@ -47,8 +47,8 @@ export function parseShapes(value: string): SweepShape[] {
     const batch = Number(m[1]);
     const seq = Number(m[2]);
     for (const [what, n] of [['batch', batch], ['sequence length', seq]] as const) {
-      if (!Number.isSafeInteger(n) || n < 1 || n > MAX_SHAPE_DIM) {
-        throw new InvalidArgumentError(`'${part.trim()}': ${what} must be from 1 to ${MAX_SHAPE_DIM}`);
+      if (!Number.isSafeInteger(n) || n < 0 || n > MAX_SHAPE_DIM) {
+        throw new InvalidArgumentError(`'${part.trim()}': ${what} must be from 0 to ${MAX_SHAPE_DIM}`);
       }
     }
     const key = `${batch}x${seq}`;

@@ -52,6 +52,18 @@ describe.each(['wasm', 'cpu'] as const)('tfjsForward on %s agrees with the float
     }
   }
 
+  it('an empty x: seq 0 gives h_T = h0 (zeros without it) and logits = fc(h_T); batch 0 gives empty outputs', async () => {
+    const p = wideParams(12);
+    const h0 = new Rng(13).normals(2 * 16);
+    for (const [batch, seq, withH0] of [[2, 0, true], [2, 0, false], [0, 3, false], [0, 0, false]] as const) {
+      const got = await tfjsForward(p, new Float32Array(0), batch, seq, withH0 ? h0 : undefined, backend);
+      const ref = referenceForward(p, new Float32Array(0), batch, seq, withH0 ? h0 : undefined);
+      expect([got.logits.length, got.hN.length, got.hiddenStates.length]).toEqual([batch * 4, batch * 16, 0]);
+      expect(maxAbsDiff(got.logits, ref.logits)).toBeLessThanOrEqual(1e-6);
+      expect(maxAbsDiff(got.hN, ref.hN)).toBeLessThanOrEqual(0);
+    }
+  });
+
   it('with a given h0', async () => {
     const p = wideParams(9);
     const x = new Rng(10).normals(3 * 4 * 8);

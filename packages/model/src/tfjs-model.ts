@@ -128,7 +128,7 @@ export function forwardTensors(
   return {
     logits,
     hN: tf.transpose(hN),
-    hiddenStates: keepStates ? (tf.transpose(tf.stack(states), [2, 0, 1]) as TF.Tensor3D) : undefined,
+    hiddenStates: keepStates ? (states.length > 0 ? (tf.transpose(tf.stack(states), [2, 0, 1]) as TF.Tensor3D) : tf.zeros([batch, 0, H])) : undefined,
   };
 }
 
@@ -137,9 +137,11 @@ export function crossEntropy(tf: Tf, logits: TF.Tensor2D, oneHot: TF.Tensor2D): 
   return tf.neg(tf.mean<TF.Scalar>(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1)));
 }
 
-function checkInputs(c: ModelConfig, x: ArrayLike<number>, batch: number, seq: number, h0?: ArrayLike<number>): void {
-  if (!Number.isSafeInteger(batch) || batch < 1) throw new UserError(`batch ${batch} must be a positive integer`);
-  if (!Number.isSafeInteger(seq) || seq < 1) throw new UserError(`sequence length ${seq} must be a positive integer`);
+/** Training needs batch and seq ≥ 1; the forward pass also takes an empty x (h_T = h0, as the reference). */
+function checkInputs(c: ModelConfig, x: ArrayLike<number>, batch: number, seq: number, h0?: ArrayLike<number>, least = 1): void {
+  const what = least === 0 ? 'a non-negative integer' : 'a positive integer';
+  if (!Number.isSafeInteger(batch) || batch < least) throw new UserError(`batch ${batch} must be ${what}`);
+  if (!Number.isSafeInteger(seq) || seq < least) throw new UserError(`sequence length ${seq} must be ${what}`);
   if (x.length !== batch * seq * c.inputSize) throw new UserError(`x has ${x.length} values, expected ${batch}×${seq}×${c.inputSize}`);
   if (h0 && h0.length !== batch * c.hiddenSize) throw new UserError(`h0 has ${h0.length} values, expected ${batch}×${c.hiddenSize}`);
 }
@@ -169,7 +171,7 @@ export async function tfjsForward(
   backend: TfjsBackendChoice = 'auto',
 ): Promise<TfjsForwardOutput> {
   const c = configFromParams(params);
-  checkInputs(c, x, batch, seq, h0);
+  checkInputs(c, x, batch, seq, h0, 0);
   const { tf, backend: used } = await initTfjs(backend);
   const out = tf.tidy(() => {
     const p = paramTensors(tf, params);

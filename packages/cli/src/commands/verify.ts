@@ -56,7 +56,7 @@ export function verifyCommand(ctx: Context): Command {
     .addOption(sourceOption())
     .option('--backends <list>', 'comma-separated backends to try, or all (default: all, less reference and tfjs without the seed\'s weights; unavailable ones are reported, not failed)', parseBackends)
     .option('--require <list>', 'backends that must be available, else exit 3; they are run even if not in --backends', parseBackends)
-    .option('--shapes <list>', 'shape sweep as BxT,... (batch x sequence length; default 1x1,1x10,1x64,1x257,3x1,...,64x257)', parseShapes)
+    .option('--shapes <list>', 'shape sweep as BxT,... (batch x sequence length, each 0 to 65536: 1x0 and 0x3 check an empty x; default 1x1,1x10,1x64,1x257,3x1,...,64x257)', parseShapes)
     .option('--atol <x>', 'absolute tolerance for every backend (default: per backend, packages/verify/tolerances.json)', floatArg(0, 1))
     .option('--rtol <x>', 'relative tolerance for every backend; an element passes when |a - e| <= atol + rtol * |e|', floatArg(0, 1))
     .option('--seed <n>', 'seed of the generated inputs (recorded in the report)', intArg(0, 0xffffffff))

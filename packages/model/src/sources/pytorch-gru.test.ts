@@ -88,6 +88,12 @@ describe('pytorchGruFromSafetensors refuses what it cannot map, naming it', () =
 });
 
 describe('loadSourceModel on files that are not a supported source', () => {
+  it('reads a safetensors file whose header length (0x380) starts like a pickle (\\x80\\x03)', () => {
+    const path = fileURLToPath(new URL('../../../../fixtures/pytorch-export/weights.safetensors', import.meta.url));
+    expect([...readFileSync(path).subarray(0, 2)]).toEqual([0x80, 0x03]);
+    expect(loadSourceModel(path).kind).toBe('seed');
+  });
+
   it('names a torch.save file and says how to convert it, with or without --source', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pt-'));
     try {
@@ -95,6 +101,9 @@ describe('loadSourceModel on files that are not a supported source', () => {
       writeFileSync(pt, Uint8Array.of(0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 0, 0));
       expect(() => loadSourceModel(pt)).toThrow(/model\.pt: a torch\.save \(pickle\) file.*safetensors\.torch\.save_file/);
       expect(() => loadSourceModel(pt, 'pytorch-gru')).toThrow(/a torch\.save \(pickle\) file/);
+      // A protocol-2 pickle (\x80\x02, then EMPTY_DICT and opcodes) is named too.
+      writeFileSync(pt, Uint8Array.of(0x80, 0x02, 0x7d, 0x71, 0x00, 0x28, 0x58, 0x05, 0x00, 0x00, 0x00));
+      expect(() => loadSourceModel(pt)).toThrow(/a torch\.save \(pickle\) file/);
       const missing = join(dir, 'nope.safetensors');
       expect(() => loadSourceModel(missing)).toThrow(UserError);
       expect(() => loadSourceModel(missing)).toThrow(/nope\.safetensors: cannot read model \(ENOENT\)/);

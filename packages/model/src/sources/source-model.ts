@@ -57,7 +57,10 @@ function readBounded(path: string): Uint8Array {
   if (size > MAX_FILE_BYTES) throw new UserError(`${path}: file is ${size} bytes, more than the ${MAX_FILE_BYTES}-byte limit`);
   const bytes = readFileSync(path);
   // torch.save writes a zip (PK\x03\x04) or, before PyTorch 1.6, a bare pickle (\x80 + protocol): say how to convert.
-  if ((bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) || (bytes[0] === 0x80 && bytes[1]! >= 2 && bytes[1]! <= 5)) {
+  // A safetensors header length of 0x0280–0x0580 starts with the same two bytes; its JSON header opens at byte 8.
+  const safetensorsLike = bytes.length > 8 && bytes[8] === 0x7b && bytes.subarray(4, 8).every((b) => b === 0);
+  const pickle = bytes[0] === 0x80 && bytes[1]! >= 2 && bytes[1]! <= 5 && !safetensorsLike;
+  if ((bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) || pickle) {
     throw new UserError(`${path}: a torch.save (pickle) file, which is not read here (unpickling runs code); save the state_dict as safetensors: safetensors.torch.save_file(model.state_dict(), "model.safetensors")`);
   }
   return bytes;
