@@ -13,7 +13,7 @@ describe('gru-onnx usage (spawned)', () => {
   it.each([
     [['train', '--out', 'x.safetensors', '--no-such-option'], "unknown option '--no-such-option'"],
     [['train', '--out', 'x.safetensors', '--epochs', '-1'], "option '--epochs <n>' argument '-1' is invalid"],
-    [['verify', '--model', 'm.onnx', '--weights', 'w.safetensors', '--shapes', '0x3'], "option '--shapes <list>' argument '0x3' is invalid"],
+    [['verify', '--model', 'm.onnx', '--weights', 'w.safetensors', '--shapes', '1x65537'], "option '--shapes <list>' argument '1x65537' is invalid"],
     [['verify', '--model', 'm.onnx', '--weights', 'w.safetensors', '--backends', 'nope'], "option '--backends <list>' argument 'nope' is invalid"],
     [['export', '--weights', 'no-such.safetensors', '--out', 'm.onnx'], "--weights: no such file 'no-such.safetensors'"],
   ])('%j: exit 2, one error line naming the option', async (argv, message) => {
