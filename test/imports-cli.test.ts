@@ -17,6 +17,7 @@ function exported(path: string) {
   const m = onnx.ModelProto.decode(readFileSync(path));
   return {
     source: m.metadataProps!.find((p) => p.key === 'gru_onnx.source')?.value,
+    target: m.metadataProps!.find((p) => p.key === 'gru_onnx.target')?.value,
     ops: allNodes(m.graph!).map((n) => n.opType),
   };
 }
@@ -28,13 +29,23 @@ describe('gru-onnx export --weights takes every source kind, detected from the f
     await saveTfjsLayersModel(tf, m, join(dir, 'tfjs'));
     const r = await runCli(['export', '--weights', join(dir, 'tfjs'), '--out', join(dir, 'tfjs.onnx')]);
     expect(r.code, r.stderr).toBe(0);
-    expect(exported(join(dir, 'tfjs.onnx'))).toEqual({ source: 'tfjs-layers', ops: ['Size', 'Equal', 'If', 'Transpose', 'GRU', 'Transpose', 'Reshape', 'Shape', 'Gather', 'Concat', 'Tile', 'Gemm', 'Softmax'] });
+    expect(exported(join(dir, 'tfjs.onnx'))).toEqual({ source: 'tfjs-layers', ops: ['Size', 'Equal', 'If', 'Transpose', 'GRU', 'Transpose', 'Reshape', 'Shape', 'Gather', 'Concat', 'Tile', 'Gemm', 'Softmax'], target: 'cpu' });
+    expect(r.stderr).toBe('');
+
+    // The same graph for CUDA, recorded as such, with a warning: its GRU (linear_before_reset 0) has no CUDA kernel.
+    const cuda = await runCli(['export', '--weights', join(dir, 'tfjs'), '--out', join(dir, 'tfjs-cuda.onnx'), '--target', 'cuda']);
+    expect(cuda.code, cuda.stderr).toBe(0);
+    expect(cuda.stderr).toMatch(/^warning: --target cuda: .*linear_before_reset 0.*CPU EP/);
+    expect(exported(join(dir, 'tfjs-cuda.onnx')).target).toBe('cuda');
   });
 
   it('a PyTorch nn.GRU state_dict', async () => {
     const r = await runCli(['export', '--weights', `${FIXTURES}pytorch/l2-bi-bf.safetensors`, '--out', join(dir, 'pt.onnx')]);
     expect(r.code, r.stderr).toBe(0);
     expect(exported(join(dir, 'pt.onnx')).ops.filter((o) => o === 'GRU')).toHaveLength(2);
+    // PyTorch's GRU (linear_before_reset 1) has a CUDA kernel: no warning.
+    const cuda = await runCli(['export', '--weights', `${FIXTURES}pytorch/l2-bi-bf.safetensors`, '--out', join(dir, 'pt-cuda.onnx'), '--target', 'cuda']);
+    expect([cuda.code, cuda.stderr]).toEqual([0, '']);
   });
 
   it('--source overrides detection, and a wrong one is a one-line usage error (exit 2)', async () => {

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { configFromParams, loadSourceModel, sha256Hex, SOURCE_KINDS, sourceSizes, type SourceModel } from '@gru-onnx/model';
 import { DEFAULT_OPSET, EXPORT_FORMS, EXPORT_TARGETS, MAX_OPSET, MIN_OPSET, exportSourceModel, saveModel, summarizeModel, type ExportForm, type ExportTarget, type ModelSummary, type ValueSummary } from '@gru-onnx/onnx';
 import type { Context } from '../context.ts';
-import { printJson, println } from '../io.ts';
+import { log, printJson, println } from '../io.ts';
 import { intArg } from '../parsers.ts';
 import { requirePath } from '../files.ts';
 
@@ -68,6 +68,10 @@ Examples:
       requirePath('--weights', opts.weights, 'any');
       const { bytes, kind } = exportFromWeights(opts);
       saveModel(opts.out, bytes);
+      if (kind === 'tfjs-layers' && opts.target === 'cuda') {
+        // tfjs's GRU (reset_after false) is linear_before_reset 0, for which onnxruntime 1.29's CUDA EP has no kernel.
+        log(ctx.io, "warning: --target cuda: this tfjs GRU is ONNX linear_before_reset 0, which onnxruntime's CUDA EP has no kernel for; its GRU nodes will run on the CPU EP (verify reports ort-cuda as partial)");
+      }
       const summary = summarizeModel(bytes);
       const sha256 = sha256Hex(bytes);
       if (opts.json) printJson(ctx.io, { model: opts.out, weights: opts.weights, source: kind, bytes: bytes.byteLength, sha256, summary });

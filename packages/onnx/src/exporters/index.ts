@@ -18,6 +18,7 @@ export function exportSourceModel(source: SourceModel, options: ExportOptions = 
   for (const [key, flag] of [['hiddenStates', '--hidden-states'], ['hN', '--h-n'], ['h0', '--h0']] as const) {
     if (options[key]) throw new UserError(`${flag} is only available for the seed model, not for a ${source.kind} model`);
   }
-  const imports = { opset: options.opset, metadata: options.metadata };
+  // One fused GRU node per layer whatever the target; the file still records the target it was exported for.
+  const imports = { opset: options.opset, metadata: { ...options.metadata, 'gru_onnx.target': options.target ?? 'cpu' } };
   return source.kind === 'pytorch-gru' ? exportPytorchGruModel(source, imports) : exportTfjsLayersModel(source, imports);
 }
