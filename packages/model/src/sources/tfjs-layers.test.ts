@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initTfjs, type Tf } from '../backend.ts';
@@ -37,6 +37,12 @@ function gruDense(opts: { recurrentActivation?: string; activation?: string; use
   }));
   m.add(tf.layers.dense({ units: O, activation: (opts.activation ?? 'linear') as 'linear', kernelInitializer: init(4), biasInitializer: init(5), ...(opts.useBias === false ? { useBias: false } : {}) }));
   return m;
+}
+
+/** The weights file a saved model.json names. */
+function weightsPath(dir: string): string {
+  const j = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+  return join(dir, j.weightsManifest[0]!.paths[0]!);
 }
 
 async function saved(m: TF.LayersModel, name: string): Promise<string> {
@@ -88,7 +94,7 @@ describe('Keras-style model.json (tensorflowjs_converter output)', () => {
       w.name = w.name.replace(`${gruName}/`, 'gru/gru_cell/').replace(`${denseName}/`, 'dense/');
     }
     const keras = { ...json, modelTopology: { keras_version: '2.15.0', backend: 'tensorflow', model_config: json.modelTopology } };
-    const weights = readFileSync(join(path, 'weights.bin'));
+    const weights = readFileSync(weightsPath(path));
     const a = loadTfjsLayersModel(path);
     const b = parseTfjsLayersModel(keras, () => weights, 'keras');
     expect(b.grus[0]!.name).toBe('gru');
@@ -118,7 +124,7 @@ describe('stacked tfjs-layers GRUs', () => {
     const path = await saved(gruDense(), 'for-stacking');
     const j = JSON.parse(readFileSync(join(path, 'model.json'), 'utf8')) as { modelTopology: { config: { layers: unknown[] } } };
     j.modelTopology.config.layers.unshift(structuredClone(j.modelTopology.config.layers[0]));
-    expect(() => parseTfjsLayersModel(j, () => readFileSync(join(path, 'weights.bin')), 'm')).toThrow(/\(GRU\): return_sequences = false is not supported/);
+    expect(() => parseTfjsLayersModel(j, () => readFileSync(weightsPath(path)), 'm')).toThrow(/\(GRU\): return_sequences = false is not supported/);
   });
 });
 
@@ -128,7 +134,7 @@ describe('tfjs-layers models outside GRU → Dense are refused, naming the layer
   beforeAll(async () => {
     const path = await saved(gruDense(), 'base');
     base = JSON.parse(readFileSync(join(path, 'model.json'), 'utf8')) as Record<string, unknown>;
-    weights = readFileSync(join(path, 'weights.bin'));
+    weights = readFileSync(weightsPath(path));
   });
   /** The saved model.json with one layer's config changed. */
   const edit = (layer: number, change: Record<string, unknown>) => {
@@ -175,5 +181,26 @@ describe('tfjs-layers models outside GRU → Dense are refused, naming the layer
     q.weightsManifest[0]!.weights[0]!.quantization = { dtype: 'uint8', scale: 0.1, min: -1 };
     expect(() => parseTfjsLayersModel(q, () => weights, 'm')).toThrow(/weight 'gru_\w+\/kernel' is quantized/);
     expect(() => parseTfjsLayersModel(base, () => weights.subarray(0, 40), 'm')).toThrow(/runs past the end of its weight files/);
+  });
+});
+
+describe('saveTfjsLayersModel', () => {
+  it('writes the weights under their own hash, switches model.json to them last, then removes the old file', async () => {
+    const d = join(dir, 'resave');
+    const a = gruDense();
+    await saveTfjsLayersModel(tf, a, d);
+    const first = weightsPath(d);
+    expect(first).toMatch(/weights-[0-9a-f]{16}\.bin$/);
+    // A legacy weights.bin named by an older model.json is cleaned up as well.
+    const j = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+    writeFileSync(join(d, 'weights.bin'), readFileSync(first));
+    j.weightsManifest[0]!.paths = ['weights.bin'];
+    writeFileSync(join(d, 'model.json'), JSON.stringify(j));
+    rmSync(first);
+    const b = gruDense({ extra: { units: 5 } });
+    await saveTfjsLayersModel(tf, b, d);
+    expect(readdirSync(d).sort()).toEqual([basename(weightsPath(d)), 'model.json'].sort());
+    expect(weightsPath(d)).not.toBe(first);
+    expect(loadSourceModel(d).kind).toBe('tfjs-layers');
   });
 });
