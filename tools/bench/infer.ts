@@ -144,10 +144,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const params = readFixtureWeights();
   const form = (o: ExportOptions & ExportTuning) => exportSeedModel(params, { opset: 17, ...o });
   const candidates: Candidate[] = [
-    // The baseline: the GRU node alone, which aborts onnxruntime at seq 0.
-    { name: 'fused node', bytes: form({ form: 'fused', fusedSeqGuard: false }), baseline: true },
+    // The baseline: the GRU node alone, which aborts onnxruntime on an empty x (seq 0 or batch 0).
+    { name: 'fused node', bytes: form({ form: 'fused', fusedEmptyGuard: false }), baseline: true },
     { name: 'pytorch', bytes: readFileSync(join(PYTORCH_FIXTURE, 'model.onnx')), baseline: true },
-    // The exported fused form: the same node behind the seq-0 guard, the cheapest exact graph around it.
+    // The exported fused form: the same node behind the empty-x guard, the cheapest exact graph around it.
     { name: 'fused', bytes: form({ form: 'fused' }), baseline: false },
     { name: 'scan', bytes: form({ form: 'scan' }), baseline: false },
     { name: 'auto', bytes: form({}), baseline: false },
@@ -155,7 +155,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   for (const extra of (process.env.GRU_ONNX_BENCH_EXTRA ?? '').split(',').filter(Boolean)) {
     // FORM@OPSET[:flag...], e.g. scan@8, auto@9, scan@17:loop (Loop body), auto@17:t48 (batch threshold 48),
     // auto@17:hoisted (the hoisted scan in auto's large-batch branch), fused@17:noguard and auto@17:noguard (no
-    // seq-0 guard: abort at seq 0, for measuring only).
+    // empty-x guard: abort on an empty x, for measuring only).
     const [f, rest] = extra.split('@');
     const [o, ...flags] = (rest ?? '17').split(':');
     const threshold = flags.find((f) => /^t\d+$/.test(f));
@@ -163,8 +163,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       form: f as ExportOptions['form'],
       opset: Number(o),
       loop: flags.includes('loop'),
-      autoSeqGuard: !flags.includes('noguard'),
-      fusedSeqGuard: !flags.includes('noguard'),
+      autoEmptyGuard: !flags.includes('noguard'),
+      fusedEmptyGuard: !flags.includes('noguard'),
       ...(flags.includes('hoisted') ? { autoProjection: 'hoisted' as const } : {}),
       ...(threshold ? { autoBatchThreshold: Number(threshold.slice(1)) } : {}),
     };

@@ -10,7 +10,7 @@ import { randomSeedParams } from './test-params.ts';
 const params = randomSeedParams(3);
 /** A fresh decoded copy of a valid fused model, to break by hand. */
 // The bare GRU node (no seq-0 guard): a flat graph whose node names the findings below can be matched against.
-const fused = (): onnx.ModelProto => decodeModel(exportSeedModel(params, { form: 'fused', h0: true, fusedSeqGuard: false }));
+const fused = (): onnx.ModelProto => decodeModel(exportSeedModel(params, { form: 'fused', h0: true, fusedEmptyGuard: false }));
 const gruNode = (m: onnx.ModelProto) => m.graph!.node!.find((n) => n.opType === 'GRU')!;
 const setAttr = (n: onnx.INodeProto, name: string, a: onnx.IAttributeProto) => {
   n.attribute = [...(n.attribute ?? []).filter((x) => x.name !== name), onnx.AttributeProto.create({ name, ...a })];

@@ -3,23 +3,23 @@
  *
  * - `fused`: one ONNX `GRU` node. The seed's z is ONNX's 1 − z and σ(−a) = 1 − σ(a), so the z rows of W, R and
  *   Wb are negated; linear_before_reset = 0 is the seed's h̃ = tanh(W_xh x + b_xh + W_hh (r ⊙ h)). The node sits
- *   behind a seq-0 guard (an If, two int64 kernels before it): onnxruntime 1.29's GRU kernel aborts the process
- *   on an empty sequence.
+ *   behind an empty-x guard (an If on Size(x) = 0): onnxruntime 1.29's GRU kernel aborts the process on seq 0
+ *   and on batch 0.
  * - `scan`: the same recurrence from primitive ops, for runtimes without a GRU kernel. The input projections of
  *   every step are hoisted out of the loop (x W_xgᵀ + b_xg for all steps, one Gemm per gate), and the body is
  *       z = σ(xz_t + h W_hzᵀ),  r = σ(xr_t + h W_hrᵀ),  h̃ = tanh(xh_t + (r ⊙ h) W_hhᵀ),  h' = h + z ⊙ (h̃ − h)
  *   which onnxruntime runs as 3 fused Gemm+activation kernels and 4 elementwise ones per step.
  *   Opsets 9+ use `Scan`; 7–8 use `Loop` (Scan-8's batch axis semantics would run the body once per row).
- * - `auto` (the default): one `If` runs the fused node when batch < 64 and seq ≥ 1, where its kernel is fastest,
- *   and otherwise a scan (guarded for seq 0), where onnxruntime's GRU kernel is up to 2.4× slower. The condition
- *   is one sign test, (batch − 64)·seq·input < 0, four int64 kernels. For target cpu the scan gathers and
+ * - `auto` (the default): one `If` runs the fused node when 1 ≤ batch < 64 and seq ≥ 1, where its kernel is
+ *   fastest, and otherwise a scan (itself guarded for an empty x), where onnxruntime's GRU kernel is up to 2.4×
+ *   slower. The condition is one sign test of a product of shape entries, four int64 kernels (writeAuto). For target cpu the scan gathers and
  *   projects x step by step inside the loop (writeStepCell), which at batch 1024 is about 20% faster than
  *   hoisting (the hoisted [seq, batch, hidden] tensors fall out of cache, and x's Transpose is slow); for the
  *   other targets it is hoisted, and x is transposed once before the If for both branches; for cuda auto is the
  *   hoisted scan alone.
  *
- * Every form is exact for every sequence length, including 0 (h_T = h0, zeros when not given; hidden_states
- * [batch, 0, hidden]).
+ * Every form is exact for every batch size and sequence length, including 0 (h_T = h0, zeros when not given;
+ * hidden_states [batch, 0, hidden]; batch 0 gives empty outputs).
  */
 import { UserError, writeFileAtomic } from '@gru-onnx/model';
 import type { SeedParams } from '@gru-onnx/model';
@@ -66,7 +66,7 @@ export interface ExportOptions {
   /** Written to metadata_props, e.g. the model config and the checkpoint's SHA-256. */
   metadata?: Readonly<Record<string, string>>;
   /**
-   * For `auto`: batches below this run the fused node, the rest (and seq 0) the scan. Default 64, where the
+   * For `auto`: batches below this run the fused node, the rest (and an empty x) the scan. Default 64, where the
    * step-projected scan overtook the fused node on onnxruntime-node CPU, one thread, seed sizes, seq 10
    * (tools/bench/infer.md).
    */
@@ -76,14 +76,14 @@ export interface ExportOptions {
 /** Knobs for measuring alternatives in tools/bench; the defaults are the measured winners. */
 export interface ExportTuning {
   /**
-   * fused: wrap the GRU node in the seq-0 guard (default true). false gives the bare one-node graph that aborts
-   * onnxruntime at seq 0: the inference benchmark's "fused node" baseline.
+   * fused: wrap the GRU node in the empty-x guard (default true). false gives the bare one-node graph that
+   * aborts onnxruntime on an empty x: the inference benchmark's "fused node" baseline.
    */
-  fusedSeqGuard?: boolean;
+  fusedEmptyGuard?: boolean;
   /** Use Loop instead of Scan at opsets 9+ (Scan measured faster). */
   loop?: boolean;
-  /** auto: also send seq 0 away from the fused node (default true: onnxruntime's GRU aborts on it). */
-  autoSeqGuard?: boolean;
+  /** auto: also send an empty x away from the fused node (default true: onnxruntime's GRU aborts on it). */
+  autoEmptyGuard?: boolean;
   /**
    * auto: how the large-batch scan feeds x to the recurrence (see writeScan). Default 'step' for target cpu,
    * where it was measured faster, 'hoisted' (fewer kernels per step) for the others.
@@ -430,7 +430,7 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
   const names = { hT: 'h_n', hs: 'hidden_states' };
 
   let rec: Recurrence;
-  if (built === 'fused' && ops.tuning.fusedSeqGuard === false) rec = writeFused(s, p, z, want, names);
+  if (built === 'fused' && ops.tuning.fusedEmptyGuard === false) rec = writeFused(s, p, z, want, names);
   else if (built === 'fused') rec = writeEmptyGuarded(s, z, want, names, 'the GRU node', (st, o) => writeFused(st, p, z, want, o));
   else if (built === 'scan') rec = writeEmptyGuarded(s, z, want, names, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o));
   else rec = writeAuto(s, p, z, want, ops, names, threshold, ops.tuning.autoProjection ?? (target === 'cpu' ? 'step' : 'hoisted'));
@@ -466,7 +466,7 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
 }
 
 /**
- * auto: one If(batch < threshold and seq ≥ 1): then the fused node, else the scan (itself guarded for seq 0, which
+ * auto: one If(1 ≤ batch < threshold and seq ≥ 1): then the fused node, else the scan (itself guarded for an empty x, which
  * costs one more If only on that branch, under 1% at large batch). The branches read x (or its seq-major copy
  * made before the If), h0 and their weights from the outer scope.
  */
@@ -484,7 +484,7 @@ function writeAuto(
   const asFloat = ops.opset < 9;
   let useFused: string;
   const shape = s.node('Shape', ['x'], ['x_shape_for_auto']);
-  if (ops.tuning.autoSeqGuard === false) {
+  if (ops.tuning.autoEmptyGuard === false) {
     const batch = s.node('Gather', [shape, s.int64('index_0_1d', [1], [0])], ['batch_1d'], { axis: attr.int(0) });
     const b = asFloat ? s.node('Cast', [batch], ['batch_1d_float'], { to: attr.int(1) }) : batch;
     useFused = s.node('Less', [b, asFloat ? s.float('auto_threshold', [1], [threshold]) : s.int64('auto_threshold', [1], [threshold])], ['use_fused']);
@@ -506,7 +506,7 @@ function writeAuto(
   const sc = new Scope('scan_', s.initializers);
   const scanRec = writeEmptyGuarded(sc, z, want, { hT: 'scan_h_T', hs: 'scan_hs' }, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o, projection, xT));
   const thenBranch = makeGraph({ name: 'fused_branch', nodes: f.nodes, inputs: [], outputs: recurrenceOutputs(fusedRec, z.H), docString: 'Small batch, seq ≥ 1: one GRU node.' });
-  const elseBranch = makeGraph({ name: 'scan_branch', nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(scanRec, z.H), docString: 'Large batch or seq 0: the scan.' });
+  const elseBranch = makeGraph({ name: 'scan_branch', nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(scanRec, z.H), docString: 'Large batch or an empty x: the scan.' });
   const outs = want.hiddenStates ? [out.hT, out.hs] : [out.hT];
   s.node('If', [useFused], outs, { else_branch: attr.graph(elseBranch), then_branch: attr.graph(thenBranch) });
   return want.hiddenStates ? { hT: out.hT, hs: out.hs } : { hT: out.hT };
