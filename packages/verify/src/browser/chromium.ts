@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -50,6 +50,39 @@ const BASE_FLAGS = [
 export const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader'];
 export const NO_GPU_FLAGS = ['--disable-gpu'];
 
+/** Live (not zombie) processes of process group `pgid`, read from /proc; 0 where /proc is not there. */
+function liveInGroup(pgid: number): number {
+  let n = 0;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses, so split after the last ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state !== 'Z' && Number(pgrp) === pgid) n++;
+    } catch {
+      // It ended while we looked.
+    }
+  }
+  return n;
+}
+
+/**
+ * Waits, synchronously (this also runs from 'exit' and signal handlers), until no process of the group is left
+ * alive: a SIGKILLed Chromium takes some milliseconds to tear down its memory, and a caller that exits at once
+ * would otherwise leave it visibly running for that long. Gives up after `ms`.
+ */
+function waitGroupGone(pgid: number, ms: number): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + ms;
+  while (liveInGroup(pgid) > 0 && Date.now() < deadline) Atomics.wait(nap, 0, 0, 5);
+}
+
 export interface ChromiumProcess {
   readonly pid: number;
   /** Inside a private temporary root that also holds Chromium's TMPDIR; kill() removes the root. */
@@ -98,6 +131,7 @@ export async function launchChromium(executable: string, extraFlags: string[], t
         if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
           try {
             process.kill(-proc.pid, 'SIGKILL');
+            waitGroupGone(proc.pid, 2000);
           } catch (err) {
             // ESRCH: the group is already gone.
             if (!(err instanceof Error && 'code' in err && err.code === 'ESRCH')) throw err;
