@@ -150,14 +150,18 @@ export function makeGraph(g: GraphParts): onnx.GraphProto {
 /** A node's subgraphs: If branches, Loop and Scan bodies. */
 export const subgraphsOf = (n: onnx.INodeProto): onnx.IGraphProto[] => (n.attribute ?? []).flatMap((a) => [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]);
 
-function namesUsed(g: onnx.IGraphProto, into = new Set<string>()): Set<string> {
-  for (const n of g.node ?? []) {
-    for (const i of n.input ?? []) into.add(i);
-    for (const sg of subgraphsOf(n)) namesUsed(sg, into);
-  }
-  for (const o of g.output ?? []) into.add(o.name ?? '');
-  return into;
+/** Every node of a graph, each followed by the nodes of its subgraphs (If branches, Loop and Scan bodies). */
+export function allNodes(g: onnx.IGraphProto): onnx.INodeProto[] {
+  return (g.node ?? []).flatMap((node) => [node, ...subgraphsOf(node).flatMap(allNodes)]);
 }
+
+/** A graph and all its subgraphs, depth first. */
+export function allGraphs(g: onnx.IGraphProto): onnx.IGraphProto[] {
+  return [g, ...(g.node ?? []).flatMap(subgraphsOf).flatMap(allGraphs)];
+}
+
+/** The names a graph's own nodes read and its outputs name (not its subgraphs'). */
+const ownNames = (g: onnx.IGraphProto): string[] => [...(g.node ?? []).flatMap((n) => n.input ?? []), ...(g.output ?? []).map((o) => o.name ?? '')];
 
 /**
  * Moves each of a graph's initializers into the innermost subgraph (If branch, Loop or Scan body) that alone uses
@@ -168,9 +172,9 @@ function namesUsed(g: onnx.IGraphProto, into = new Set<string>()): Set<string> {
  */
 export function localizeInitializers(g: onnx.IGraphProto): void {
   const place = (graph: onnx.IGraphProto, pool: onnx.ITensorProto[]) => {
-    const direct = new Set([...(graph.node ?? []).flatMap((n) => n.input ?? []), ...(graph.output ?? []).map((o) => o.name ?? '')]);
+    const direct = new Set(ownNames(graph));
     const children = (graph.node ?? []).flatMap(subgraphsOf);
-    const childUses = children.map((c) => namesUsed(c));
+    const childUses = children.map((c) => new Set(allGraphs(c).flatMap(ownNames)));
     const stays = (t: onnx.ITensorProto) => direct.has(t.name ?? '') || childUses.filter((u) => u.has(t.name ?? '')).length !== 1;
     graph.initializer = pool.filter(stays);
     children.forEach((c, i) => place(c, [...(c.initializer ?? []), ...pool.filter((t) => !stays(t) && childUses[i]!.has(t.name ?? ''))]));

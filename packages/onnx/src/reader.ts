@@ -4,7 +4,7 @@
  */
 import { LIMITS, readFileWithin, UserError } from '@gru-onnx/model';
 import { toNumber, valueInfoDims } from './checker.ts';
-import { subgraphsOf } from './builder.ts';
+import { allGraphs, allNodes } from './builder.ts';
 import { onnx } from './proto.ts';
 
 export interface ValueSummary {
@@ -67,16 +67,6 @@ const elemTypeName = (t: number | null | undefined): string => onnx.TensorProto.
 function valueSummary(v: onnx.IValueInfoProto): ValueSummary {
   const dims = valueInfoDims(v);
   return { name: v.name ?? '', elemType: elemTypeName(v.type?.tensorType?.elemType), dims: dims ? dims.map((d) => d ?? null) : null };
-}
-
-/** Every node of a graph, each followed by the nodes of its subgraphs (If branches, Loop and Scan bodies). */
-export function allNodes(g: onnx.IGraphProto): onnx.INodeProto[] {
-  return (g.node ?? []).flatMap((node) => [node, ...subgraphsOf(node).flatMap(allNodes)]);
-}
-
-/** A graph and all its subgraphs, depth first. */
-export function allGraphs(g: onnx.IGraphProto): onnx.IGraphProto[] {
-  return [g, ...(g.node ?? []).flatMap(subgraphsOf).flatMap(allGraphs)];
 }
 
 function countNodes(g: onnx.IGraphProto, counts: Map<string, number>): number {
