@@ -24,21 +24,19 @@
 import { UserError, writeFileAtomic } from '@gru-onnx/model';
 import type { SeedParams } from '@gru-onnx/model';
 import { configFromParams } from '@gru-onnx/model';
-import type { AttributeValue, Dim } from './builder.ts';
+import type { Dim } from './builder.ts';
 import {
   attr,
   encodeModel,
-  localizeInitializers,
   makeGraph,
   makeModel,
-  makeNode,
-  makeTensor,
   makeValueInfo,
   MAX_OPSET,
   MIN_OPSET,
 } from './builder.ts';
 import { assertValidModel } from './checker.ts';
-import { onnx } from './proto.ts';
+import { ifEmptyX, mainGraph, Scope, zerosState } from './scope.ts';
+import type { onnx } from './proto.ts';
 
 export type ExportForm = 'fused' | 'scan' | 'auto';
 export const EXPORT_FORMS: readonly ExportForm[] = ['fused', 'scan', 'auto'];
@@ -94,33 +92,6 @@ export interface ExportTuning {
 /** 17: supported by every onnxruntime this project targets, and inside the GRU-stable range 7–21. */
 export const DEFAULT_OPSET = 17;
 export const DEFAULT_AUTO_BATCH_THRESHOLD = 64;
-
-/** Collects nodes and constants for one graph scope, naming each node after its output. */
-class Scope {
-  readonly nodes: onnx.NodeProto[] = [];
-
-  /** Constants of every scope are collected in the main graph's list; localizeInitializers then moves each into the subgraph that uses it. */
-  constructor(
-    readonly prefix: string,
-    readonly initializers: onnx.TensorProto[] = [],
-  ) {}
-
-  node(opType: string, inputs: readonly string[], outputs: readonly string[], attributes: Record<string, AttributeValue> = {}): string {
-    const named = outputs.find((o) => o !== '') ?? '';
-    this.nodes.push(makeNode(opType, inputs, outputs, attributes, { name: `${this.prefix}${opType}_${named}` }));
-    return outputs[0]!;
-  }
-
-  float(name: string, dims: number[], values: ArrayLike<number>): string {
-    this.initializers.push(makeTensor(name, 'float32', dims, values));
-    return name;
-  }
-
-  int64(name: string, dims: number[], values: number[]): string {
-    this.initializers.push(makeTensor(name, 'int64', dims, values));
-    return name;
-  }
-}
 
 /** The target opset (ops' signatures and availability change across it) and the measurement knobs. */
 class Ops {
@@ -249,14 +220,6 @@ function writeStepCell(s: Scope, b: Scope, p: SeedParams, { I, H }: Sizes, h: st
   return writeUpdate(b, s.float('step_W_hh_T', [H, H], transposed(d('gru.W_hh.weight'), H, H)), h, z, r, xProj);
 }
 
-/** h_0 = 0 [batch, hidden] for a dynamic batch: Tile works at every opset from 7 (ConstantOfShape needs 9). */
-function zerosState(s: Scope, H: number): string {
-  const shape = s.node('Shape', ['x'], [`${s.prefix}x_shape`]);
-  const batch = s.node('Gather', [shape, s.int64(`${s.prefix}index_0`, [1], [0])], [`${s.prefix}batch_1d`], { axis: attr.int(0) });
-  const repeats = s.node('Concat', [batch, s.int64(`${s.prefix}one_1d`, [1], [1])], [`${s.prefix}zeros_repeats`], { axis: attr.int(0) });
-  return s.node('Tile', [s.float(`${s.prefix}zeros_1_h`, [1, H], new Float32Array(H)), repeats], [`${s.prefix}h0_zeros`]);
-}
-
 function stateInfo(name: string, dims: Dim[]): onnx.ValueInfoProto {
   return makeValueInfo(name, 'float32', dims);
 }
@@ -290,7 +253,7 @@ function writeScan(
   const scanOut = hsRaw ? [hsRaw] : [];
   const finish = (): Recurrence =>
     hsRaw ? { hT: out.hT, hs: s.node('Transpose', [hsRaw], [out.hs], { perm: attr.ints([1, 0, 2]) }) } : { hT: out.hT };
-  const b = new Scope('body_', s.initializers);
+  const b = s.child('body_');
   const bodyOut = (hNext: string) => {
     const outs = [stateInfo(hNext, ['batch', H])];
     // A body output is listed once: every step's h leaves through an Identity.
@@ -345,9 +308,8 @@ function writeScan(
 }
 
 /**
- * Makes a recurrence exact for an empty x (seq 0 or batch 0): an If sends it to h_T = h_0 and hidden_states =
- * [batch, seq, hidden] (x · 0, which has that shape), and only non-empty x to `writeSteps`. Needed by both forms:
- * onnxruntime's Scan cannot slice an empty axis, and its GRU kernel aborts the process at seq 0 and at batch 0.
+ * Makes a recurrence exact for an empty x (seq 0 or batch 0, ifEmptyX): h_T = h_0 and hidden_states [batch,
+ * seq, hidden]; only a non-empty x reaches `writeSteps`.
  */
 function writeEmptyGuarded(
   s: Scope,
@@ -357,21 +319,21 @@ function writeEmptyGuarded(
   what: string,
   writeSteps: (st: Scope, out: { hT: string; hs: string }) => Recurrence,
 ): Recurrence {
-  // Size is one kernel at every opset and is 0 exactly when seq or batch is (input > 0).
-  const size = s.node('Size', ['x'], [`${s.prefix}x_size`]);
-  const isEmpty = s.node('Equal', [size, s.int64(`${s.prefix}zero_scalar`, [], [0])], [`${s.prefix}x_is_empty`]);
-  const e = new Scope(`${s.prefix}empty_`, s.initializers);
-  const empty: Recurrence = { hT: e.node('Identity', [want.h0 ? 'h0' : zerosState(e, z.H)], [`${e.prefix}h_T`]) };
-  if (want.hiddenStates) empty.hs = e.node('MatMul', ['x', e.float(`${e.prefix}zeros_i_h`, [z.I, z.H], new Float32Array(z.I * z.H))], [`${e.prefix}hs`]);
-  const st = new Scope(`${s.prefix}steps_`, s.initializers);
-  const steps = writeSteps(st, { hT: `${st.prefix}h_T`, hs: `${st.prefix}hs` });
-  const branch = (name: string, sc: Scope, rec: Recurrence, doc: string) =>
-    makeGraph({ name, nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(rec, z.H), docString: doc });
-  const outs = want.hiddenStates ? [out.hT, out.hs] : [out.hT];
-  s.node('If', [isEmpty], outs, {
-    else_branch: attr.graph(branch(`${s.prefix}steps`, st, steps, `Non-empty x: ${what}.`)),
-    then_branch: attr.graph(branch(`${s.prefix}empty`, e, empty, 'Empty x (seq or batch 0): h_T = h_0.')),
-  });
+  const outputs = [{ name: out.hT, dims: ['batch', z.H] }];
+  if (want.hiddenStates) outputs.push({ name: out.hs, dims: ['batch', 'seq', z.H] });
+  const names = (r: Recurrence) => (r.hs ? [r.hT, r.hs] : [r.hT]);
+  ifEmptyX(
+    s,
+    outputs,
+    what,
+    (e) => {
+      const hT = e.node('Identity', [want.h0 ? 'h0' : zerosState(e, z.H)], [`${e.prefix}h_T`]);
+      if (!want.hiddenStates) return [hT];
+      // x · 0 [input, hidden] has hidden_states' shape [batch, seq (0), hidden].
+      return [hT, e.node('MatMul', ['x', e.float(`${e.prefix}zeros_i_h`, [z.I, z.H], new Float32Array(z.I * z.H))], [`${e.prefix}hs`])];
+    },
+    (st) => names(writeSteps(st, { hT: `${st.prefix}h_T`, hs: `${st.prefix}hs` })),
+  );
   return want.hiddenStates ? { hT: out.hT, hs: out.hs } : { hT: out.hT };
 }
 
@@ -444,18 +406,7 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
   const outputs = [makeValueInfo('logits', 'float32', ['batch', z.O], 'fc(h_T) [batch, output].')];
   if (want.hiddenStates) outputs.push(makeValueInfo('hidden_states', 'float32', ['batch', 'seq', z.H], 'Every step h_1..h_T [batch, seq, hidden].'));
   if (want.hN) outputs.push(makeValueInfo('h_n', 'float32', ['batch', z.H], 'The last hidden state h_T [batch, hidden].'));
-  // IR 3 (opsets 7–8) requires every initializer to be listed as a graph input too.
-  if (opset < 9) for (const t of s.initializers) inputs.push(makeValueInfo(t.name, t.dataType === onnx.TensorProto.DataType.INT64 ? 'int64' : 'float32', t.dims.map(Number)));
-
-  const graph = makeGraph({
-    name: `seed_gru_${built}`,
-    nodes: s.nodes,
-    inputs,
-    outputs,
-    initializers: s.initializers,
-    docString: `Seed GRU classifier, ${built} form.`,
-  });
-  if (opset >= 9) localizeInitializers(graph);
+  const graph = mainGraph(s, opset, { name: `seed_gru_${built}`, inputs, outputs, docString: `Seed GRU classifier, ${built} form.` });
   const model = makeModel(graph, {
     opset,
     docString: MODEL_DOC,
@@ -501,9 +452,9 @@ function writeAuto(
   }
   // The hoisted scan and the GRU node both start from x in seq-major layout: transpose it once, before the If.
   const xT = projection === 'hoisted' ? s.node('Transpose', ['x'], ['x_seq_major'], { perm: attr.ints([1, 0, 2]) }) : undefined;
-  const f = new Scope('fused_', s.initializers);
+  const f = s.child('fused_');
   const fusedRec = writeFused(f, p, z, want, { hT: 'fused_h_T', hs: 'fused_hs' }, xT);
-  const sc = new Scope('scan_', s.initializers);
+  const sc = s.child('scan_');
   const scanRec = writeEmptyGuarded(sc, z, want, { hT: 'scan_h_T', hs: 'scan_hs' }, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o, projection, xT));
   const thenBranch = makeGraph({ name: 'fused_branch', nodes: f.nodes, inputs: [], outputs: recurrenceOutputs(fusedRec, z.H), docString: 'Small batch, seq ≥ 1: one GRU node.' });
   const elseBranch = makeGraph({ name: 'scan_branch', nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(scanRec, z.H), docString: 'Large batch or an empty x: the scan.' });
