@@ -55,6 +55,22 @@ describe('checkModel', () => {
     expect(messages(m)).toContainEqual(expect.stringMatching(/node 'body_MatMul_h_W_hz' \(MatMul\) in graph 'gru_step': input 'logits' is not defined before this node/));
   });
 
+  // onnxruntime refuses these; they used to pass the checker and come back as a backend error (exit 1, not 2).
+  it("rejects an op the imported opset does not have yet, and a name that is not an ai.onnx op; newer opsets' names pass", () => {
+    const scan9 = decodeModel(exportSeedModel(params, { form: 'auto', opset: 11 }));
+    expect(checkModel(scan9)).toEqual([]);
+    scan9.opsetImport = [{ domain: '', version: 10 }];
+    expect(messages(scan9)).toContainEqual(expect.stringMatching(/\(Range\) in graph '.*': 'Range' needs ai\.onnx opset 11 or later; the model imports opset 10/));
+    const m = fused();
+    gruNode(m).opType = 'Gru';
+    expect(messages(m)).toContainEqual("node 'GRU_gru_Y_h' (Gru) in graph 'seed_gru_fused': 'Gru' is not an ai.onnx operator at opset 17");
+    // Past the table (onnx 1.12 knows opsets up to 17) a name may be an op added since: not refused.
+    const later = fused();
+    later.opsetImport = [{ domain: '', version: 21 }];
+    gruNode(later).opType = 'Gru';
+    expect(messages(later).filter((msg) => msg.includes('operator'))).toEqual([]);
+  });
+
   it('rejects an initializer whose dims do not match its data', () => {
     const m = fused();
     const w = m.graph!.initializer!.find((t) => t.name === 'fc_bias')!;

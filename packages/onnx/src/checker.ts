@@ -1,9 +1,11 @@
 /**
  * A structural checker for ONNX models, separate from building (as onnx's `checker.py` is). It does not infer
  * shapes; it checks what a file states: unique names, definition before use across subgraph scopes, initializer
- * sizes, declared types, opset imports, and the GRU node's attributes against its weight shapes.
+ * sizes, declared types, opset imports, that each ai.onnx op exists at the imported opset, and the GRU node's
+ * attributes against its weight shapes.
  */
 import { UserError } from '@gru-onnx/model';
+import { OP_SINCE, OP_TABLE_OPSET } from './generated/op-since.ts';
 import { onnx } from './proto.ts';
 
 /** One problem; `message` names the graph element and what is wrong, and reads on its own. */
@@ -153,6 +155,7 @@ function checkGraph(ctx: Context, g: onnx.IGraphProto, outer: Map<string, ShapeD
     }
     const domain = n.domain === 'ai.onnx' ? '' : (n.domain ?? '');
     if (!ctx.opsets.has(domain)) issue(label, `domain '${domain}' has no opset import`);
+    else if (domain === '' && n.opType) checkOpExists(n.opType, ctx.opsets.get('')!, (m) => issue(label, m));
     for (const inp of n.input ?? []) {
       if (inp && !scope.has(inp)) issue(label, `input '${inp}' is not defined before this node (graph input, initializer or an earlier node's output)`);
     }
@@ -168,6 +171,20 @@ function checkGraph(ctx: Context, g: onnx.IGraphProto, outer: Map<string, ShapeD
     const name = v.name ?? '';
     if (topLevel && !v.type?.tensorType?.elemType && !v.type?.sequenceType && !v.type?.mapType) issue(`output '${name}' of ${gname}`, 'has no declared type');
     if (!scope.has(name)) issue(`output '${name}' of ${gname}`, 'is not produced by any node, input or initializer');
+  }
+}
+
+/**
+ * An ai.onnx op must exist at the imported opset (onnx's own schemas, generated/op-since.ts): onnxruntime refuses
+ * a model whose op came later, which used to reach it and come back as a backend error. Names the table does not
+ * know are refused only at opsets the table covers.
+ */
+function checkOpExists(opType: string, opset: number, bad: (message: string) => void): void {
+  const since = Object.hasOwn(OP_SINCE, opType) ? OP_SINCE[opType]! : undefined;
+  if (since === undefined) {
+    if (opset <= OP_TABLE_OPSET) bad(`'${opType}' is not an ai.onnx operator at opset ${opset}`);
+  } else if (since > opset) {
+    bad(`'${opType}' needs ai.onnx opset ${since} or later; the model imports opset ${opset}`);
   }
 }
 
