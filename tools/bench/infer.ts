@@ -151,6 +151,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     { name: 'fused', bytes: form({ form: 'fused' }), baseline: false },
     { name: 'scan', bytes: form({ form: 'scan' }), baseline: false },
     { name: 'auto', bytes: form({}), baseline: false },
+    // auto without its exactness: the batch switch alone (Shape → Gather → Less → If), which aborts at seq 0.
+    // At batch 1 it runs the bare node's kernels plus the If, so it is the floor of any run-time choice of form.
+    { name: 'switch only', bytes: form({ autoEmptyGuard: false }), baseline: false },
   ];
   for (const extra of (process.env.GRU_ONNX_BENCH_EXTRA ?? '').split(',').filter(Boolean)) {
     // FORM@OPSET[:flag...], e.g. scan@8, auto@9, scan@17:loop (Loop body), auto@17:t48 (batch threshold 48),
