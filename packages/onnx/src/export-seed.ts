@@ -11,12 +11,12 @@
  *   which onnxruntime runs as 3 fused Gemm+activation kernels and 4 elementwise ones per step.
  *   Opsets 9+ use `Scan`; 7–8 use `Loop` (Scan-8's batch axis semantics would run the body once per row).
  * - `auto` (the default): one `If` runs the fused node when 1 ≤ batch < 64 and seq ≥ 1, where its kernel is
- *   fastest, and otherwise a scan (itself guarded for an empty x), where onnxruntime's GRU kernel is up to 2.4×
- *   slower. The condition is one sign test of a product of shape entries, four int64 kernels (writeAuto). For target cpu the scan gathers and
- *   projects x step by step inside the loop (writeStepCell), which at batch 1024 is about 20% faster than
- *   hoisting (the hoisted [seq, batch, hidden] tensors fall out of cache, and x's Transpose is slow); for the
- *   other targets it is hoisted, and x is transposed once before the If for both branches; for cuda auto is the
- *   hoisted scan alone.
+ *   fastest, and otherwise the recurrence from primitive ops, where onnxruntime's GRU kernel is up to 2.4× slower.
+ *   The condition is one sign test of a product of shape entries, four int64 kernels (writeAuto). For target cpu
+ *   that branch is a Loop that gathers and projects x step by step (writeStepCell): about 20% faster at batch
+ *   1024 than hoisting (the hoisted [seq, batch, hidden] tensors fall out of cache, and x's Transpose is slow),
+ *   and exact on an empty x with no guard of its own. For the other targets it is the hoisted scan behind the
+ *   empty-x guard, and x is transposed once before the If for both branches; for cuda auto is the scan form.
  *
  * Every form is exact for every batch size and sequence length, including 0 (h_T = h0, zeros when not given;
  * hidden_states [batch, 0, hidden]; batch 0 gives empty outputs).
@@ -228,13 +228,16 @@ function stateInfo(name: string, dims: Dim[]): onnx.ValueInfoProto {
 type Projection = 'hoisted' | 'step';
 
 /**
- * Scan (opset 9+) with h as the state. `hoisted`: over x in seq-major layout, x W_xgᵀ + b_xg for all steps at
- * once, before the loop (one Gemm per gate), and 7 kernels per step: fewest kernels, fastest for small batches
- * and for runtimes where each kernel is a launch. `step` (opset 11+): over the step indices, each step gathering
- * x_t from the batch-major x and projecting it (writeStepCell): at batch 1024 the hoisted [seq, batch, hidden]
- * projections no longer stay in cache, and this is about 20% faster on onnxruntime CPU (tools/bench/infer.md).
- * Loop (opsets 7–8, where Scan-8's batch axis semantics would run the body once per row): hoisted, the body
- * gathering step i.
+ * The recurrence from primitive ops, with h as the loop state.
+ * - `hoisted`: x W_xgᵀ + b_xg for all steps at once, before the loop (one Gemm per gate over the seq-major x),
+ *   and 7 kernels per step in a Scan over those projections: fewest kernels, fastest for small batches and for
+ *   runtimes where each kernel is a launch. Opsets 7–8 (or tuning.loop) use a Loop that gathers step i instead:
+ *   Scan-8's batch axis semantics would run the body once per row. Scan cannot slice an empty axis, so this
+ *   needs the empty-x guard.
+ * - `step`: a Loop over the steps whose body gathers x_t from the batch-major x and projects it (writeStepCell):
+ *   at batch 1024 the hoisted [seq, batch, hidden] projections no longer stay in cache, and x's 3-D Transpose is
+ *   slow, so this is about 20% faster on onnxruntime CPU (tools/bench/infer.md). A Loop runs zero times at seq 0
+ *   and its kernels take batch 0, so its h_T is exact on an empty x without a guard.
  */
 function writeScan(
   s: Scope,
@@ -248,7 +251,6 @@ function writeScan(
 ): Recurrence {
   const { H } = z;
   const h0 = want.h0 ? 'h0' : zerosState(s, H);
-  const useScan = ops.opset >= 9 && !ops.tuning.loop;
   const hsRaw = want.hiddenStates ? `${s.prefix}hs_seq_major` : undefined;
   const scanOut = hsRaw ? [hsRaw] : [];
   const finish = (): Recurrence =>
@@ -262,25 +264,25 @@ function writeScan(
   };
   const body = (inputs: onnx.ValueInfoProto[], hNext: string, leading: onnx.ValueInfoProto[] = []) =>
     makeGraph({ name: 'gru_step', nodes: b.nodes, inputs, outputs: [...leading, ...bodyOut(hNext)], docString: "One step of the seed's GRU cell." });
-
-  if (useScan && projection === 'step' && ops.opset >= 11) {
-    // Scan over the step indices 0..seq−1 (Range, opset 11); the body gathers x[:, t, :] straight from the
-    // batch-major x, cheaper than transposing x (onnxruntime's 3-D Transpose is slow) and then slicing it.
-    const xShape = s.node('Shape', ['x'], [`${s.prefix}x_shape_for_steps`]);
-    const seqLen = s.node('Gather', [xShape, s.int64(`${s.prefix}index_1_for_steps`, [], [1])], [`${s.prefix}seq_len_for_steps`], { axis: attr.int(0) });
-    const steps = s.node('Range', [s.int64(`${s.prefix}range_start`, [], [0]), seqLen, s.int64(`${s.prefix}range_delta`, [], [1])], [`${s.prefix}step_indices`]);
-    const xt = b.node('Gather', ['x', 't'], ['x_t'], { axis: attr.int(1) });
-    const hNext = writeStepCell(s, b, p, z, 'h_prev', xt);
-    const g = body([stateInfo('h_prev', ['batch', H]), makeValueInfo('t', 'int64', [])], hNext);
-    s.node('Scan', [h0, steps], [out.hT, ...scanOut], { body: attr.graph(g), num_scan_inputs: attr.int(1) });
+  const xShape = s.node('Shape', ['x'], [`${s.prefix}x_shape_for_seq`]);
+  /** A Loop of seq iterations over the body written so far; `index` is its iteration number. */
+  const loopOverSteps = (index: string, hNext: string): Recurrence => {
+    const cond = b.node('Identity', ['cond_in'], ['cond_out']);
+    const g = body([makeValueInfo(index, 'int64', []), makeValueInfo('cond_in', 'bool', []), stateInfo('h_prev', ['batch', H])], hNext, [makeValueInfo(cond, 'bool', [])]);
+    const seq = s.node('Gather', [xShape, s.int64(`${s.prefix}index_1`, [], [1])], [`${s.prefix}seq_len`], { axis: attr.int(0) });
+    s.node('Loop', [seq, '', h0], [out.hT, ...scanOut], { body: attr.graph(g) });
     return finish();
+  };
+
+  if (projection === 'step') {
+    const xt = b.node('Gather', ['x', 't'], ['x_t'], { axis: attr.int(1) });
+    return loopOverSteps('t', writeStepCell(s, b, p, z, 'h_prev', xt));
   }
 
   // Seq-major from the start: x is the narrowest tensor to transpose, and Scan then slices axis 0 without copies.
   const xT = xSeqMajor ?? s.node('Transpose', ['x'], [`${s.prefix}x_seq_major`], { perm: attr.ints([1, 0, 2]) });
   const w = scanWeights(s, p, z);
   const xRows = s.node('Flatten', [xT], [`${s.prefix}x_rows`], { axis: attr.int(2) });
-  const xShape = s.node('Shape', ['x'], [`${s.prefix}x_shape_for_seq`]);
   const seqBatch = s.node('Gather', [xShape, s.int64(`${s.prefix}index_1_0`, [2], [1, 0])], [`${s.prefix}seq_batch`], { axis: attr.int(0) });
   const seqBatchH = s.node('Concat', [seqBatch, s.int64(`${s.prefix}hidden_1d`, [1], [H])], [`${s.prefix}seq_batch_hidden`], { axis: attr.int(0) });
   // Input projections of every step, hoisted out of the loop: Gemm adds the bias inside the matrix product
@@ -288,23 +290,14 @@ function writeScan(
   const hoisted = (g: 'z' | 'r' | 'h') =>
     s.node('Reshape', [s.node('Gemm', [xRows, w[g].Wx, w[g].bx], [`${s.prefix}x_W_x${g}_b`]), seqBatchH], [`${s.prefix}x_${g}_all`]);
   const [xzAll, xrAll, xhAll] = [hoisted('z'), hoisted('r'), hoisted('h')];
-  if (useScan) {
+  if (ops.opset >= 9 && !ops.tuning.loop) {
     const hNext = writeCell(b, w, 'h_prev', 'xz_t', 'xr_t', 'xh_t');
     const g = body(['h_prev', 'xz_t', 'xr_t', 'xh_t'].map((n) => stateInfo(n, ['batch', H])), hNext);
     s.node('Scan', [h0, xzAll, xrAll, xhAll], [out.hT, ...scanOut], { body: attr.graph(g), num_scan_inputs: attr.int(3) });
     return finish();
   }
   const step = (all: string, g: string) => b.node('Gather', [all, 'step'], [`x${g}_t`], { axis: attr.int(0) });
-  const cond = b.node('Identity', ['cond_in'], ['cond_out']);
-  const hNext = writeCell(b, w, 'h_prev', step(xzAll, 'z'), step(xrAll, 'r'), step(xhAll, 'h'));
-  const g = body(
-    [makeValueInfo('step', 'int64', []), makeValueInfo('cond_in', 'bool', []), stateInfo('h_prev', ['batch', H])],
-    hNext,
-    [makeValueInfo(cond, 'bool', [])],
-  );
-  const seq = s.node('Gather', [xShape, s.int64(`${s.prefix}index_1`, [], [1])], [`${s.prefix}seq_len`], { axis: attr.int(0) });
-  s.node('Loop', [seq, '', h0], [out.hT, ...scanOut], { body: attr.graph(g) });
-  return finish();
+  return loopOverSteps('step', writeCell(b, w, 'h_prev', step(xzAll, 'z'), step(xrAll, 'r'), step(xhAll, 'h')));
 }
 
 /**
@@ -417,9 +410,9 @@ export function buildSeedModel(p: SeedParams, options: ExportOptions & ExportTun
 }
 
 /**
- * auto: one If(1 ≤ batch < threshold and seq ≥ 1): then the fused node, else the scan (itself guarded for an empty x, which
- * costs one more If only on that branch, under 1% at large batch). The branches read x (or its seq-major copy
- * made before the If), h0 and their weights from the outer scope.
+ * auto: one If(1 ≤ batch < threshold and seq ≥ 1): then the fused node, else the step Loop (exact on an empty x by
+ * itself) or the hoisted scan behind its empty-x guard. The branches read x (or its seq-major copy made before
+ * the If), h0 and their weights from the outer scope.
  */
 function writeAuto(
   s: Scope,
@@ -455,7 +448,14 @@ function writeAuto(
   const f = s.child('fused_');
   const fusedRec = writeFused(f, p, z, want, { hT: 'fused_h_T', hs: 'fused_hs' }, xT);
   const sc = s.child('scan_');
-  const scanRec = writeEmptyGuarded(sc, z, want, { hT: 'scan_h_T', hs: 'scan_hs' }, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o, projection, xT));
+  const scanOut = { hT: 'scan_h_T', hs: 'scan_hs' };
+  // The step Loop gives h_T exactly on an empty x by itself (zero trips at seq 0); hidden_states would come out
+  // [0, 0, hidden] at seq 0 (onnxruntime cannot know a zero-trip Loop's batch), and the hoisted Scan cannot run
+  // on an empty axis: those two keep the guard.
+  const scanRec =
+    projection === 'step' && !want.hiddenStates
+      ? writeScan(sc, p, z, want, ops, scanOut, 'step')
+      : writeEmptyGuarded(sc, z, want, scanOut, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o, projection, xT));
   const thenBranch = makeGraph({ name: 'fused_branch', nodes: f.nodes, inputs: [], outputs: recurrenceOutputs(fusedRec, z.H), docString: 'Small batch, seq ≥ 1: one GRU node.' });
   const elseBranch = makeGraph({ name: 'scan_branch', nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(scanRec, z.H), docString: 'Large batch or an empty x: the scan.' });
   const outs = want.hiddenStates ? [out.hT, out.hs] : [out.hT];
