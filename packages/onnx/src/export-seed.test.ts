@@ -8,6 +8,8 @@ import { exportSeedModel, saveModel } from './export-seed.ts';
 import type { ExportForm, ExportOptions } from './export-seed.ts';
 import { randomSeedParams } from './test-params.ts';
 import { summarizeModel } from './reader.ts';
+import { makeValueInfo } from './builder.ts';
+import { onnx } from './proto.ts';
 
 const params = randomSeedParams(11);
 const I = 8;
@@ -85,6 +87,24 @@ describe('auto form at every opset 7–21', () => {
     await s.release();
   });
 
+  // The outputs cannot tell the branches apart (both are exact), so read the condition itself: the If's input,
+  // exposed as an extra graph output, against the predicate written out here. Opsets 7, 9 and 11 use the sign
+  // test (float before 9), 12+ the lookup table.
+  it.each([7, 9, 11, 12, 17, 21])('opset %i: the If picks the fused node exactly when 1 ≤ batch < threshold and seq ≥ 1', async (opset) => {
+    const T = 4;
+    const model = onnx.ModelProto.decode(exportSeedModel(params, { opset, autoBatchThreshold: T }));
+    const cond = model.graph!.node!.find((n) => n.opType === 'If')!.input![0]!;
+    model.graph!.output!.push(makeValueInfo(cond, 'bool', undefined));
+    const s = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish());
+    for (const b of [0, 1, 3, 4, 5, 100]) {
+      for (const seq of [0, 1, 2]) {
+        const out = await s.run({ x: new ort.Tensor('float32', new Float32Array(b * seq * I), [b, seq, I]) });
+        expect(Boolean(out[cond]!.data[0]), `batch ${b} seq ${seq}`).toBe(b >= 1 && b < T && seq >= 1);
+      }
+    }
+    await s.release();
+  });
+
   it('the default threshold and target cpu: batch 0, 1 and 1024 at seq 0 and 3', async () => {
     const s = await session({ form: 'auto', h0: false });
     await expectMatchesReference(s, false, [[0, 0], [0, 3], [1, 0], [1, 3], [1024, 0], [1024, 3]]);
@@ -139,6 +159,7 @@ describe('exportSeedModel', () => {
     expect(() => exportSeedModel(params, { form: 'unrolled' as ExportForm })).toThrow(/form 'unrolled'/);
     const bad = { ...params, 'gru.W_hh.weight': { shape: [H, H + 1], data: new Float32Array(H * (H + 1)) } };
     expect(() => exportSeedModel(bad)).toThrow(/parameter gru.W_hh.weight has shape \[16, 17\], expected \[16, 16\]/);
+    for (const t of [-1, 2.5, 4097]) expect(() => exportSeedModel(params, { autoBatchThreshold: t })).toThrow(new RegExp(`autoBatchThreshold ${t} is not an integer 0–4096`));
   });
 
   it('saveModel writes the bytes atomically', () => {

@@ -36,6 +36,11 @@ export class Scope {
     this.initializers.push(makeTensor(name, 'int64', dims, values));
     return name;
   }
+
+  bool(name: string, dims: number[], values: number[]): string {
+    this.initializers.push(makeTensor(name, 'bool', dims, values));
+    return name;
+  }
 }
 
 /** Zeros [batch, width] for x's dynamic batch: Tile works at every opset from 7 (ConstantOfShape needs 9). */
