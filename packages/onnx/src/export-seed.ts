@@ -455,7 +455,7 @@ function writeAuto(
  * Opset 12+: a lookup, three kernels: Min([b, s, I], [T, 1, 0]) clamps the shape into a constant [T + 1, 2, 1]
  * bool table that GatherND reads (Min takes int64 from 12). Measured at batch 1 against the sign test below:
  * 0.5–1.3 µs less per run, level with the batch-only switch.
- * Before: one sign test, four kernels: [b, s, I] − [[T, 0, 0], [0, 0, I − 1]] = [[b − T, s, I], [b, s, 1]],
+ * Opsets 7–11: one sign test, four kernels: [b, s, I] − [[T, 0, 0], [0, 0, I − 1]] = [[b − T, s, I], [b, s, 1]],
  * whose product (b − T)·b·s²·I < 0 ⇔ 1 ≤ b < T and s ≥ 1 (Less-7 takes floating types only: before 9 it compares
  * as float). An empty x gives false either way, so it reaches the branch that is exact on it.
  */
