@@ -12,10 +12,10 @@
  *   Opsets 9+ use `Scan`; 7–8 use `Loop` (Scan-8's batch axis semantics would run the body once per row).
  * - `auto` (the default): one `If` runs the fused node when 1 ≤ batch < 64 and seq ≥ 1, where its kernel is
  *   fastest, and otherwise the recurrence from primitive ops, where onnxruntime's GRU kernel is up to 2.4× slower.
- *   The condition is a lookup of x's clamped shape in a constant bool table, three kernels (writeAutoCondition). For target cpu
- *   that branch is a Loop that gathers and projects x step by step (writeStepCell): about 20% faster at batch
- *   1024 than hoisting (the hoisted [seq, batch, hidden] tensors fall out of cache, and x's Transpose is slow),
- *   and exact on an empty x with no guard of its own. For the other targets it is the hoisted scan behind the
+ *   The condition looks x's clamped shape up in a constant bool table, three kernels (writeAutoCondition). For
+ *   target cpu that branch is a Loop that gathers and projects x step by step (writeStepCell): about 20% faster at
+ *   batch 1024 than hoisting (the hoisted [seq, batch, hidden] tensors fall out of cache, and x's Transpose is
+ *   slow), and exact on an empty x with no guard of its own. For the other targets it is the hoisted scan behind the
  *   empty-x guard, and x is transposed once before the If for both branches; for cuda auto is the scan form.
  *
  * Every form is exact for every batch size and sequence length, including 0 (h_T = h0, zeros when not given;
@@ -92,7 +92,7 @@ export interface ExportTuning {
 /** 17: supported by every onnxruntime this project targets, and inside the GRU-stable range 7–21. */
 export const DEFAULT_OPSET = 17;
 export const DEFAULT_AUTO_BATCH_THRESHOLD = 64;
-/** auto's condition is a lookup table with one row per batch below the threshold; past a few thousand rows the fused node has long lost. */
+/** auto's condition is a table with a row per batch up to the threshold; far below this the fused node has lost. */
 export const MAX_AUTO_BATCH_THRESHOLD = 4096;
 
 /** The target opset (ops' signatures and availability change across it) and the measurement knobs. */
