@@ -71,6 +71,28 @@ describe('checkModel', () => {
     expect(messages(later).filter((msg) => msg.includes('operator'))).toEqual([]);
   });
 
+  // onnxruntime runs onnx's schema verification on load ("Unrecognized attribute: perm for operator Loop", found
+  // by the fuzzer as a backend error): the checker refuses the same models first, with the node named.
+  it('rejects an attribute the op does not have, one of the wrong type, and a missing required one', () => {
+    const where = "node 'GRU_gru_Y_h' (GRU) in graph 'seed_gru_fused'";
+    const unknown = fused();
+    setAttr(gruNode(unknown), 'perm', { type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 0] });
+    expect(messages(unknown)).toEqual([
+      `${where}: 'GRU' at opset 17 has no attribute 'perm' (it has activation_alpha, activation_beta, activations, clip, direction, hidden_size, layout, linear_before_reset)`,
+    ]);
+    // layout came with GRU-14: at opset 13 it is an unknown attribute, not only an unsupported value.
+    const early = decodeModel(exportSeedModel(params, { form: 'fused', opset: 13, fusedEmptyGuard: false }));
+    setAttr(gruNode(early), 'layout', { type: onnx.AttributeProto.AttributeType.INT, i: 0 });
+    expect(messages(early)).toContainEqual(expect.stringMatching(/'GRU' at opset 13 has no attribute 'layout'/));
+    const typed = fused();
+    setAttr(gruNode(typed), 'hidden_size', { type: onnx.AttributeProto.AttributeType.FLOAT, f: 16 });
+    expect(messages(typed)).toContainEqual(`${where}: attribute 'hidden_size' is FLOAT, but 'GRU' takes INT`);
+    const m = decodeModel(exportSeedModel(params, { form: 'fused' }));
+    const guard = m.graph!.node!.find((n) => n.opType === 'If')!;
+    guard.attribute = guard.attribute!.filter((a) => a.name !== 'else_branch');
+    expect(messages(m)).toContainEqual(expect.stringMatching(/\(If\) in graph 'seed_gru_fused': 'If' needs attribute 'else_branch'$/));
+  });
+
   it('rejects an initializer whose dims do not match its data', () => {
     const m = fused();
     const w = m.graph!.initializer!.find((t) => t.name === 'fc_bias')!;

@@ -1,11 +1,12 @@
 /**
  * A structural checker for ONNX models, separate from building (as onnx's `checker.py` is). It does not infer
  * shapes; it checks what a file states: unique names, definition before use across subgraph scopes, initializer
- * sizes, declared types, opset imports, that each ai.onnx op exists at the imported opset, and the GRU node's
- * attributes against its weight shapes.
+ * sizes, declared types, opset imports, each ai.onnx op against its schema at the imported opset (it exists, its
+ * attributes are known, typed as declared and present when required), and the GRU node's attributes against its
+ * weight shapes.
  */
 import { UserError } from '@gru-onnx/model';
-import { OP_SINCE, OP_TABLE_OPSET } from './generated/op-since.ts';
+import { OP_SCHEMAS, OP_TABLE_OPSET } from './generated/op-schemas.ts';
 import { onnx } from './proto.ts';
 
 /** One problem; `message` names the graph element and what is wrong, and reads on its own. */
@@ -155,7 +156,7 @@ function checkGraph(ctx: Context, g: onnx.IGraphProto, outer: Map<string, ShapeD
     }
     const domain = n.domain === 'ai.onnx' ? '' : (n.domain ?? '');
     if (!ctx.opsets.has(domain)) issue(label, `domain '${domain}' has no opset import`);
-    else if (domain === '' && n.opType) checkOpExists(n.opType, ctx.opsets.get('')!, (m) => issue(label, m));
+    else if (domain === '' && n.opType) checkOpSchema(n, n.opType, ctx.opsets.get('')!, (m) => issue(label, m));
     for (const inp of n.input ?? []) {
       if (inp && !scope.has(inp)) issue(label, `input '${inp}' is not defined before this node (graph input, initializer or an earlier node's output)`);
     }
@@ -175,17 +176,38 @@ function checkGraph(ctx: Context, g: onnx.IGraphProto, outer: Map<string, ShapeD
 }
 
 /**
- * An ai.onnx op must exist at the imported opset (onnx's own schemas, generated/op-since.ts): onnxruntime refuses
- * a model whose op came later, which used to reach it and come back as a backend error. Names the table does not
- * know are refused only at opsets the table covers.
+ * An ai.onnx op against onnx's own schemas (generated/op-schemas.ts), as onnxruntime verifies it when it loads a
+ * model: the op must exist at the imported opset, and each attribute must be one the op's version there has, of
+ * its type, and present when required. Such models used to reach onnxruntime and come back as a backend error.
+ * Past the table's opset a name may be an op added since, and a version may have new attributes: there only an
+ * op that came later than the imported opset is refused.
  */
-function checkOpExists(opType: string, opset: number, bad: (message: string) => void): void {
-  const since = Object.hasOwn(OP_SINCE, opType) ? OP_SINCE[opType]! : undefined;
-  if (since === undefined) {
+function checkOpSchema(n: onnx.INodeProto, opType: string, opset: number, bad: (message: string) => void): void {
+  const versions = Object.hasOwn(OP_SCHEMAS, opType) ? OP_SCHEMAS[opType]! : undefined;
+  if (versions === undefined) {
     if (opset <= OP_TABLE_OPSET) bad(`'${opType}' is not an ai.onnx operator at opset ${opset}`);
-  } else if (since > opset) {
-    bad(`'${opType}' needs ai.onnx opset ${since} or later; the model imports opset ${opset}`);
+    return;
   }
+  const since = versions[0]![0];
+  if (since > opset) return bad(`'${opType}' needs ai.onnx opset ${since} or later; the model imports opset ${opset}`);
+  if (opset > OP_TABLE_OPSET) return;
+  let attributes = versions[0]![1];
+  for (const [from, a] of versions) if (from <= opset) attributes = a;
+  const known = Object.keys(attributes);
+  for (const a of n.attribute ?? []) {
+    const name = a.name ?? '';
+    const spec = Object.hasOwn(attributes, name) ? attributes[name] : undefined;
+    if (!spec) bad(`'${opType}' at opset ${opset} has no attribute '${name}' (${known.length ? `it has ${known.join(', ')}` : 'it has none'})`);
+    // An unset type (0) is left alone: old writers omitted it, and the value fields still say what it is.
+    else if (a.type && a.type !== spec[0]) bad(`attribute '${name}' is ${attributeTypeName(a.type)}, but '${opType}' takes ${attributeTypeName(spec[0])}`);
+  }
+  for (const name of known) {
+    if (attributes[name]![1] && !attrOf(n, name)) bad(`'${opType}' needs attribute '${name}'`);
+  }
+}
+
+function attributeTypeName(type: number): string {
+  return onnx.AttributeProto.AttributeType[type] ?? `type ${type}`;
 }
 
 function attrOf(n: onnx.INodeProto, name: string): onnx.IAttributeProto | undefined {
