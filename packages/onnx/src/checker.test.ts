@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '@gru-onnx/model';
 import { assertValidModel, checkModel } from './checker.ts';
-import { attr, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './builder.ts';
+import * as ort from 'onnxruntime-node';
+import { attr, encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './builder.ts';
 import { buildSeedModel, exportSeedModel } from './export-seed.ts';
 import { decodeModel } from './reader.ts';
 import { onnx } from './proto.ts';
@@ -108,6 +109,35 @@ describe('checkModel', () => {
       "input 'x' of graph 'seed_gru_fused': has no declared type",
       "output 'logits' of graph 'seed_gru_fused': has no declared type",
     ]);
+  });
+
+  // Found by the fuzzer as a backend error: onnxruntime refuses a subgraph output that is an enclosing graph's
+  // input or initializer; one of the subgraph's own initializers is fine.
+  it("rejects a subgraph that returns the enclosing graph's value as it is", async () => {
+    const model = (thenOut: string, thenInits: onnx.TensorProto[]) => {
+      const branch = (name: string, out: string, inits: onnx.TensorProto[]) =>
+        makeGraph({ name, nodes: [], inputs: [], outputs: [makeValueInfo(out, 'float32', undefined)], initializers: inits });
+      const g = makeGraph({
+        name: 'g',
+        nodes: [
+          makeNode('Greater', ['x', 'zero'], ['cond']),
+          makeNode('If', ['cond'], ['y'], { then_branch: attr.graph(branch('t', thenOut, thenInits)), else_branch: attr.graph(branch('e', 'two', [makeTensor('two', 'float32', [1], [2])])) }),
+        ],
+        inputs: [makeValueInfo('x', 'float32', [1])],
+        outputs: [makeValueInfo('y', 'float32', undefined)],
+        initializers: [makeTensor('zero', 'float32', [1], [0])],
+      });
+      return makeModel(g, { opset: 17 });
+    };
+    const returned = "is the enclosing graph's value returned as it is, which onnxruntime refuses (an Identity node in between fixes it)";
+    expect(messages(model('x', []))).toEqual([`output 'x' of graph 't': ${returned}`]);
+    expect(messages(model('zero', []))).toEqual([`output 'zero' of graph 't': ${returned}`]);
+    expect(messages(model('one', [makeTensor('one', 'float32', [1], [1])]))).toEqual([]);
+    // What the rule stands for: onnxruntime's own verdicts on the same files.
+    await expect(ort.InferenceSession.create(encodeModel(model('x', [])))).rejects.toThrow(/Subgraph output \(x\) is an outer scope value/);
+    const s = await ort.InferenceSession.create(encodeModel(model('one', [makeTensor('one', 'float32', [1], [1])])));
+    expect((await s.run({ x: new ort.Tensor('float32', [1], [1]) })).y!.data).toEqual(new Float32Array([1]));
+    await s.release();
   });
 
   it('rejects a model without an opset import for the default domain', () => {

@@ -109,11 +109,13 @@ function checkGraph(ctx: Context, g: onnx.IGraphProto, outer: Map<string, ShapeD
   const gname = `graph '${g.name ?? ''}'`;
   const issue = (where: string, message: string) => ctx.issues.push({ where, message: `${where}: ${message}` });
   const scope = new Map(outer);
+  const local = new Set<string>();
   const define = (name: string, dims: ShapeDims | undefined, what: string) => {
     if (!name) return;
     if (ctx.produced.has(name)) issue(gname, `${what} '${name}' reuses a name already defined`);
     ctx.produced.add(name);
     scope.set(name, dims);
+    local.add(name);
   };
   const declared = new Map<string, ShapeDims | undefined>();
   for (const v of g.valueInfo ?? []) if (v.name) declared.set(v.name, valueInfoDims(v));
@@ -172,6 +174,8 @@ function checkGraph(ctx: Context, g: onnx.IGraphProto, outer: Map<string, ShapeD
     const name = v.name ?? '';
     if (topLevel && !v.type?.tensorType?.elemType && !v.type?.sequenceType && !v.type?.mapType) issue(`output '${name}' of ${gname}`, 'has no declared type');
     if (!scope.has(name)) issue(`output '${name}' of ${gname}`, 'is not produced by any node, input or initializer');
+    // Valid ONNX, but onnxruntime refuses a subgraph that returns an enclosing graph's value as it is.
+    else if (!topLevel && !local.has(name)) issue(`output '${name}' of ${gname}`, "is the enclosing graph's value returned as it is, which onnxruntime refuses (an Identity node in between fixes it)");
   }
 }
 
