@@ -87,6 +87,11 @@ export interface ChromiumProcess {
   readonly pid: number;
   /** Inside a private temporary root that also holds Chromium's TMPDIR; kill() removes the root. */
   readonly userDataDir: string;
+  /**
+   * For playwright's connectOverCDP, in the same root: left to itself playwright makes a playwright-artifacts-*
+   * directory in TMPDIR and removes it asynchronously on disconnect, which an interrupted run can outpace.
+   */
+  readonly artifactsDir: string;
   /** ws://127.0.0.1:PORT/devtools/browser/… */
   readonly wsEndpoint: string;
   readonly version: string;
@@ -103,9 +108,11 @@ export async function launchChromium(executable: string, extraFlags: string[], t
   const root = mkdtempSync(join(tmpdir(), 'gru-onnx-chromium-'));
   const userDataDir = join(root, 'profile');
   const tmp = join(root, 'tmp');
+  const artifactsDir = join(root, 'playwright');
   let proc: ChildProcess;
   try {
     mkdirSync(tmp);
+    mkdirSync(artifactsDir);
     // detached: its own process group, so one kill reaches the renderer, GPU and zygote processes too.
     proc = spawn(executable, [...BASE_FLAGS, ...extraFlags, `--user-data-dir=${userDataDir}`, 'about:blank'], {
       detached: true,
@@ -121,6 +128,7 @@ export async function launchChromium(executable: string, extraFlags: string[], t
   const handle: ChromiumProcess = {
     pid: proc.pid ?? -1,
     userDataDir,
+    artifactsDir,
     wsEndpoint: '',
     version: '',
     kill(): void {

@@ -43,8 +43,11 @@ function processesWith(marker: string): number {
   }
   return n;
 }
-/** Chromium's leftovers: our profile roots, or its own org.chromium.* temporary directories. */
-const profileDirs = () => readdirSync(base).filter((d) => /chrom/i.test(d));
+/**
+ * Chromium's leftovers: our profile roots, its own org.chromium.* temporary directories, or playwright's
+ * playwright-artifacts-* (which a SIGINT used to outpace: playwright removes it asynchronously on disconnect).
+ */
+const profileDirs = () => readdirSync(base).filter((d) => /chrom|playwright/i.test(d));
 
 const config = { inputSize: 3, hiddenSize: 4, outputSize: 2 };
 const params = randomParams(config, 11);

@@ -41,7 +41,7 @@ const BUNDLE: Record<BrowserEp, string> = { wasm: 'ort.wasm.min.mjs', webgpu: 'o
 const ENABLE_CHROMIUM = 'install Chromium (Debian: apt-get install chromium) or point GRU_ONNX_CHROMIUM at a Chromium/Chrome executable';
 
 interface Playwright {
-  chromium: { connectOverCDP(endpoint: string, options?: { timeout?: number }): Promise<Browser> };
+  chromium: { connectOverCDP(endpoint: string, options?: { timeout?: number; artifactsDir?: string }): Promise<Browser> };
 }
 
 export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: RunnerOptions = {}): Runner {
@@ -74,7 +74,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
     let browser: Browser | undefined;
     try {
       chromium = await launchChromium(executable, ep === 'webgpu' ? WEBGPU_FLAGS : NO_GPU_FLAGS, Math.min(timeoutMs, 30_000));
-      browser = await connector.connectOverCDP(chromium.wsEndpoint, { timeout: Math.min(timeoutMs, 30_000) });
+      browser = await connector.connectOverCDP(chromium.wsEndpoint, { timeout: Math.min(timeoutMs, 30_000), artifactsDir: chromium.artifactsDir });
       const context = browser.contexts()[0] ?? (await browser.newContext());
       const page = await context.newPage();
       const lines: string[] = [];
@@ -86,8 +86,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
       return { chromium, browser, page, server, console: lines, chromiumVersion: browser.version() };
     } catch (err) {
       chromium?.kill();
-      // playwright removes its playwright-artifacts-* directory (in TMPDIR) only when the connection is closed;
-      // the browser is gone already, so closing can only report the lost connection.
+      // The browser is gone already, so closing can only report the lost connection.
       await browser?.close().catch(() => undefined);
       await server.close();
       throw err;
