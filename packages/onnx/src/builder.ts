@@ -15,6 +15,13 @@ const DATA_TYPE: Record<DataType, onnx.TensorProto.DataType> = {
   bool: onnx.TensorProto.DataType.BOOL,
 };
 
+/** The builder's name for a tensor's data type, e.g. to declare an initializer as a graph input. */
+export function dataTypeOf(t: onnx.ITensorProto): DataType {
+  const found = (Object.keys(DATA_TYPE) as DataType[]).find((k) => DATA_TYPE[k] === t.dataType);
+  if (!found) throw new Error(`tensor ${t.name}: data type ${t.dataType} is not one the builder writes`);
+  return found;
+}
+
 /** A dimension: a fixed size, or a symbolic name such as 'batch'. */
 export type Dim = number | string;
 

@@ -158,7 +158,7 @@ function checkGraph(ctx: Context, g: onnx.IGraphProto, outer: Map<string, ShapeD
     }
     const domain = n.domain === 'ai.onnx' ? '' : (n.domain ?? '');
     if (!ctx.opsets.has(domain)) issue(label, `domain '${domain}' has no opset import`);
-    else if (domain === '' && n.opType) checkOpSchema(n, n.opType, ctx.opsets.get('')!, (m) => issue(label, m));
+    else if (domain === '' && n.opType) checkOpSchema(n, ctx.opsets.get('')!, (m) => issue(label, m));
     for (const inp of n.input ?? []) {
       if (inp && !scope.has(inp)) issue(label, `input '${inp}' is not defined before this node (graph input, initializer or an earlier node's output)`);
     }
@@ -186,7 +186,8 @@ function checkGraph(ctx: Context, g: onnx.IGraphProto, outer: Map<string, ShapeD
  * Past the table's opset a name may be an op added since, and a version may have new attributes: there only an
  * op that came later than the imported opset is refused.
  */
-function checkOpSchema(n: onnx.INodeProto, opType: string, opset: number, bad: (message: string) => void): void {
+function checkOpSchema(n: onnx.INodeProto, opset: number, bad: (message: string) => void): void {
+  const opType = n.opType ?? '';
   const versions = Object.hasOwn(OP_SCHEMAS, opType) ? OP_SCHEMAS[opType]! : undefined;
   if (versions === undefined) {
     if (opset <= OP_TABLE_OPSET) bad(`'${opType}' is not an ai.onnx operator at opset ${opset}`);

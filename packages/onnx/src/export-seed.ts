@@ -468,18 +468,22 @@ function writeAutoCondition(s: Scope, z: Sizes, opset: number, threshold: number
     return s.node('GatherND', [s.bool('auto_table', [threshold + 1, 2, 1], table), index], ['use_fused']);
   }
   const shifted = s.node('Sub', [shape, s.int64('auto_threshold_0_0', [2, 3], [threshold, 0, 0, 0, 0, z.I - 1])], ['x_shape_minus_threshold']);
-  let prod = s.node('ReduceProd', [shifted], ['auto_sign_product'], { keepdims: attr.int(0) });
-  const asFloat = opset < 9;
-  if (asFloat) prod = s.node('Cast', [prod], ['auto_sign_product_float'], { to: attr.int(1) });
-  return s.node('Less', [prod, asFloat ? s.float('auto_zero', [], [0]) : s.int64('auto_zero', [], [0])], ['use_fused']);
+  const prod = s.node('ReduceProd', [shifted], ['auto_sign_product'], { keepdims: attr.int(0) });
+  return writeLessThan(s, opset, prod, 'auto_zero', [], 0);
 }
 
 /** The batch switch alone (batch < T), not exact: it aborts onnxruntime at seq 0. For the benchmark's floor. */
 function writeBatchOnlyCondition(s: Scope, opset: number, threshold: number): string {
   const shape = s.node('Shape', ['x'], ['x_shape_for_auto']);
   const batch = s.node('Gather', [shape, s.int64('index_0_1d', [1], [0])], ['batch_1d'], { axis: attr.int(0) });
-  if (opset < 9) return s.node('Less', [s.node('Cast', [batch], ['batch_1d_float'], { to: attr.int(1) }), s.float('auto_threshold', [1], [threshold])], ['use_fused']);
-  return s.node('Less', [batch, s.int64('auto_threshold', [1], [threshold])], ['use_fused']);
+  return writeLessThan(s, opset, batch, 'auto_threshold', [1], threshold);
+}
+
+/** use_fused = value < bound for an int64 value; Less-7 takes floating types only, so before opset 9 as float. */
+function writeLessThan(s: Scope, opset: number, value: string, boundName: string, dims: number[], bound: number): string {
+  if (opset >= 9) return s.node('Less', [value, s.int64(boundName, dims, [bound])], ['use_fused']);
+  const asFloat = s.node('Cast', [value], [`${value}_float`], { to: attr.int(1) });
+  return s.node('Less', [asFloat, s.float(boundName, dims, [bound])], ['use_fused']);
 }
 
 /** Writes model bytes so the file appears complete or not at all. */

@@ -2,9 +2,9 @@
  * What every exporter here writes graphs with: a Scope collects one graph's nodes (a subgraph gets its own
  * scope), and the two pieces both the seed export and the imports need around onnxruntime's GRU kernel.
  */
-import type { AttributeValue, Dim, GraphParts } from './builder.ts';
-import { attr, localizeInitializers, makeGraph, makeNode, makeTensor, makeValueInfo } from './builder.ts';
-import { onnx } from './proto.ts';
+import type { AttributeValue, DataType, Dim, GraphParts } from './builder.ts';
+import { attr, dataTypeOf, localizeInitializers, makeGraph, makeNode, makeTensor, makeValueInfo } from './builder.ts';
+import type { onnx } from './proto.ts';
 
 /** Collects nodes and constants for one graph scope, naming each node after its output. */
 export class Scope {
@@ -28,17 +28,19 @@ export class Scope {
   }
 
   float(name: string, dims: number[], values: ArrayLike<number>): string {
-    this.initializers.push(makeTensor(name, 'float32', dims, values));
-    return name;
+    return this.constant(name, 'float32', dims, values);
   }
 
   int64(name: string, dims: number[], values: number[]): string {
-    this.initializers.push(makeTensor(name, 'int64', dims, values));
-    return name;
+    return this.constant(name, 'int64', dims, values);
   }
 
   bool(name: string, dims: number[], values: number[]): string {
-    this.initializers.push(makeTensor(name, 'bool', dims, values));
+    return this.constant(name, 'bool', dims, values);
+  }
+
+  private constant(name: string, type: DataType, dims: number[], values: ArrayLike<number>): string {
+    this.initializers.push(makeTensor(name, type, dims, values));
     return name;
   }
 }
@@ -91,7 +93,7 @@ export function ifEmptyX(
  */
 export function mainGraph(s: Scope, opset: number, parts: Omit<GraphParts, 'nodes' | 'initializers'>): onnx.GraphProto {
   const inputs = [...parts.inputs];
-  if (opset < 9) for (const t of s.initializers) inputs.push(makeValueInfo(t.name, t.dataType === onnx.TensorProto.DataType.INT64 ? 'int64' : 'float32', t.dims.map(Number)));
+  if (opset < 9) for (const t of s.initializers) inputs.push(makeValueInfo(t.name, dataTypeOf(t), t.dims.map(Number)));
   const graph = makeGraph({ ...parts, inputs, nodes: s.nodes, initializers: s.initializers });
   if (opset >= 9) localizeInitializers(graph);
   return graph;
