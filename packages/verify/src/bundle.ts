@@ -4,8 +4,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { onnx } from '@gru-onnx/onnx';
 import { LIMITS, makeDirectory, UserError } from '@gru-onnx/model';
 import { readSignature } from './inputs.ts';
-import type { NamedTensor } from './runner.ts';
-import type { BundleCaseData, BundleData } from './verify.ts';
+import type { Feeds, NamedTensor } from './runner.ts';
+import type { ExpectedTensor } from './compare.ts';
 
 /**
  * Bundles in the ONNX backend-test layout (onnx/backend/test/data/node/*):
@@ -16,6 +16,18 @@ import type { BundleCaseData, BundleData } from './verify.ts';
  *
  * Only float32 tensors (raw_data or float_data) are read; any other dtype is refused by name.
  */
+
+/** One stored input/output set of a bundle, as saveBundle takes it. */
+export interface BundleCaseData {
+  inputs: Feeds;
+  outputs: Record<string, NamedTensor | ExpectedTensor>;
+}
+
+/** A bundle as loadBundle returns it: the model and its stored input/output sets. */
+export interface BundleData {
+  model: Uint8Array;
+  cases: { name: string; inputs: Feeds; outputs: Record<string, ExpectedTensor> }[];
+}
 
 /** Refused before reading: no tensor file of a seed-sized model comes near this. */
 export const MAX_BUNDLE_FILE_BYTES = LIMITS.bundleFileBytes;

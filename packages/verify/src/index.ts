@@ -17,3 +17,5 @@ export * from './report-html.ts';
 export * from './report-files.ts';
 export * from './bundle.ts';
 export * from './report-png.ts';
+export * from './exit-code.ts';
+export * from './placement-policy.ts';

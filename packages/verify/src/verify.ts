@@ -8,27 +8,17 @@ import { DEFAULT_SEED, DEFAULT_SHAPES, generateCases, readSignature, SATURATING_
 import type { GenerateOptions, ModelSignature, Shape, VerifyCase } from './inputs.ts';
 import type { BackendReport, BackendStatus, CaseReport, Report } from './report.ts';
 import { REPORT_SCHEMA_VERSION } from './report.ts';
-import { ALL_NODES, COMPUTE_OPS } from './placement.ts';
-import { CUDA_EP } from './runners/ort-cuda.ts';
+import { exitCodeFor } from './exit-code.ts';
+import { acceleratorCheck } from './placement-policy.ts';
 import { createRunner as createRegisteredRunner } from './registry.ts';
 import type { RunnerOptions } from './registry.ts';
 import { BACKENDS } from './runner.ts';
-import type { BackendName, Feeds, NamedTensor, Runner } from './runner.ts';
+import type { BackendName, Runner } from './runner.ts';
 import { DEFAULT_TIMEOUT_MS } from './runners/common.ts';
+import { TimeoutError, withTimeout } from './timeout.ts';
 import { applyOverride, defaultTolerances } from './tolerances.ts';
 import type { ToleranceTable } from './tolerances.ts';
-
-/** One stored input/output set of a bundle, as saveBundle takes it. */
-export interface BundleCaseData {
-  inputs: Feeds;
-  outputs: Record<string, NamedTensor | ExpectedTensor>;
-}
-
-/** A bundle as loadBundle returns it: the model and its stored input/output sets. */
-export interface BundleData {
-  model: Uint8Array;
-  cases: { name: string; inputs: Feeds; outputs: Record<string, ExpectedTensor> }[];
-}
+import type { BundleCaseData, BundleData } from './bundle.ts';
 
 export interface CaseEvent {
   backend: BackendName;
@@ -75,53 +65,8 @@ export interface VerifyOptions {
   signal?: AbortSignal;
 }
 
-/**
- * Backends whose result counts only when their accelerator ran the arithmetic: each one's EP test. A run where a
- * compute op (COMPUTE_OPS: the fused GRU, the scan body's MatMuls, the head's Gemm) ran elsewhere matches, but
- * is `partial`, never a pass. Measured: the CUDA EP of onnxruntime 1.29 has no kernel for GRU with
- * linear_before_reset = 0 and hands the seed's fused node to the CPU EP.
- */
-export const ACCELERATED: Partial<Record<BackendName, { label: string; isTarget: (ep: string) => boolean }>> = {
-  'browser-webgpu': { label: 'WebGPU', isTarget: (ep) => /webgpu|^js/i.test(ep) },
-  'ort-cuda': { label: 'CUDA', isTarget: (ep) => ep === CUDA_EP },
-};
 /** Runners that compute from the original weights rather than the graph. */
 const NEEDS_PARAMS: readonly BackendName[] = ['reference', 'tfjs'];
-
-class TimeoutError extends Error {
-  override readonly name = 'TimeoutError';
-}
-
-/** Runs `f` under a deadline; on timeout its signal is aborted and a TimeoutError is thrown (the promise is abandoned). */
-async function withTimeout<T>(what: string, ms: number, outer: AbortSignal | undefined, f: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  // Grace past the runner's own deadline, so a runner that stops itself reports its own reason first.
-  const guard = ms + Math.min(5000, ms / 2);
-  const ac = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  const stop = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const err = new TimeoutError(`${what} timed out: no answer within ${ms} ms`);
-      ac.abort(err);
-      reject(err);
-    }, guard);
-    if (outer) {
-      onAbort = () => {
-        const err = new Error(`${what} interrupted`);
-        ac.abort(err);
-        reject(err);
-      };
-      if (outer.aborted) onAbort();
-      else outer.addEventListener('abort', onAbort, { once: true });
-    }
-  });
-  try {
-    return await Promise.race([f(ac.signal), stop]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) outer?.removeEventListener('abort', onAbort);
-  }
-}
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
 const now = (): number => performance.now();
@@ -405,45 +350,15 @@ function finishBackend(b: BackendReport): void {
     b.reason = `${b.cases.filter((c) => c.status === 'fail').length}/${b.cases.length} cases fail; ${failed.id}: ${first ? describeComparison(first) : 'fail'}${where}`;
     return;
   }
-  const accel = ACCELERATED[b.name];
+  const accel = acceleratorCheck(b.name, b.placements);
   if (accel) {
-    const compute = b.placements.filter((p) => p.opType === ALL_NODES || COMPUTE_OPS.includes(p.opType));
-    b.fallbackNodes = compute.filter((p) => !accel.isTarget(p.ep));
-    if (b.fallbackNodes.length > 0 || compute.length === 0) {
+    b.fallbackNodes = accel.fallbackNodes;
+    if (accel.partial !== undefined) {
       b.status = 'partial';
       for (const c of b.cases) if (c.status === 'pass') c.status = 'partial';
-      b.reason =
-        b.fallbackNodes.length > 0
-          ? `outputs match, but not a ${accel.label} result: ${b.fallbackNodes.map((p) => `${p.opType} ${p.node} ran on ${p.ep}`).join(', ')}`
-          : `outputs match, but no compute node (${COMPUTE_OPS.join('/')}) was reported on the ${accel.label} EP`;
+      b.reason = accel.partial;
       return;
     }
   }
   b.status = 'pass';
-}
-
-/**
- * The exit code of a verification (DESIGN.md):
- * - 1 when any backend is `fail` or `error` (a crash or timeout is not a pass), or is `partial` and was required;
- *   a `partial` backend that was not required is reported but does not fail the run — it ran, matched, and the
- *   report says which ops fell back.
- * - otherwise 3 when a required backend is `unavailable` or was not run at all, or when no backend could run.
- * - otherwise 0. A mismatch outranks a missing backend: a wrong answer is what a release gate must never miss.
- */
-export function exitCodeFor(backends: BackendReport[], require: readonly BackendName[]): { code: 0 | 1 | 3; message: string } {
-  const bad = backends.filter((b) => b.status === 'fail' || b.status === 'error' || (b.status === 'partial' && require.includes(b.name)));
-  if (bad.length > 0) return { code: 1, message: bad.map((b) => `${b.name}: ${b.status}${b.reason ? ` (${b.reason})` : ''}`).join('; ') };
-  const missing = require.filter((r) => !backends.some((b) => b.name === r && b.status !== 'unavailable'));
-  if (missing.length > 0) return { code: 3, message: `required backend unavailable: ${missing.map((m) => {
-    const b = backends.find((x) => x.name === m);
-    return b?.reason ? `${m} (${b.reason})` : `${m} (not run)`;
-  }).join('; ')}` };
-  if (!backends.some((b) => b.status !== 'unavailable')) return { code: 3, message: 'no backend was available' };
-  const ran = backends.filter((b) => b.status === 'pass' || b.status === 'partial').map((b) => b.name);
-  return { code: 0, message: `every available backend matches: ${ran.join(', ')}` };
-}
-
-/** Exit code of a report (0, 1 or 3; 2 is the caller's: a UserError before the report existed). */
-export function exitCode(report: Report): number {
-  return report.summary.exitCode;
 }
