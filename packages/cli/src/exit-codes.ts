@@ -51,7 +51,18 @@ function isSystemError(err: unknown): boolean {
   return err instanceof Error && 'syscall' in err && 'code' in err && typeof err.code === 'string';
 }
 
-/** Messages may carry newlines (commander's suggestions, nested causes); the contract is one line. */
+/**
+ * Messages may carry newlines (commander's suggestions, nested causes); the contract is one line. They may also
+ * quote a file's own text (tensor names, JSON keys): its control bytes are escaped as \xNN / \uNNNN, so an ESC
+ * or CR in a hostile file cannot rewrite the terminal or split the line.
+ */
 export function oneLine(message: string): string {
-  return message.replace(/\s*\n\s*/g, ' ').trim();
+  return message
+    .replace(/\s*\n\s*/g, ' ')
+    .trim()
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+      const code = c.charCodeAt(0);
+      return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+    });
 }

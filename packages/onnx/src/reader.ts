@@ -46,6 +46,10 @@ export { default as MODEL_SUMMARY_SCHEMA } from './summary.schema.json' with { t
 
 /** Decodes ONNX bytes; malformed bytes become a one-line UserError. */
 export function decodeModel(bytes: Uint8Array, source = 'model'): onnx.ModelProto {
+  // safetensors: an 8-byte little-endian header length, then the JSON header.
+  if (bytes.length > 9 && bytes[8] === 0x7b && bytes[9] === 0x22 && bytes.subarray(4, 8).every((b) => b === 0)) {
+    throw new UserError(`${source} is a safetensors checkpoint, not an ONNX model; pass it as --weights (and to export --weights to make the ONNX model)`);
+  }
   let model: onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);

@@ -27,6 +27,8 @@ export interface BundleCaseData {
 export interface BundleData {
   model: Uint8Array;
   cases: { name: string; inputs: Feeds; outputs: Record<string, ExpectedTensor> }[];
+  /** How the stored tensors were matched to the model, where not by their names. */
+  notes?: string[];
 }
 
 /** Refused before reading: no tensor file of a seed-sized model comes near this. */
@@ -144,15 +146,21 @@ export function readTensorFile(path: string): { name: string; tensor: NamedTenso
   return { name: t.name, tensor: { dims, data } };
 }
 
-/** The K-th file's tensor goes to the graph name it carries, or else to the K-th graph name. */
-function mapByName(files: string[], names: string[], what: string, set: string): Record<string, NamedTensor> {
+/**
+ * The files' tensors under the graph's names: by the names they carry when those are the graph's, else by
+ * position (input_K.pb is the K-th graph input, as the backend-test layout defines), which `notes` records.
+ */
+function mapByName(files: string[], names: string[], what: string, set: string, notes: Set<string>): Record<string, NamedTensor> {
   if (files.length !== names.length) throw new UserError(`${set}: ${files.length} ${what} files, the model has ${names.length} ${what}s (${names.join(', ')})`);
+  const read = files.map((f) => ({ file: f, ...readTensorFile(f) }));
+  const byName = read.every((r) => names.includes(r.name)) && new Set(read.map((r) => r.name)).size === read.length;
+  if (!byName) {
+    const differ = read.map((r, k) => [r.name, names[k]!] as const).filter(([a, b]) => a !== b);
+    if (differ.length > 0) notes.add(`bundle ${what}s matched by position: ${differ.map(([a, b]) => `'${a}' as '${b}'`).join(', ')} (the stored names are not the model's)`);
+  }
   const out: Record<string, NamedTensor> = {};
-  files.forEach((f, k) => {
-    const { name, tensor } = readTensorFile(f);
-    const key = name && names.includes(name) ? name : names[k]!;
-    if (out[key]) throw new UserError(`${f}: a second value for ${what} "${key}"`);
-    out[key] = tensor;
+  read.forEach((r, k) => {
+    out[byName ? r.name : names[k]!] = r.tensor;
   });
   return out;
 }
@@ -179,13 +187,15 @@ function numbered(dir: string, prefix: string): string[] {
 
 /**
  * Reads any bundle in the ONNX backend-test layout, not only ours: the model's graph inputs (initializers
- * excluded) and outputs name the input_K/output_K files. Corrupt or unsupported files are UserErrors naming the file.
+ * excluded) and outputs name the input_K/output_K files. `model` (verify's --model) replaces the bundle's
+ * model.onnx, which may then be absent, as in a capture made from PyTorch. Corrupt or unsupported files are
+ * UserErrors naming the file.
  */
-export function loadBundle(dir: string): BundleData {
+export function loadBundle(dir: string, model?: Uint8Array): BundleData {
   const modelPath = join(dir, 'model.onnx');
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${dir}: not a directory`);
-  const model = readLimited(modelPath);
-  const sig = readSignature(model, modelPath);
+  const bytes = model ?? readLimited(modelPath);
+  const sig = readSignature(bytes, model ? 'model' : modelPath);
   const sets = listDir(dir)
     .map((e) => /^test_data_set_(\d+)$/.exec(e))
     .filter((m): m is RegExpExecArray => m !== null)
@@ -194,13 +204,14 @@ export function loadBundle(dir: string): BundleData {
   if (sets.length === 0) throw new UserError(`${dir}: no test_data_set_N directories`);
   const inputNames = sig.inputs.map((v) => v.name);
   const outputNames = sig.outputs.map((v) => v.name);
+  const notes = new Set<string>();
   const cases = sets.map((name) => {
     const set = join(dir, name);
     return {
       name,
-      inputs: mapByName(numbered(set, 'input'), inputNames, 'input', set),
-      outputs: mapByName(numbered(set, 'output'), outputNames, 'output', set),
+      inputs: mapByName(numbered(set, 'input'), inputNames, 'input', set, notes),
+      outputs: mapByName(numbered(set, 'output'), outputNames, 'output', set, notes),
     };
   });
-  return { model: new Uint8Array(model), cases };
+  return { model: new Uint8Array(bytes), cases, ...(notes.size > 0 ? { notes: [...notes] } : {}) };
 }

@@ -4,6 +4,7 @@ export * from './placement.ts';
 export { WEBGPU_EP } from './runners/browser-webgpu.ts';
 export { CUDA_EP, CUDA_PROVIDER_LIBS } from './runners/ort-cuda.ts';
 export { DEFAULT_TIMEOUT_MS } from './runners/common.ts';
+export { createSourceReferenceRunner } from './runners/reference.ts';
 export { killAllChromium, liveChromiumCount } from './browser/chromium.ts';
 export { releaseAllNow } from './runners/cleanup.ts';
 export * from './compare.ts';

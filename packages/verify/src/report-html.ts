@@ -126,7 +126,7 @@ export function htmlReport(report: Report): string {
 <body>
 <h1>gru-onnx verification report</h1>
 <p class="status" style="color:${report.summary.status === 'pass' ? STATUS_COLORS.pass : STATUS_COLORS.fail}">${report.summary.status.toUpperCase()} (exit ${report.summary.exitCode}): ${esc(report.summary.message)}</p>
-<p>Expected values: ${esc(report.expected.description)}. Inputs: ${esc(report.input.source)}${report.input.seed !== null ? `, seed ${report.input.seed}` : ""}. Rule: ${esc(report.comparison.rule)}.</p>
+${(report.warnings ?? []).map((w) => `<p class="warning"><strong>Warning:</strong> ${esc(w)}</p>`).join('')}<p>Expected values: ${esc(report.expected.description)}. Inputs: ${esc(report.input.source)}${report.input.seed !== null ? `, seed ${report.input.seed}` : ""}. Rule: ${esc(report.comparison.rule)}.</p>
 <h2>Max abs error by backend and case</h2>
 <table>${head}\n${rows}</table>
 ${reasons ? `<ul>${reasons}</ul>` : ''}

@@ -41,9 +41,9 @@ function grid(report: Report): string[][] {
  */
 export function consoleTable(report: Report): string {
   const notes = report.backends.map(backendNote).filter((n): n is string => n !== undefined);
-  const expected = report.expected.source === 'reference' ? 'the float64 reference' : "the bundle's stored outputs";
   return [
-    `max abs error vs ${expected}; pass means |a − e| ≤ atol + rtol·|e| for every element`,
+    ...(report.warnings ?? []).map((w) => `warning: ${w}`),
+    `max abs error vs ${report.expected.description}; pass means |a − e| ≤ atol + rtol·|e| for every element`,
     table(grid(report), false),
     ...notes,
     `${report.summary.status === 'pass' ? 'PASS' : 'FAIL'} (exit ${report.summary.exitCode}): ${report.summary.message}`,
@@ -58,7 +58,8 @@ export function markdownReport(report: Report): string {
   out.push('# gru-onnx verification report', '');
   out.push(`**${report.summary.status.toUpperCase()}** (exit ${report.summary.exitCode}): ${mdEscape(report.summary.message)}`, '');
   out.push(`- model: sha256 \`${report.model.sha256}\`, ${report.model.bytes} bytes; outputs ${report.model.outputs.map((o) => `\`${o.name}\``).join(', ')}`);
-  out.push(`- expected values: ${report.expected.description}`);
+  for (const w of report.warnings ?? []) out.push(`- **warning:** ${mdEscape(w)}`);
+  out.push(`- expected values: ${mdEscape(report.expected.description)}`);
   out.push(`- inputs: ${report.input.source}${report.input.seed !== null ? `, seed ${report.input.seed}` : ''}`);
   out.push(`- rule: ${report.comparison.rule}`);
   out.push(`- max rel error: ${report.comparison.relativeError}`, '');

@@ -47,6 +47,8 @@ export interface Report {
   tool: { name: string; version: string };
   model: { sha256: string; bytes: number; inputs: ValueSignature[]; outputs: ValueSignature[] };
   expected: { source: 'reference' | 'bundle'; description: string };
+  /** What the reader must know before trusting the comparison: weights that are not the model's, inputs matched by position. */
+  warnings?: string[];
   input: { source: 'generated' | 'bundle' | 'user'; seed: number | null; shapes: Shape[]; saturatingMagnitude: number | null };
   comparison: { rule: string; relativeError: string; relFloor: number; nonFinite: string; histogramBins: string[] };
   environment: { node: string; platform: string; arch: string };

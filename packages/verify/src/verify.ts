@@ -63,6 +63,10 @@ export interface VerifyOptions {
   onBackend?: (b: BackendReport) => void;
   /** Stops the whole verification (SIGINT): the current run is aborted, runners are closed. */
   signal?: AbortSignal;
+  /** Where the expected values come from, when the caller computed them (an imported model's float64 reference, handed over as `bundle`). */
+  expected?: Report['expected'];
+  /** Said before comparing (e.g. weights that are not the ones the model was exported from); in the report too. */
+  warnings?: string[];
 }
 
 /** Runners that compute from the original weights rather than the graph. */
@@ -105,6 +109,7 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
   // Inputs, and the expected values for each, before any backend starts: bad input fails fast with exit 2.
   const { cases, expected, inputSource } = prepareCases(sig, options);
 
+  const warnings = [...(options.warnings ?? []), ...(options.cases ? [] : (options.bundle?.notes ?? []))];
   const table = applyOverride(options.tolerances ?? defaultTolerances(), options.override);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const outputNames = sig.outputs.map((o) => o.name);
@@ -133,7 +138,8 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
     let runner: Runner | undefined;
     try {
       if (options.signal?.aborted) throw new Error('interrupted');
-      if (NEEDS_PARAMS.includes(name) && !params) {
+      // A Runner object brings its own weights (an imported model's reference); a name needs the seed's.
+      if (NEEDS_PARAMS.includes(name) && !params && typeof spec === 'string') {
         b.status = 'unavailable';
         b.reason = `${name} computes from the original weights, and none were given (a bundle holds only the graph)`;
         b.enable = 'pass --weights with the checkpoint the model was exported from';
@@ -188,9 +194,12 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
     generatedAt: new Date().toISOString(),
     tool: { name: 'gru-onnx', version: '0.1.0' },
     model: { sha256: createHash('sha256').update(model).digest('hex'), bytes: model.byteLength, inputs: sig.inputs, outputs: sig.outputs },
-    expected: params
-      ? { source: 'reference', description: 'float64 TypeScript reference forward of the original weights' }
-      : { source: 'bundle', description: "the bundle's stored outputs (output_K.pb)" },
+    expected:
+      options.expected ??
+      (params
+        ? { source: 'reference', description: 'the float64 TypeScript reference of the original weights' }
+        : { source: 'bundle', description: "the bundle's stored outputs (output_K.pb)" }),
+    ...(warnings.length > 0 ? { warnings } : {}),
     input: {
       source: inputSource,
       seed: inputSource === 'generated' ? (options.seed ?? DEFAULT_SEED) : null,

@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { configFromParams, loadSourceModel, sha256Hex, SOURCE_KINDS, sourceSizes, type SourceModel } from '@gru-onnx/model';
+import { configFromParams, loadSourceModel, PYTORCH_HEADS, pytorchForwardLine, sha256Hex, SOURCE_KINDS, sourceSizes, type PytorchHead, type SourceModel } from '@gru-onnx/model';
+import type { Io } from '../io.ts';
 import { DEFAULT_OPSET, EXPORT_FORMS, EXPORT_TARGETS, MAX_OPSET, MIN_OPSET, exportSourceModel, saveModel, summarizeModel, type ExportForm, type ExportTarget, type ModelSummary, type ValueSummary } from '@gru-onnx/onnx';
 import type { Context } from '../context.ts';
 import { log, printJson, println } from '../io.ts';
@@ -22,6 +23,7 @@ interface ExportOpts {
   h0?: boolean;
   hN?: boolean;
   source: SourceKind;
+  head?: PytorchHead;
   json?: boolean;
 }
 
@@ -29,6 +31,24 @@ export function sourceOption(): Option {
   return new Option('--source <kind>', "what --weights holds: the seed's checkpoint, a PyTorch nn.GRU classifier (safetensors) or a tfjs-layers model.json (or its directory); auto detects it from the file")
     .choices(SOURCES)
     .default('auto');
+}
+
+export function headOption(): Option {
+  return new Option(
+    '--head <head>',
+    "what a PyTorch model's Linear reads of the GRU (forward() is not in a state_dict): final-state = fc(h_n[-1]) or fc(cat(h_n[-2], h_n[-1])); last-step = fc(out[:, -1]); mean = fc(out.mean(dim=1)); required where they differ (bidirectional), else final-state",
+  ).choices(PYTORCH_HEADS);
+}
+
+/**
+ * Says on stderr, for a PyTorch import, which forward() the export and the reference assume, and that only a
+ * capture of the user's own module can confirm it: a state_dict holds the weights, not the computation.
+ */
+export function announceForward(io: Io, source: SourceModel): void {
+  if (source.kind !== 'pytorch-gru') return;
+  const layout = source.batchFirst === undefined ? 'batch_first=True assumed (the file does not say)' : `batch_first=${source.batchFirst ? 'True' : 'False'}`;
+  log(io, `assumed forward (--head ${source.head}${source.headDeclared ? '' : ', the default where it equals last-step'}): out, h_n = gru(x); ${pytorchForwardLine(source)}; ${layout}`);
+  log(io, 'note: a state_dict holds weights, not forward(); only a capture of your own module confirms this (python/gru_onnx_torch.py capture, then verify --bundle)');
 }
 
 export function exportCommand(ctx: Context): Command {
@@ -51,6 +71,7 @@ export function exportCommand(ctx: Context): Command {
     .option('--h0', 'add input h0 [batch, hidden] (default: h_0 = 0, as the seed)')
     .option('--h-n', 'add output h_n [batch, hidden], the last hidden state')
     .addOption(sourceOption())
+    .addOption(headOption())
     .option('--json', 'print the summary as JSON on stdout')
     .option('--verbose', 'stack traces on errors')
     .addHelpText(
@@ -62,11 +83,12 @@ of the weights file.
 Examples:
   $ pnpm gru-onnx export --weights model.safetensors --out model.onnx
   $ pnpm gru-onnx export --weights model.safetensors --out model.onnx --form fused --opset 13 --hidden-states
-  $ pnpm gru-onnx export --weights tfjs-model/model.json --out model.onnx      # TensorFlow.js -> ONNX, no Python`,
+  $ pnpm gru-onnx export --weights tfjs-model/model.json --out model.onnx      # TensorFlow.js -> ONNX, no Python
+  $ pnpm gru-onnx export --weights bigru.safetensors --head last-step --out model.onnx   # forward returns fc(out[:, -1])`,
     )
     .action((opts: ExportOpts) => {
       requirePath('--weights', opts.weights, 'any');
-      const { bytes, kind } = exportFromWeights(opts);
+      const { bytes, kind } = exportFromWeights(opts, ctx.io);
       saveModel(opts.out, bytes);
       if (kind === 'tfjs-layers' && opts.target === 'cuda') {
         // tfjs's GRU (reset_after false) is linear_before_reset 0, for which onnxruntime 1.29's CUDA EP has no kernel.
@@ -88,14 +110,15 @@ function exportLine(kind: string, s: ModelSummary): string {
   return `${kind} model, ${form} form, opset ${opset}: ${io(s.inputs)} -> ${io(s.outputs)}, ${s.parameterCount.toLocaleString('en-US')} parameters`;
 }
 
-/** Loads the weights named by --weights/--source (detected when `auto`). */
-export function loadWeights(opts: { weights: string; source: SourceKind }): SourceModel {
-  return loadSourceModel(opts.weights, opts.source === 'auto' ? undefined : opts.source);
+/** Loads the weights named by --weights/--source (detected when `auto`), with --head for a PyTorch model. */
+export function loadWeights(opts: { weights: string; source: SourceKind; head?: PytorchHead | undefined }): SourceModel {
+  return loadSourceModel(opts.weights, opts.source === 'auto' ? undefined : opts.source, opts.head !== undefined ? { head: opts.head } : {});
 }
 
 /** Exports the weights with the command's ONNX options; metadata records the model's sizes and the weights' SHA-256. */
-export function exportFromWeights(opts: Omit<ExportOpts, 'out' | 'json'>): { bytes: Uint8Array; kind: SourceModel['kind'] } {
+export function exportFromWeights(opts: Omit<ExportOpts, 'out' | 'json'>, io?: Io): { bytes: Uint8Array; kind: SourceModel['kind'] } {
   const source = loadWeights(opts);
+  if (io) announceForward(io, source);
   const sizes = source.kind === 'seed' ? configFromParams(source.params) : sourceSizes(source);
   const bytes = exportSourceModel(source, {
     form: opts.form,
@@ -113,6 +136,6 @@ export function exportFromWeights(opts: Omit<ExportOpts, 'out' | 'json'>): { byt
 }
 
 /** The file whose hash identifies the weights: the path itself, or model.json for a tfjs model directory. */
-function weightsFile(path: string): string {
+export function weightsFile(path: string): string {
   return statSync(path).isDirectory() ? join(path, 'model.json') : path;
 }

@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { LIMITS, readFileWithin, sourceForward, sourceSizes, UserError, type SeedParams, type SeedSource, type SourceModel } from '@gru-onnx/model';
-import { checkModel, decodeModel } from '@gru-onnx/onnx';
+import { detectSourceKind, isPytorchHead, LIMITS, readFileWithin, sha256Hex, sourceForward, sourceSizes, UserError, type PytorchHead, type SeedParams, type SeedSource, type SourceModel } from '@gru-onnx/model';
+import { checkModel, decodeModel, summarizeModel } from '@gru-onnx/onnx';
 import {
   BACKENDS,
   consoleTable,
   createRunner,
+  createSourceReferenceRunner,
   fmtErr,
   generateCases,
   loadBundle,
@@ -25,7 +27,7 @@ import { InterruptedError } from '../exit-codes.ts';
 import { requirePath } from '../files.ts';
 import { createProgress, log, println, type Progress } from '../io.ts';
 import { floatArg, intArg, parseBackends, parseShapes, type SweepShape } from '../parsers.ts';
-import { loadWeights, sourceOption, type SourceKind } from './export.ts';
+import { announceForward, headOption, loadWeights, sourceOption, weightsFile, type SourceKind } from './export.ts';
 
 /** Runners that compute from the seed's parameters rather than the graph. */
 const SEED_ONLY: readonly BackendName[] = ['reference', 'tfjs'];
@@ -35,6 +37,7 @@ export interface VerifyOpts {
   weights?: string;
   bundle?: string;
   source: SourceKind;
+  head?: PytorchHead;
   backends?: BackendName[];
   require?: BackendName[];
   shapes?: SweepShape[];
@@ -52,8 +55,9 @@ export function verifyCommand(ctx: Context): Command {
     .description("run an ONNX model on each backend and compare with the original model's answers")
     .option('--model <file.onnx>', 'ONNX model to check (default with --bundle: the bundle\'s model.onnx)')
     .option('--weights <file>', 'the original weights: the expected outputs come from the float64 reference of them (also with --bundle)')
-    .option('--bundle <dir>', "an ONNX backend-test bundle (model.onnx + test_data_set_N/): its inputs, and its stored outputs as expected values unless --weights is given")
+    .option('--bundle <dir>', "an ONNX backend-test bundle (model.onnx + test_data_set_N/; with --model, model.onnx may be absent, as in a PyTorch capture): its inputs, and its stored outputs as expected values unless --weights is given")
     .addOption(sourceOption())
+    .addOption(headOption())
     .option('--backends <list>', 'comma-separated backends to try, or all (default: all, less reference and tfjs without the seed\'s weights; unavailable ones are reported, not failed)', parseBackends)
     .option('--require <list>', 'backends that must be available, else exit 3; they are run even if not in --backends', parseBackends)
     .option('--shapes <list>', 'shape sweep as BxT,... (batch x sequence length, each 0 to 65536: 1x0 and 0x3 check an empty x; default 1x1,1x10,1x64,1x257,3x1,...,64x257)', parseShapes)
@@ -74,6 +78,7 @@ Examples:
   $ pnpm gru-onnx verify --model model.onnx --weights model.safetensors
   $ pnpm gru-onnx verify --model model.onnx --weights model.safetensors --backends ort-cpu,ort-wasm --require ort-cpu --shapes 1x10,64x257
   $ pnpm gru-onnx verify --bundle bundle/ --json > report.json
+  $ pnpm gru-onnx verify --model model.onnx --bundle captured/      # against PyTorch's own outputs (python/gru_onnx_torch.py capture)
   $ pnpm gru-onnx verify --model model.onnx --weights model.safetensors --report out/ --save-bundle out/bundle`,
     )
     .action(async (opts: VerifyOpts) => {
@@ -94,17 +99,28 @@ export function checkVerifyOpts(opts: VerifyOpts): VerifyOpts {
 /** Verifies, writes reports and bundle as asked, prints the table (or JSON); returns the exit code (0, 1 or 3). */
 export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number> {
   const { io, signal } = ctx;
-  const loaded = opts.bundle !== undefined ? loadBundle(opts.bundle) : undefined;
-  const model = opts.model !== undefined ? readFileWithin(opts.model, LIMITS.onnxFileBytes, 'ONNX model') : loaded!.model;
-  checkStructure(model, opts.model ?? `${opts.bundle}/model.onnx`);
-  const source = opts.weights !== undefined ? loadWeights({ weights: opts.weights, source: opts.source }) : undefined;
+  const given = opts.model !== undefined ? readFileWithin(opts.model, LIMITS.onnxFileBytes, 'ONNX model') : undefined;
+  if (given) checkStructure(given, opts.model!);
+  const loaded = opts.bundle !== undefined ? loadBundle(opts.bundle, given) : undefined;
+  const model = given ?? loaded!.model;
+  if (!given) checkStructure(model, `${opts.bundle}/model.onnx`);
+  const metadata = summarizeModel(model).metadata;
+  const source = opts.weights !== undefined ? loadWeights({ weights: opts.weights, source: opts.source, head: headFor(opts, metadata) }) : undefined;
+  const warnings = source ? weightsWarnings(opts.weights!, metadata) : [];
+  for (const w of warnings) log(io, `warning: ${w}`);
+  if (source) announceForward(io, source);
   // The seed's weights drive the float64 reference (and the reference and tfjs runners); an imported model's
-  // own float64 forward gives the expected values of the same inputs, handed to verifyModel as a bundle.
+  // own float64 forward gives the expected values of the same inputs, handed to verifyModel as a bundle, and
+  // runs as the reference backend.
   const params = source?.kind === 'seed' ? source.params : undefined;
-  const bundle = source && source.kind !== 'seed' ? sourceBundle(model, source, loaded, opts) : loaded;
+  const imported = source && source.kind !== 'seed' ? source : undefined;
+  const bundle = imported ? sourceBundle(model, imported, loaded, opts) : loaded;
+  const expected = imported
+    ? { source: 'reference' as const, description: `the float64 TypeScript reference of the ${imported.kind === 'pytorch-gru' ? `PyTorch nn.GRU weights (${opts.weights}, --head ${imported.head})` : `tfjs-layers weights (${opts.weights})`}` }
+    : undefined;
   const require = opts.require ?? [];
-  // Without the seed's weights, reference and tfjs have nothing to run: leave them out unless named.
-  const tried = opts.backends ?? (params ? BACKENDS : BACKENDS.filter((b) => !SEED_ONLY.includes(b)));
+  // Without weights, reference and tfjs have nothing to run: leave them out unless named. tfjs runs the seed only.
+  const tried = opts.backends ?? (params ? BACKENDS : BACKENDS.filter((b) => !SEED_ONLY.includes(b) || (imported && b === 'reference')));
   // A required backend is always tried, so that "required but unavailable" (exit 3) is decided by its probe.
   const backends = [...tried, ...require.filter((r) => !tried.includes(r))];
   const timeoutMs = opts.timeout !== undefined ? Math.round(opts.timeout * 1000) : undefined;
@@ -115,8 +131,10 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
     model,
     ...(params ? { params } : {}),
     ...(bundle ? { bundle } : {}),
-    runners: backends,
+    runners: backends.map((b) => (b === 'reference' && imported ? createSourceReferenceRunner(imported) : b)),
     createRunner: (name) => createRunner(name, runnerOptions),
+    ...(expected ? { expected } : {}),
+    warnings,
     ...(opts.shapes ? { shapes: opts.shapes } : {}),
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     override: { ...(opts.atol !== undefined ? { atol: opts.atol } : {}), ...(opts.rtol !== undefined ? { rtol: opts.rtol } : {}) },
@@ -151,6 +169,27 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
   return report.summary.exitCode;
 }
 
+/**
+ * The head of a PyTorch model: --head, else the one the model was exported with (its metadata). The two must
+ * agree: a model exported for one forward checked against another is a mistake, not a question.
+ */
+function headFor(opts: VerifyOpts, metadata: Record<string, string>): PytorchHead | undefined {
+  const recorded = metadata['gru_onnx.head'];
+  if (recorded === undefined || !isPytorchHead(recorded)) return opts.head;
+  if (opts.head !== undefined && opts.head !== recorded) throw new UserError(`--head ${opts.head}, but ${opts.model ?? 'the model'} was exported with --head ${recorded} (metadata gru_onnx.head)`);
+  const kind = opts.source === 'auto' ? detectSourceKind(opts.weights!) : opts.source;
+  return kind === 'pytorch-gru' ? recorded : opts.head;
+}
+
+/** A model whose metadata names other weights than --weights: said before anything is compared. */
+function weightsWarnings(weights: string, metadata: Record<string, string>): string[] {
+  const recorded = metadata['gru_onnx.weights_sha256'];
+  if (recorded === undefined) return [];
+  const actual = sha256Hex(readFileSync(weightsFile(weights)));
+  if (actual === recorded) return [];
+  return [`--weights ${weights} (sha256 ${actual.slice(0, 16)}…) is not the file this model was exported from (metadata gru_onnx.weights_sha256 ${recorded.slice(0, 16)}…); comparing anyway`];
+}
+
 /** Decodes and runs the structural checker (names defined before use, so no cycles; initializer sizes; GRU shapes). */
 function checkStructure(model: Uint8Array, source: string): void {
   const issues = checkModel(decodeModel(model, source));
@@ -171,12 +210,13 @@ function sourceBundle(model: Uint8Array, source: Exclude<SourceModel, SeedSource
   const xName = seedInputs(sig, { inputSize: sourceSizes(source).inputSize }).x;
   return {
     model,
+    ...(loaded?.notes ? { notes: loaded.notes } : {}),
     cases: inputs.map(({ name, feeds }) => {
       const x = feeds[xName];
       if (!x || x.dims.length !== 3) throw new UserError(`case ${name}: no input '${xName}' [batch, seq, input]`);
       const [batch, seq] = x.dims as [number, number];
       const { logits } = sourceForward(source, x.data, batch, seq);
-      return { name, inputs: feeds, outputs: { [output]: { dims: [batch, logits.length / batch], data: logits } } };
+      return { name, inputs: feeds, outputs: { [output]: { dims: [batch, sourceSizes(source).outputSize], data: logits } } };
     }),
   };
 }

@@ -3,7 +3,7 @@ import type { SafetensorsFile } from '../safetensors.ts';
 
 /**
  * A PyTorch `nn.GRU` classifier: `nn.GRU(input, hidden, num_layers, bidirectional, batch_first)` followed by an
- * `nn.Linear` head on the last layer's final state, fc(h_n[-1]) or fc(cat(h_n[-2], h_n[-1])) bidirectional.
+ * `nn.Linear` head. Which GRU output the Linear reads is in forward(), not in the state_dict: see PytorchHead.
  *
  * PyTorch's cell, gates stacked r, z, n in every [3H, ·] tensor:
  *
@@ -29,8 +29,28 @@ export interface PytorchGruLayer {
   directions: PytorchGruDirection[];
 }
 
+/**
+ * What the Linear reads, with out, h_n = gru(x) and out [batch, seq, dirs·H] (batch_first):
+ * - `final-state`: the last layer's final hidden state, both directions: fc(h_n[-1]), fc(cat(h_n[-2], h_n[-1]));
+ * - `last-step`: the output at the last time step, fc(out[:, -1]);
+ * - `mean`: the outputs averaged over time, fc(out.mean(dim=1)).
+ * Unidirectional, final-state and last-step are the same numbers; bidirectional they are not, because the reverse
+ * direction's final state is its output at t = 0. At seq 0 (PyTorch's GRU refuses it) every head reads zeros, the
+ * initial state, so logits = fc(0): for mean, the empty sum over zero steps, not 0/0.
+ */
+export const PYTORCH_HEADS = ['final-state', 'last-step', 'mean'] as const;
+export type PytorchHead = (typeof PYTORCH_HEADS)[number];
+
+export function isPytorchHead(s: string): s is PytorchHead {
+  return (PYTORCH_HEADS as readonly string[]).includes(s);
+}
+
 export interface PytorchGru {
   kind: 'pytorch-gru';
+  /** What the Linear reads: declared (--head, or the exported model's metadata), or final-state where the heads coincide. */
+  head: PytorchHead;
+  /** False when `head` was not declared but taken as final-state (= last-step) for a unidirectional model. */
+  headDeclared: boolean;
   inputSize: number;
   hiddenSize: number;
   outputSize: number;
@@ -67,11 +87,41 @@ function parseFlag(meta: Record<string, string>, key: string, fail: (msg: string
   return fail(`__metadata__ ${key} is '${v}', not true or false`);
 }
 
+/** The forward a head stands for, in the model's own module names: `logits = fc(cat(h_n[-2], h_n[-1]))`. */
+export function pytorchForwardLine(m: Pick<PytorchGru, 'head' | 'bidirectional' | 'batchFirst' | 'prefixes'>): string {
+  const fc = m.prefixes.head.replace(/\.$/, '') || 'fc';
+  const seqFirst = m.batchFirst === false;
+  switch (m.head) {
+    case 'final-state':
+      return `logits = ${fc}(${m.bidirectional ? 'cat(h_n[-2], h_n[-1])' : 'h_n[-1]'})`;
+    case 'last-step':
+      return `logits = ${fc}(${seqFirst ? 'out[-1]' : 'out[:, -1]'})`;
+    case 'mean':
+      return `logits = ${fc}(out.mean(dim=${seqFirst ? 0 : 1}))`;
+  }
+}
+
+/** The one-line list of --head choices, for a model whose heads differ. */
+export function pytorchHeadChoices(m: Pick<PytorchGru, 'bidirectional' | 'batchFirst' | 'prefixes'>): string {
+  const each = PYTORCH_HEADS.map((head) => `${head} (${pytorchForwardLine({ ...m, head }).replace('logits = ', '')})`);
+  return `${each.slice(0, -1).join(', ')} or ${each[each.length - 1]!}`;
+}
+
+/**
+ * The head of a loaded model: the declared one, else final-state where that is also last-step (unidirectional).
+ * A bidirectional model without one is refused: its heads give different answers and the state_dict cannot tell.
+ */
+export function resolvePytorchHead(m: Pick<PytorchGru, 'bidirectional' | 'batchFirst' | 'prefixes'>, head: PytorchHead | undefined, source: string): { head: PytorchHead; headDeclared: boolean } {
+  if (head !== undefined) return { head, headDeclared: true };
+  if (!m.bidirectional) return { head: 'final-state', headDeclared: false };
+  throw new UserError(`${source}: a bidirectional nn.GRU, whose heads give different answers and whose state_dict does not say which forward() uses: pass --head ${pytorchHeadChoices(m)}`);
+}
+
 /**
  * Reads an nn.GRU + nn.Linear state_dict. Every tensor is accounted for: the GRU's layers l0..l{L−1} (with
  * `_reverse` for all or none), and one Linear head whose input is dirs·H. Anything else is refused by name.
  */
-export function pytorchGruFromSafetensors(file: SafetensorsFile, source: string): PytorchGru {
+export function pytorchGruFromSafetensors(file: SafetensorsFile, source: string, declaredHead?: PytorchHead): PytorchGru {
   const fail = (msg: string): never => {
     throw new UserError(`${source}: ${msg}`);
   };
@@ -91,6 +141,13 @@ export function pytorchGruFromSafetensors(file: SafetensorsFile, source: string)
 
   const first = file.tensors.get(`${prefix}${PYTORCH_GRU_MARK}`)!;
   const [threeH, inputSize] = first.shape;
+  // nn.LSTM and nn.RNN state_dicts use the same names; the gate count (rows per hidden unit) tells the cell.
+  const hh = file.tensors.get(`${prefix}weight_hh_l0`);
+  const [hhRows, hhCols] = hh?.shape ?? [];
+  if (hh?.shape.length === 2 && hhCols && hhRows !== undefined && hhRows === first.shape[0] && hhRows % hhCols === 0 && hhRows / hhCols !== 3) {
+    const cell = { 1: 'nn.RNN (1·hidden rows)', 4: 'nn.LSTM (4·hidden rows: gates i, f, g, o)' }[hhRows / hhCols] ?? `a cell with ${hhRows / hhCols}·hidden rows`;
+    fail(`'${prefix}weight_hh_l0' is [${hh.shape.join(', ')}]: ${cell}, not nn.GRU (3·hidden rows); only GRU cells are supported`);
+  }
   if (first.shape.length !== 2 || threeH === undefined || inputSize === undefined || threeH % 3 !== 0 || threeH === 0 || inputSize === 0) {
     fail(`tensor '${prefix}${PYTORCH_GRU_MARK}': shape [${first.shape.join(', ')}] is not [3·hidden, input]`);
   }
@@ -142,17 +199,20 @@ export function pytorchGruFromSafetensors(file: SafetensorsFile, source: string)
   const declaredBi = parseFlag(file.metadata, 'bidirectional', fail);
   if (declaredBi !== undefined && declaredBi !== bidirectional) fail(`__metadata__ bidirectional says ${declaredBi} but the tensors ${bidirectional ? 'have' : 'have no'} '_reverse' weights`);
 
+  const batchFirst = parseFlag(file.metadata, 'batch_first', fail);
+  const prefixes = { gru: prefix, head };
   return {
     kind: 'pytorch-gru',
+    ...resolvePytorchHead({ bidirectional, batchFirst, prefixes }, declaredHead, source),
     inputSize: inputSize!,
     hiddenSize: H,
     outputSize: O!,
     numLayers,
     bidirectional,
-    batchFirst: parseFlag(file.metadata, 'batch_first', fail),
+    batchFirst,
     layers,
     fc,
-    prefixes: { gru: prefix, head },
+    prefixes,
   };
 }
 
@@ -199,7 +259,7 @@ function runDirection(d: PytorchGruDirection, xs: Float64Array[], H: number, inS
 
 /**
  * The classifier's forward in float64. `x` is [batch, seq, input] row-major whatever `batchFirst` says (transpose
- * a [seq, batch, input] tensor first). Returns logits [batch, output].
+ * a [seq, batch, input] tensor first). Returns logits [batch, output]; the Linear reads what `m.head` says.
  */
 export function pytorchGruForward(m: PytorchGru, x: ArrayLike<number>, batch: number, seq: number): { logits: Float64Array } {
   const { inputSize: I, hiddenSize: H, outputSize: O } = m;
@@ -209,20 +269,29 @@ export function pytorchGruForward(m: PytorchGru, x: ArrayLike<number>, batch: nu
   for (let b = 0; b < batch; b++) {
     let xs: Float64Array[] = [];
     for (let t = 0; t < seq; t++) xs.push(Float64Array.from({ length: I }, (_, i) => x[(b * seq + t) * I + i]!));
-    let last = new Float64Array(dirsH);
+    // At seq 0 every head reads the zero initial state (see PytorchHead).
+    const features = new Float64Array(dirsH);
+    let outs: Float64Array[][] = [];
     for (const layer of m.layers) {
-      const outs = layer.directions.map((d, k) => runDirection(d, xs, H, layer.inputSize, k === 1));
+      outs = layer.directions.map((d, k) => runDirection(d, xs, H, layer.inputSize, k === 1));
       xs = xs.map((_, t) => {
         const cat = new Float64Array(dirsH);
         outs.forEach((o, k) => cat.set(o[t]!, k * H));
         return cat;
       });
-      // h_n: the forward direction ends at t = T−1, the reverse one at t = 0.
-      last = new Float64Array(dirsH);
-      outs.forEach((o, k) => last.set(o[k === 0 ? seq - 1 : 0]!, k * H));
     }
-    const y = gateBlock(m.fc.weight, m.fc.bias, last, 0, O, dirsH);
-    logits.set(y, b * O);
+    if (seq > 0) {
+      if (m.head === 'final-state') {
+        // h_n: the forward direction ends at t = T−1, the reverse one at t = 0.
+        outs.forEach((o, k) => features.set(o[k === 0 ? seq - 1 : 0]!, k * H));
+      } else if (m.head === 'last-step') {
+        features.set(xs[seq - 1]!);
+      } else {
+        for (const out of xs) for (let j = 0; j < dirsH; j++) features[j] = features[j]! + out[j]!;
+        for (let j = 0; j < dirsH; j++) features[j] = features[j]! / seq;
+      }
+    }
+    logits.set(gateBlock(m.fc.weight, m.fc.bias, features, 0, O, dirsH), b * O);
   }
   return { logits };
 }

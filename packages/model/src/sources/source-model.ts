@@ -6,7 +6,7 @@ import type { SeedParams } from '../params.ts';
 import { configFromParams } from '../params.ts';
 import { referenceForward } from '../reference.ts';
 import { decodeSafetensors, MAX_FILE_BYTES } from '../safetensors.ts';
-import { findPytorchGruPrefix, pytorchGruForward, pytorchGruFromSafetensors, type PytorchGru } from './pytorch-gru.ts';
+import { findPytorchGruPrefix, pytorchGruForward, pytorchGruFromSafetensors, type PytorchGru, type PytorchHead } from './pytorch-gru.ts';
 import { loadTfjsLayersModel, tfjsLayersForward, type TfjsLayersGru } from './tfjs-layers.ts';
 
 /**
@@ -61,7 +61,12 @@ function readBounded(path: string): Uint8Array {
   const safetensorsLike = bytes.length > 8 && bytes[8] === 0x7b && bytes.subarray(4, 8).every((b) => b === 0);
   const pickle = bytes[0] === 0x80 && bytes[1]! >= 2 && bytes[1]! <= 5 && !safetensorsLike;
   if ((bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) || pickle) {
-    throw new UserError(`${path}: a torch.save (pickle) file, which is not read here (unpickling runs code); save the state_dict as safetensors: safetensors.torch.save_file(model.state_dict(), "model.safetensors")`);
+    throw new UserError(`${path}: a torch.save (pickle) file, which is not read here (unpickling runs code); save the state_dict as safetensors with python/gru_onnx_torch.py (torch and numpy only): save_state_dict(model, "model.safetensors")`);
+  }
+  // An ONNX ModelProto opens with field 1 (ir_version, varint): tag 0x08. No safetensors file does (its header
+  // would be 8 + 256·k bytes long, and then byte 8 opens the JSON).
+  if (bytes[0] === 0x08 && !safetensorsLike) {
+    throw new UserError(`${path}: looks like an ONNX model, not weights; pass it as --model, and as --weights the checkpoint it was exported from (.safetensors, or a tfjs model.json)`);
   }
   return bytes;
 }
@@ -102,10 +107,12 @@ function kindOfTensors(names: string[], path: string): SourceKind {
 
 /**
  * Loads a model of any kind. `kind` (the CLI's `--source`) overrides detection; without it the kind comes from
- * the file (see detectSourceKind). Every problem is a one-line UserError naming the file and what is wrong.
+ * the file (see detectSourceKind). `head` (the CLI's `--head`) says what a PyTorch model's Linear reads. Every problem is a one-line UserError naming the file and what is wrong.
  */
-export function loadSourceModel(path: string, kind?: SourceKind): SourceModel {
+export function loadSourceModel(path: string, kind?: SourceKind, options: { head?: PytorchHead } = {}): SourceModel {
   const k = kind ?? detectSourceKind(path);
+  // Only a PyTorch state_dict leaves the head to forward(); the seed's and tfjs's files say what the Dense reads.
+  if (options.head !== undefined && k !== 'pytorch-gru') throw new UserError(`--head is for PyTorch nn.GRU state_dicts, whose forward() the file does not hold; ${path} is a ${k} model, whose file says what its head reads`);
   if (k === 'tfjs-layers') return loadTfjsLayersModel(path);
   let bytes: Uint8Array;
   try {
@@ -118,5 +125,5 @@ export function loadSourceModel(path: string, kind?: SourceKind): SourceModel {
     const { params, metadata } = decodeCheckpoint(bytes, path);
     return { kind: 'seed', params, metadata };
   }
-  return pytorchGruFromSafetensors(decodeSafetensors(bytes, path), path);
+  return pytorchGruFromSafetensors(decodeSafetensors(bytes, path), path, options.head);
 }

@@ -34,6 +34,8 @@ export function buildTfjsLayersModel(m: TfjsLayersGru, options: ImportExportOpti
       inputSize: m.inputSize,
       layers: m.grus.map(onnxLayer),
       head: { weight: m.dense.kernel, bias: m.dense.bias, outputSize: m.outputSize, transB: false, softmax: m.dense.activation === 'softmax' },
+      // A tfjs GRU without returnSequences hands Dense its final state.
+      reads: 'final-state',
       docString: [
         `A TensorFlow.js layers model, ${grus} → Dense '${m.dense.name}' (${m.outputSize}, ${m.dense.activation}), exported by gru-onnx.`,
         "z, r = σ_r(x K + b + h RK), h̃ = tanh(x K_h + b_h + (r ⊙ h) RK_h), h' = z ⊙ h + (1 − z) ⊙ h̃; x is [batch, seq, input].",

@@ -1,4 +1,4 @@
-import { referenceForward } from '@gru-onnx/model';
+import { referenceForward, sourceForward, sourceSizes, type SourceModel } from '@gru-onnx/model';
 import type { Job, NamedTensor, NamedTensor64, Probe, RunResult, Runner } from '../runner.ts';
 import { checkFeeds } from './common.ts';
 import { seedInputs, seedOutputFor } from './seed-io.ts';
@@ -25,6 +25,40 @@ export function createReferenceRunner(): Runner {
         const which = seedOutputFor(name);
         outputs64[name] = { dims: s.dims[which], data: out[which] };
         outputs[name] = { dims: s.dims[which], data: Float32Array.from(out[which]) };
+      }
+      return { outputs, outputs64, placements: [], settings: { precision: 'float64' } };
+    },
+    async close(): Promise<void> {
+      // Holds nothing.
+    },
+  };
+}
+
+/**
+ * The float64 forward of an imported model (PyTorch nn.GRU, tfjs-layers: sourceForward), as the `reference`
+ * backend: x [batch, seq, input] → its one output [batch, output]. Like the seed's, it is a check of the harness
+ * (it computes the expected values themselves); what it cannot check is whether the source's forward is the right one.
+ */
+export function createSourceReferenceRunner(source: SourceModel): Runner {
+  return {
+    name: 'reference',
+    async probe(): Promise<Probe> {
+      return { available: true, versions: {}, settings: { precision: 'float64', source: source.kind } };
+    },
+    async run(job: Job, signal?: AbortSignal): Promise<RunResult> {
+      signal?.throwIfAborted();
+      checkFeeds(job.feeds);
+      const inputs = Object.values(job.feeds);
+      const x = inputs[0];
+      if (inputs.length !== 1 || !x || x.dims.length !== 3) throw new Error(`the ${source.kind} reference takes one input x [batch, seq, input]`);
+      const [batch, seq] = x.dims as [number, number];
+      const { logits } = sourceForward(source, x.data, batch, seq);
+      const dims = [batch, sourceSizes(source).outputSize];
+      const outputs: Record<string, NamedTensor> = {};
+      const outputs64: Record<string, NamedTensor64> = {};
+      for (const name of job.outputNames) {
+        outputs64[name] = { dims, data: logits };
+        outputs[name] = { dims, data: Float32Array.from(logits) };
       }
       return { outputs, outputs64, placements: [], settings: { precision: 'float64' } };
     },
