@@ -40,12 +40,18 @@ describe('gru-onnx export --weights takes every source kind, detected from the f
   });
 
   it('a PyTorch nn.GRU state_dict', async () => {
-    const r = await runCli(['export', '--weights', `${FIXTURES}pytorch/l2-bi-bf.safetensors`, '--out', join(dir, 'pt.onnx')]);
+    const r = await runCli(['export', '--weights', `${FIXTURES}pytorch/l2-bi-bf.safetensors`, '--head', 'final-state', '--out', join(dir, 'pt.onnx')]);
     expect(r.code, r.stderr).toBe(0);
     expect(exported(join(dir, 'pt.onnx')).ops.filter((o) => o === 'GRU')).toHaveLength(2);
     // PyTorch's GRU (linear_before_reset 1) has a CUDA kernel: no warning.
-    const cuda = await runCli(['export', '--weights', `${FIXTURES}pytorch/l2-bi-bf.safetensors`, '--out', join(dir, 'pt-cuda.onnx'), '--target', 'cuda']);
-    expect([cuda.code, cuda.stderr]).toEqual([0, '']);
+    const cuda = await runCli(['export', '--weights', `${FIXTURES}pytorch/l2-bi-bf.safetensors`, '--head', 'final-state', '--out', join(dir, 'pt-cuda.onnx'), '--target', 'cuda']);
+    expect(cuda.code, cuda.stderr).toBe(0);
+    expect(cuda.stderr).not.toMatch(/warning/);
+    // Every PyTorch import says which forward() it assumes, and that only a capture can confirm it.
+    expect(cuda.stderr.trim().split('\n')).toEqual([
+      'assumed forward (--head final-state): out, h_n = gru(x); logits = fc(cat(h_n[-2], h_n[-1])); batch_first=True',
+      expect.stringMatching(/^note: a state_dict holds weights, not forward\(\); only a capture of your own module confirms this \(python\/gru_onnx_torch\.py capture/),
+    ]);
   });
 
   it('--source overrides detection, and a wrong one is a one-line usage error (exit 2)', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { decodeSafetensors } from '@gru-onnx/model';
-import { createRunner, verifyModel, type BundleData, type Report } from '@gru-onnx/verify';
+import { createRunner, readSignature, verifyModel, type BundleData, type Report } from '@gru-onnx/verify';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
@@ -39,12 +39,14 @@ export function fixtureCases(path: string, batchFirst: boolean): SourceCase[] {
  * atol 1e-5, rtol 0: the issue's bar for every import.
  */
 export function verifyOnOrt(model: Uint8Array, cases: SourceCase[]): Promise<Report> {
+  // `logits`, or `probabilities` where the head ends in a softmax.
+  const output = readSignature(model).outputs[0]!.name;
   const bundle: BundleData = {
     model,
     cases: cases.map((c) => ({
       name: c.name,
       inputs: { x: { dims: [c.batch, c.seq, c.x.length / (c.batch * c.seq)], data: c.x } },
-      outputs: { logits: { dims: [c.batch, c.expected.length / c.batch], data: c.expected } },
+      outputs: { [output]: { dims: [c.batch, c.expected.length / c.batch], data: c.expected } },
     })),
   };
   return verifyModel({

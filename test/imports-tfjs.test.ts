@@ -86,6 +86,8 @@ describe('tfjs-layers GRU → Dense → ONNX, verified against model.predict on 
     const grus = allNodes(onnx.ModelProto.decode(bytes).graph!).filter((n) => n.opType === 'GRU');
     const acts = grus.map((g) => g.attribute!.find((a) => a.name === 'activations')!.strings!.map((s) => new TextDecoder().decode(s))[0]);
     expect(acts).toEqual(v.stacked ? ['HardSigmoid', 'Sigmoid'] : [v.recurrentActivation === 'sigmoid' ? 'Sigmoid' : 'HardSigmoid']);
+    // The output is named for what it holds.
+    expect(onnx.ModelProto.decode(bytes).graph!.output!.map((o) => o.name)).toEqual([v.activation === 'softmax' ? 'probabilities' : 'logits']);
 
     const report = await verifyOnOrt(bytes, predictCases(m));
     expect(report.backends.map((b) => [b.name, b.status, b.cases.length]), summary(report)).toEqual([

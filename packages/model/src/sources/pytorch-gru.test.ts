@@ -40,7 +40,8 @@ describe('PyTorch nn.GRU classifiers: float64 reference against PyTorch (fixture
   it.each(CLASSIFIERS)('%s matches PyTorch logits within 1e-5 at seq 1, 10, 37', (name) => {
     const path = `${FIXTURES}pytorch/${name}.safetensors`;
     expect(detectSourceKind(path)).toBe('pytorch-gru');
-    const m = loadSourceModel(path);
+    // These classifiers' forward() reads the final state (tools/fixtures/pytorch-imports.py).
+    const m = loadSourceModel(path, undefined, { head: 'final-state' });
     if (m.kind !== 'pytorch-gru') throw new Error(`loaded as ${m.kind}`);
     expect(m.batchFirst).toBe(name.endsWith('-bf'));
     expect(m.numLayers).toBe(Number(name[1]));
@@ -81,7 +82,7 @@ describe('pytorchGruFromSafetensors refuses what it cannot map, naming it', () =
   it('accepts other module names and a GRU without biases', () => {
     const renamed = new Map([...file.tensors].filter(([n]) => !n.includes('bias_')).map(([n, t]) => [n.replace('gru.', 'rnn.').replace('fc.', 'head.'), t] as const));
     const bytes = encodeSafetensors(renamed);
-    const m = pytorchGruFromSafetensors(decodeSafetensors(bytes), 'f');
+    const m = pytorchGruFromSafetensors(decodeSafetensors(bytes), 'f', 'final-state');
     expect(m.prefixes).toEqual({ gru: 'rnn.', head: 'head.' });
     expect(m.layers[1]!.directions[1]!.bIh).toEqual(new Float32Array(21));
   });
@@ -99,7 +100,7 @@ describe('loadSourceModel on files that are not a supported source', () => {
     try {
       const pt = join(dir, 'model.pt');
       writeFileSync(pt, Uint8Array.of(0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 0, 0));
-      expect(() => loadSourceModel(pt)).toThrow(/model\.pt: a torch\.save \(pickle\) file.*safetensors\.torch\.save_file/);
+      expect(() => loadSourceModel(pt)).toThrow(/model\.pt: a torch\.save \(pickle\) file.*python\/gru_onnx_torch\.py.*save_state_dict/);
       expect(() => loadSourceModel(pt, 'pytorch-gru')).toThrow(/a torch\.save \(pickle\) file/);
       // A protocol-2 pickle (\x80\x02, then EMPTY_DICT and opcodes) is named too.
       writeFileSync(pt, Uint8Array.of(0x80, 0x02, 0x7d, 0x71, 0x00, 0x28, 0x58, 0x05, 0x00, 0x00, 0x00));

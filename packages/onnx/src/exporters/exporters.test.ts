@@ -22,7 +22,7 @@ describe('gate and layout helpers', () => {
 });
 
 describe('exportSourceModel', () => {
-  const bi = loadSourceModel(`${FIXTURES}pytorch/l2-bi-bf.safetensors`);
+  const bi = loadSourceModel(`${FIXTURES}pytorch/l2-bi-bf.safetensors`, undefined, { head: 'final-state' });
 
   it('writes one GRU node per nn.GRU layer, bidirectional, linear_before_reset 1, with B = [b_ih, b_hh] reordered', () => {
     if (bi.kind !== 'pytorch-gru') throw new Error(bi.kind);
