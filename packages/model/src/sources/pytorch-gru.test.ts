@@ -7,7 +7,7 @@ import { loadCheckpoint } from '../checkpoint.ts';
 import { UserError } from '../errors.ts';
 import { referenceForward } from '../reference.ts';
 import { decodeSafetensors, encodeSafetensors } from '../safetensors.ts';
-import { pytorchGruForward, pytorchGruFromSafetensors } from './pytorch-gru.ts';
+import { PYTORCH_HEADS, pytorchForwardLine, pytorchGruForward, pytorchGruFromSafetensors, type PytorchHead } from './pytorch-gru.ts';
 import { detectSourceKind, loadSourceModel } from './source-model.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../../fixtures/', import.meta.url));
@@ -111,5 +111,89 @@ describe('loadSourceModel on files that are not a supported source', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the head: declared where the heads differ, implemented exactly', () => {
+  const bi = `${FIXTURES}pytorch/l2-bi-bf.safetensors`;
+  const uni = `${FIXTURES}pytorch/l2-uni-tf.safetensors`;
+  const load = (path: string, head?: PytorchHead) => {
+    const m = loadSourceModel(path, undefined, head ? { head } : {});
+    if (m.kind !== 'pytorch-gru') throw new Error(m.kind);
+    return m;
+  };
+
+  it('a bidirectional model without --head is refused, with one line naming every choice', () => {
+    expect(() => load(bi)).toThrow(UserError);
+    expect(() => load(bi)).toThrow(/l2-bi-bf\.safetensors: a bidirectional nn\.GRU.*pass --head final-state \(fc\(cat\(h_n\[-2\], h_n\[-1\]\)\)\), last-step \(fc\(out\[:, -1\]\)\) or mean \(fc\(out\.mean\(dim=1\)\)\)$/);
+  });
+
+  it('a unidirectional one defaults to final-state, which is last-step there (the same numbers)', () => {
+    const m = load(uni);
+    expect([m.head, m.headDeclared]).toEqual(['final-state', false]);
+    const x = Float32Array.from({ length: 2 * 9 * 5 }, (_, i) => Math.sin(i));
+    expect(pytorchGruForward({ ...m, head: 'last-step' }, x, 2, 9).logits).toEqual(pytorchGruForward(m, x, 2, 9).logits);
+    expect(maxAbs(pytorchGruForward({ ...m, head: 'mean' }, x, 2, 9).logits, pytorchGruForward(m, x, 2, 9).logits)).toBeGreaterThan(1e-3);
+  });
+
+  it('bidirectional, the three heads give three answers, and at seq 1 last-step = mean', () => {
+    const x = Float32Array.from({ length: 2 * 6 * 5 }, (_, i) => Math.cos(i));
+    const [f, l, m] = PYTORCH_HEADS.map((h) => pytorchGruForward(load(bi, h), x, 2, 6).logits);
+    expect(maxAbs(f!, l!)).toBeGreaterThan(1e-3);
+    expect(maxAbs(l!, m!)).toBeGreaterThan(1e-3);
+    const x1 = x.subarray(0, 2 * 5);
+    expect(maxAbs(pytorchGruForward(load(bi, 'last-step'), x1, 2, 1).logits, pytorchGruForward(load(bi, 'mean'), x1, 2, 1).logits)).toBeLessThan(1e-12);
+  });
+
+  it.each(PYTORCH_HEADS)('%s at seq 0 reads the zero initial state: logits = fc(0) = the bias; batch 0 is empty', (head) => {
+    const m = load(bi, head);
+    const { logits } = pytorchGruForward(m, new Float32Array(0), 2, 0);
+    expect([...logits]).toEqual([...m.fc.bias, ...m.fc.bias]);
+    expect(pytorchGruForward(m, new Float32Array(0), 0, 3).logits).toHaveLength(0);
+  });
+
+  it('prints the forward each head stands for, in the module\'s own names and layout', () => {
+    const m = load(bi, 'mean');
+    expect(PYTORCH_HEADS.map((head) => pytorchForwardLine({ ...m, head }))).toEqual([
+      'logits = fc(cat(h_n[-2], h_n[-1]))',
+      'logits = fc(out[:, -1])',
+      'logits = fc(out.mean(dim=1))',
+    ]);
+    const seqFirst = load(uni);
+    expect(seqFirst.batchFirst).toBe(false);
+    expect(PYTORCH_HEADS.map((head) => pytorchForwardLine({ ...seqFirst, head }))).toEqual(['logits = fc(h_n[-1])', 'logits = fc(out[-1])', 'logits = fc(out.mean(dim=0))']);
+  });
+});
+
+describe('the wrong kind of file is named', () => {
+  const H = 4;
+  const I = 3;
+  const cell = (rows: number) =>
+    encodeSafetensors(new Map([
+      ['rnn.weight_ih_l0', { shape: [rows * H, I], data: new Float32Array(rows * H * I) }],
+      ['rnn.weight_hh_l0', { shape: [rows * H, H], data: new Float32Array(rows * H * H) }],
+      ['fc.weight', { shape: [2, H], data: new Float32Array(2 * H) }],
+    ]));
+  it.each([
+    [4, /'rnn\.weight_hh_l0' is \[16, 4\]: nn\.LSTM \(4·hidden rows: gates i, f, g, o\), not nn\.GRU \(3·hidden rows\)/],
+    [1, /'rnn\.weight_hh_l0' is \[4, 4\]: nn\.RNN \(1·hidden rows\), not nn\.GRU/],
+  ])('a state_dict of %i·hidden rows names its cell', (rows, message) => {
+    expect(() => pytorchGruFromSafetensors(decodeSafetensors(cell(rows)), 'f')).toThrow(message);
+  });
+
+  it('an ONNX model passed as weights', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onnx-as-weights-'));
+    try {
+      const path = join(dir, 'model.onnx');
+      // ModelProto: ir_version 8 (field 1), then a graph: any real model opens with 0x08.
+      writeFileSync(path, Uint8Array.of(0x08, 0x08, 0x12, 0x07, 0x70, 0x79, 0x74, 0x6f, 0x72, 0x63, 0x68));
+      expect(() => loadSourceModel(path)).toThrow(/model\.onnx: looks like an ONNX model, not weights; pass it as --model/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--head on a model whose file says what its head reads', () => {
+    expect(() => loadSourceModel(`${FIXTURES}seed-pytorch/model.safetensors`, undefined, { head: 'mean' })).toThrow(/--head is for PyTorch nn\.GRU state_dicts.*a seed model/);
   });
 });

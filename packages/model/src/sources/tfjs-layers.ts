@@ -352,14 +352,14 @@ function runGru(l: TfjsGruLayer, xs: Float64Array[]): Float64Array[] {
 export function tfjsLayersForward(m: TfjsLayersGru, x: ArrayLike<number>, batch: number, seq: number): { logits: Float64Array } {
   const { inputSize: I, outputSize: O } = m;
   if (x.length !== batch * seq * I) throw new RangeError(`x has ${x.length} values, expected ${batch}×${seq}×${I}`);
-  if (seq < 1) throw new RangeError(`seq is ${seq}; a GRU layer needs at least one step`);
   const H = m.grus[m.grus.length - 1]!.hiddenSize;
   const logits = new Float64Array(batch * O);
   for (let b = 0; b < batch; b++) {
     let xs: Float64Array[] = [];
     for (let t = 0; t < seq; t++) xs.push(Float64Array.from({ length: I }, (_, i) => x[(b * seq + t) * I + i]!));
     for (const l of m.grus) xs = runGru(l, xs);
-    const h = xs[seq - 1]!;
+    // At seq 0 the Dense reads the zero initial state, as the export's empty-x branch does.
+    const h = seq > 0 ? xs[seq - 1]! : new Float64Array(H);
     const y = Float64Array.from(m.dense.bias);
     for (let i = 0; i < H; i++) for (let o = 0; o < O; o++) y[o]! += h[i]! * m.dense.kernel[i * O + o]!;
     if (m.dense.activation === 'softmax') {
