@@ -14,6 +14,9 @@ export interface SourceCase {
   x: Float32Array;
   /** [batch, output], as the source framework computed it. */
   expected: Float32Array;
+  /** Needed where x or the output is empty (seq 0, batch 0). */
+  inputSize?: number;
+  outputSize?: number;
 }
 
 /**
@@ -45,8 +48,8 @@ export function verifyOnOrt(model: Uint8Array, cases: SourceCase[]): Promise<Rep
     model,
     cases: cases.map((c) => ({
       name: c.name,
-      inputs: { x: { dims: [c.batch, c.seq, c.x.length / (c.batch * c.seq)], data: c.x } },
-      outputs: { [output]: { dims: [c.batch, c.expected.length / c.batch], data: c.expected } },
+      inputs: { x: { dims: [c.batch, c.seq, c.inputSize ?? c.x.length / (c.batch * c.seq)], data: c.x } },
+      outputs: { [output]: { dims: [c.batch, c.outputSize ?? c.expected.length / c.batch], data: c.expected } },
     })),
   };
   return verifyModel({

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initTfjs, loadSourceModel, saveTfjsLayersModel, type Tf } from '@gru-onnx/model';
+import { initTfjs, loadSourceModel, saveTfjsLayersModel, tfjsLayersForward, type Tf, type TfjsLayersGru } from '@gru-onnx/model';
 import { allNodes, exportSourceModel, onnx } from '@gru-onnx/onnx';
 import { summary, verifyOnOrt, type SourceCase } from './imports-helpers.ts';
 
@@ -94,5 +94,17 @@ describe('tfjs-layers GRU → Dense → ONNX, verified against model.predict on 
       ['ort-cpu', 'pass', 6],
       ['ort-wasm', 'pass', 6],
     ]);
+
+    // Empty inputs: seq 0 reads the zero state, so the output is activation(bias); batch 0 is empty.
+    const bias = Float64Array.from(source.kind === 'tfjs-layers' ? source.dense.bias : []);
+    const exp = bias.map((b) => Math.exp(b - Math.max(...bias)));
+    const atZero = v.activation === 'softmax' ? exp.map((e) => e / exp.reduce((a, b) => a + b, 0)) : bias;
+    const I = source.kind === 'tfjs-layers' ? source.inputSize : 0;
+    const empty = await verifyOnOrt(bytes, [
+      { name: 'seq0', batch: 2, seq: 0, x: new Float32Array(0), expected: Float32Array.from([...atZero, ...atZero]) },
+      { name: 'batch0', batch: 0, seq: 3, x: new Float32Array(0), expected: new Float32Array(0) },
+    ].map((c) => ({ ...c, inputSize: I, outputSize: bias.length })));
+    expect(empty.backends.map((b) => b.status), summary(empty)).toEqual(['pass', 'pass']);
+    expect(tfjsLayersForward(source as TfjsLayersGru, new Float32Array(0), 2, 0).logits).toEqual(Float64Array.from([...atZero, ...atZero]));
   });
 });
