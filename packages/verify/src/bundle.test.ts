@@ -136,3 +136,21 @@ describe('--save-bundle', () => {
     expect(r.summary.exitCode).toBe(0);
   });
 });
+
+describe('a bundle without model.onnx (a PyTorch capture), checked against --model', () => {
+  it('needs the model passed in, names the option otherwise, and matches differently named tensors by position, saying so', () => {
+    const dir = join(root, 'capture');
+    ourBundle(dir);
+    rmSync(join(dir, 'model.onnx'));
+    expect(() => loadBundle(dir)).toThrow(/capture: no model\.onnx in the bundle \(a PyTorch capture holds none\): pass the model to check with --model FILE\.onnx/);
+    expect(loadBundle(dir, model).notes).toBeUndefined();
+    // Rename input_0 (x) as PyTorch's exporter might call it.
+    const path = join(dir, 'test_data_set_0', 'input_0.pb');
+    const t = onnx.TensorProto.decode(readFileSync(path));
+    t.name = 'input';
+    writeFileSync(path, onnx.TensorProto.encode(t).finish());
+    const b = loadBundle(dir, model);
+    expect(b.notes).toEqual(["bundle inputs matched by position: 'input' as 'x' (the stored names are not the model's)"]);
+    expect(b.cases[0]!.inputs.x!.dims).toEqual([2, 3, 8]);
+  });
+});

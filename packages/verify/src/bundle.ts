@@ -194,6 +194,7 @@ function numbered(dir: string, prefix: string): string[] {
 export function loadBundle(dir: string, model?: Uint8Array): BundleData {
   const modelPath = join(dir, 'model.onnx');
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${dir}: not a directory`);
+  if (!model && !existsSync(modelPath)) throw new UserError(`${dir}: no model.onnx in the bundle (a PyTorch capture holds none): pass the model to check with --model FILE.onnx`);
   const bytes = model ?? readLimited(modelPath);
   const sig = readSignature(bytes, model ? 'model' : modelPath);
   const sets = listDir(dir)

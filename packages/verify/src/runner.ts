@@ -64,6 +64,8 @@ export interface Job {
  */
 export interface Runner {
   readonly name: BackendName;
+  /** A reference that holds its own weights (an imported model's): it runs without the seed's `params`. */
+  readonly ownWeights?: boolean;
   probe(): Promise<Probe>;
   run(job: Job, signal?: AbortSignal): Promise<RunResult>;
   close(): Promise<void>;

@@ -138,8 +138,7 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
     let runner: Runner | undefined;
     try {
       if (options.signal?.aborted) throw new Error('interrupted');
-      // A Runner object brings its own weights (an imported model's reference); a name needs the seed's.
-      if (NEEDS_PARAMS.includes(name) && !params && typeof spec === 'string') {
+      if (NEEDS_PARAMS.includes(name) && !params && (typeof spec === 'string' || !spec.ownWeights)) {
         b.status = 'unavailable';
         b.reason = `${name} computes from the original weights, and none were given (a bundle holds only the graph)`;
         b.enable = 'pass --weights with the checkpoint the model was exported from';

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { configFromParams, loadSourceModel, PYTORCH_HEADS, pytorchForwardLine, sha256Hex, SOURCE_KINDS, sourceSizes, type PytorchHead, type SourceModel } from '@gru-onnx/model';
+import { configFromParams, loadSourceModel, PYTORCH_HEADS, pytorchForward, sha256Hex, SOURCE_KINDS, sourceSizes, type PytorchHead, type SourceModel } from '@gru-onnx/model';
 import type { Io } from '../io.ts';
 import { DEFAULT_OPSET, EXPORT_FORMS, EXPORT_TARGETS, MAX_OPSET, MIN_OPSET, exportSourceModel, saveModel, summarizeModel, type ExportForm, type ExportTarget, type ModelSummary, type ValueSummary } from '@gru-onnx/onnx';
 import type { Context } from '../context.ts';
@@ -47,7 +47,7 @@ export function headOption(): Option {
 export function announceForward(io: Io, source: SourceModel): void {
   if (source.kind !== 'pytorch-gru') return;
   const layout = source.batchFirst === undefined ? 'batch_first=True assumed (the file does not say)' : `batch_first=${source.batchFirst ? 'True' : 'False'}`;
-  log(io, `assumed forward (--head ${source.head}${source.headDeclared ? '' : ', the default where it equals last-step'}): out, h_n = gru(x); ${pytorchForwardLine(source)}; ${layout}`);
+  log(io, `assumed forward (--head ${source.head}${source.headDeclared ? '' : ', the default where it equals last-step'}): ${pytorchForward(source)}; ${layout}`);
   log(io, 'note: a state_dict holds weights, not forward(); only a capture of your own module confirms this (python/gru_onnx_torch.py capture, then verify --bundle)');
 }
 

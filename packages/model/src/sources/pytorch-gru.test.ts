@@ -7,7 +7,7 @@ import { loadCheckpoint } from '../checkpoint.ts';
 import { UserError } from '../errors.ts';
 import { referenceForward } from '../reference.ts';
 import { decodeSafetensors, encodeSafetensors } from '../safetensors.ts';
-import { PYTORCH_HEADS, pytorchForwardLine, pytorchGruForward, pytorchGruFromSafetensors, type PytorchHead } from './pytorch-gru.ts';
+import { PYTORCH_HEADS, pytorchForward, pytorchForwardLine, pytorchGruForward, pytorchGruFromSafetensors, type PytorchHead } from './pytorch-gru.ts';
 import { detectSourceKind, loadSourceModel } from './source-model.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../../fixtures/', import.meta.url));
@@ -162,6 +162,7 @@ describe('the head: declared where the heads differ, implemented exactly', () =>
     const seqFirst = load(uni);
     expect(seqFirst.batchFirst).toBe(false);
     expect(PYTORCH_HEADS.map((head) => pytorchForwardLine({ ...seqFirst, head }))).toEqual(['logits = fc(h_n[-1])', 'logits = fc(out[-1])', 'logits = fc(out.mean(dim=0))']);
+    expect(pytorchForward({ ...m, prefixes: { gru: 'encoder.rnn.', head: 'classifier.' } })).toBe('out, h_n = encoder.rnn(x); logits = classifier(out.mean(dim=1))');
   });
 });
 

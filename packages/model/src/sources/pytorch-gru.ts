@@ -101,6 +101,11 @@ export function pytorchForwardLine(m: Pick<PytorchGru, 'head' | 'bidirectional' 
   }
 }
 
+/** The whole assumed forward, GRU call included: `out, h_n = rnn(x); logits = head(out[:, -1])`. */
+export function pytorchForward(m: Pick<PytorchGru, 'head' | 'bidirectional' | 'batchFirst' | 'prefixes'>): string {
+  return `out, h_n = ${m.prefixes.gru.replace(/\.$/, '') || 'gru'}(x); ${pytorchForwardLine(m)}`;
+}
+
 /** The one-line list of --head choices, for a model whose heads differ. */
 export function pytorchHeadChoices(m: Pick<PytorchGru, 'bidirectional' | 'batchFirst' | 'prefixes'>): string {
   const each = PYTORCH_HEADS.map((head) => `${head} (${pytorchForwardLine({ ...m, head }).replace('logits = ', '')})`);

@@ -3,7 +3,7 @@
  * n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)) is linear_before_reset = 1 and its h' = (1 − z) n + z h is ONNX's
  * own update, so the only change is the gate order: PyTorch stacks r, z, n, ONNX z, r, h.
  */
-import { pytorchForwardLine, type PytorchGru } from '@gru-onnx/model';
+import { pytorchForward, type PytorchGru } from '@gru-onnx/model';
 import { buildGruChain, type ImportExportOptions, type OnnxGruLayer } from './gru-chain.ts';
 import { encodeModel } from '../builder.ts';
 import type { onnx } from '../proto.ts';
@@ -46,7 +46,7 @@ export function buildPytorchGruModel(m: PytorchGru, options: ImportExportOptions
       reads: m.head,
       docString: [
         `A PyTorch nn.GRU(${m.inputSize}, ${m.hiddenSize}, num_layers=${m.numLayers}, bidirectional=${m.bidirectional}) + nn.Linear(${dirs * m.hiddenSize}, ${m.outputSize}) classifier, exported by gru-onnx.`,
-        `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h; out, h_n = gru(x); ${pytorchForwardLine(m)} (--head ${m.head}${m.headDeclared ? '' : ', the same numbers as last-step'}).`,
+        `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h; ${pytorchForward(m)} (--head ${m.head}${m.headDeclared ? '' : ', the same numbers as last-step'}).`,
         `x is always [batch, seq, input]${m.batchFirst === false ? ' (the PyTorch model was batch_first=False: transpose its [seq, batch, input] input)' : ''}.`,
       ].join('\n'),
       metadata: {

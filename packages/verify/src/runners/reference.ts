@@ -42,6 +42,7 @@ export function createReferenceRunner(): Runner {
 export function createSourceReferenceRunner(source: SourceModel): Runner {
   return {
     name: 'reference',
+    ownWeights: true,
     async probe(): Promise<Probe> {
       return { available: true, versions: {}, settings: { precision: 'float64', source: source.kind } };
     },
