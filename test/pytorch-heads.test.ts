@@ -107,6 +107,15 @@ describe('verify --bundle: any ONNX file against PyTorch\'s own outputs (CLI)', 
     expect(report.cases.map((c) => c.id)).toHaveLength(4);
   });
 
+  it("the issue's false alarm: torch.onnx.export's file against the state_dict's reference passes once the head is declared", async () => {
+    const args = ['verify', '--model', `${HEADS}bi2-last-step.torch.onnx`, '--weights', `${HEADS}bi2-last-step.safetensors`, '--backends', 'ort-cpu,reference', '--shapes', '2x10,3x64'];
+    const r = await runCli([...args, '--head', 'last-step']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^PASS \(exit 0\): every available backend matches: ort-cpu, reference$/m);
+    // A file without gru-onnx's metadata says nothing of its head: --head is required, as for export.
+    expect((await runCli(args)).code).toBe(2);
+  });
+
   it('the seed model\'s traced export (10 steps baked in) passes at seq 10 and FAILS at seq 20 against PyTorch', async () => {
     const r = await runCli(['verify', '--model', `${FIXTURES}pytorch-export/model.onnx`, '--bundle', `${HEADS}seed-export.capture`, '--backends', 'ort-cpu', '--json']);
     expect(r.code, r.stderr).toBe(1);
