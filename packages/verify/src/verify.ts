@@ -67,6 +67,8 @@ export interface VerifyOptions {
   expected?: Report['expected'];
   /** Said before comparing (e.g. weights that are not the ones the model was exported from); in the report too. */
   warnings?: string[];
+  /** Called once the inputs and expected values are ready (bad input has thrown by then), before any backend runs. */
+  onStart?: () => void;
 }
 
 /** Runners that compute from the original weights rather than the graph. */
@@ -108,6 +110,7 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
 
   // Inputs, and the expected values for each, before any backend starts: bad input fails fast with exit 2.
   const { cases, expected, inputSource } = prepareCases(sig, options);
+  options.onStart?.();
 
   const warnings = [...(options.warnings ?? []), ...(options.cases ? [] : (options.bundle?.notes ?? []))];
   const table = applyOverride(options.tolerances ?? defaultTolerances(), options.override);

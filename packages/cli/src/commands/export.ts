@@ -118,7 +118,6 @@ export function loadWeights(opts: { weights: string; source: SourceKind; head?: 
 /** Exports the weights with the command's ONNX options; metadata records the model's sizes and the weights' SHA-256. */
 export function exportFromWeights(opts: Omit<ExportOpts, 'out' | 'json'>, io?: Io): { bytes: Uint8Array; kind: SourceModel['kind'] } {
   const source = loadWeights(opts);
-  if (io) announceForward(io, source);
   const sizes = source.kind === 'seed' ? configFromParams(source.params) : sourceSizes(source);
   const bytes = exportSourceModel(source, {
     form: opts.form,
@@ -132,6 +131,8 @@ export function exportFromWeights(opts: Omit<ExportOpts, 'out' | 'json'>, io?: I
       'gru_onnx.weights_sha256': sha256Hex(readFileSync(weightsFile(opts.weights))),
     },
   });
+  // After the export succeeded: a refused one is one error line.
+  if (io) announceForward(io, source);
   return { bytes, kind: source.kind };
 }
 

@@ -107,8 +107,6 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
   const metadata = summarizeModel(model).metadata;
   const source = opts.weights !== undefined ? loadWeights({ weights: opts.weights, source: opts.source, head: headFor(opts, metadata) }) : undefined;
   const warnings = source ? weightsWarnings(opts.weights!, metadata) : [];
-  for (const w of warnings) log(io, `warning: ${w}`);
-  if (source) announceForward(io, source);
   // The seed's weights drive the float64 reference (and the reference and tfjs runners); an imported model's
   // own float64 forward gives the expected values of the same inputs, handed to verifyModel as a bundle, and
   // runs as the reference backend.
@@ -135,6 +133,11 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
     createRunner: (name) => createRunner(name, runnerOptions),
     ...(expected ? { expected } : {}),
     warnings,
+    // Once the input is known to be good (exit 2 is one error line), and before anything is compared.
+    onStart: () => {
+      for (const w of warnings) log(io, `warning: ${w}`);
+      if (source) announceForward(io, source);
+    },
     ...(opts.shapes ? { shapes: opts.shapes } : {}),
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     override: { ...(opts.atol !== undefined ? { atol: opts.atol } : {}), ...(opts.rtol !== undefined ? { rtol: opts.rtol } : {}) },
