@@ -16,7 +16,10 @@ import { loadBundle, readTensorFile } from '@gru-onnx/verify';
 import { ROOT, runCli } from './cli-helpers.ts';
 
 const PYTHON = '/usr/bin/python3';
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+/** Python without a bytecode cache: importing python/gru_onnx_torch.py must not write into the repository. */
+const run = (file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout: number }) =>
+  execFileAsync(file, args, { ...options, env: { ...(options.env ?? process.env), PYTHONDONTWRITEBYTECODE: '1' } });
 
 function torchMissing(): string | undefined {
   try {
