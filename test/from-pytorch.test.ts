@@ -107,6 +107,17 @@ print(t.name, list(t.dims), t.data_type, len(t.raw_data))`, join(dir, 'lin', 'te
     else expect(check.stdout.trim()).toBe('logits [2, 5, 2] 1 80');
   }, 120_000);
 
+  it('convert turns a torch.save\'d state_dict into the safetensors export reads, recording batch_first', async () => {
+    const pt = join(dir, 'seqfirst.pt');
+    await run(PYTHON, ['-c', `import torch; torch.manual_seed(0); m = torch.nn.Module(); m.gru = torch.nn.GRU(3, 4); m.fc = torch.nn.Linear(4, 2); torch.save(m.state_dict(), ${JSON.stringify(pt)})`], { timeout: 60_000 });
+    expect(() => loadSourceModel(pt)).toThrow(/a torch\.save \(pickle\) file.*python\/gru_onnx_torch\.py/);
+    const out = join(dir, 'seqfirst.safetensors');
+    const r = await run(PYTHON, [join(ROOT, 'python', 'gru_onnx_torch.py'), 'convert', pt, out, '--batch-first', 'false'], { timeout: 60_000 });
+    expect(r.stdout.trim()).toBe(`wrote ${out}: 6 tensors`);
+    const m = loadSourceModel(out);
+    expect(m.kind === 'pytorch-gru' && [m.inputSize, m.hiddenSize, m.outputSize, m.batchFirst, m.head]).toEqual([3, 4, 2, false, 'final-state']);
+  }, 60_000);
+
   it('has a command line with --help, and convert names a bad file in one error line (exit 2)', async () => {
     const help = await run(PYTHON, [join(ROOT, 'python', 'gru_onnx_torch.py'), '--help'], { timeout: 60_000 });
     expect(help.stdout).toMatch(/convert.*\n(.|\n)*capture/);
