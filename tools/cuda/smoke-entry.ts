@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Runner, RunResult } from '../../packages/verify/src/runner.ts';
 import { createOrtCpuRunner } from '../../packages/verify/src/runners/ort-cpu.ts';
+import { float32Data } from '../../packages/verify/src/tensor.ts';
 import { createOrtCudaRunner } from '../../packages/verify/src/runners/ort-cuda.ts';
 
 type Args = Map<string, string | true>;
@@ -84,12 +85,13 @@ async function verify(args: Args): Promise<number> {
     const job = { model, feeds: { x: { dims: [batch, seq, inputSize], data: feeds(batch, seq, inputSize) } }, outputNames: ['logits'] };
     const results: Record<string, RunResult> = {};
     for (const r of runners) results[r.name] = await r.run(job);
-    const cpu = results['ort-cpu']?.outputs.logits?.data;
+    const cpuLogits = results['ort-cpu']?.outputs.logits;
+    const cpu = cpuLogits ? float32Data(cpuLogits) : undefined;
     const row: Record<string, unknown> = { batch, seq };
     for (const [n, res] of Object.entries(results)) {
       const eps = [...new Set(res.placements.map((p) => `${p.opType}@${p.ep}`))];
       let maxAbs = 0;
-      const d = res.outputs.logits!.data;
+      const d = float32Data(res.outputs.logits!);
       if (cpu) for (let i = 0; i < d.length; i++) maxAbs = Math.max(maxAbs, Math.abs(d[i]! - cpu[i]!));
       row[n] = { maxAbsVsCpu: maxAbs, placements: eps, settings: res.settings };
       if (!args.has('json')) console.log(`${batch}x${seq} ${n}: max|Δ| vs ort-cpu ${maxAbs.toExponential(2)}; ${eps.join(' ')}`);

@@ -49,8 +49,11 @@ describe('gru-onnx program', () => {
     [['verify', '--backends', 'nope'], "'--backends <list>' argument 'nope' is invalid"],
     [['verify', '--require', 'ort-cpu,nope'], "'--require <list>' argument 'ort-cpu,nope' is invalid"],
     [['verify', '--atol', '-1'], "'--atol <x>' argument '-1' is invalid"],
-    [['verify', '--model', 'm.onnx'], 'one of --weights FILE or --bundle DIR is required'],
-    [['verify', '--weights', 'package.json'], '--model FILE.onnx is required with --weights'],
+    // --model alone is a whole verification now (inputs from its signature, a baseline backend): the file must exist.
+    [['verify', '--model', 'm.onnx'], "--model: no such file 'm.onnx'"],
+    [['verify', '--weights', 'package.json'], '--model FILE.onnx is required (or --bundle DIR)'],
+    [['verify', '--model', 'package.json', '--steps', '3'], '--steps: give what each step carries to the next with --carry OUT=IN'],
+    [['verify', '--model', 'package.json', '--webgpu-adapter', 'gpu'], "option '--webgpu-adapter <kind>' argument 'gpu' is invalid"],
     [['verify', '--bundle', 'no-such-dir'], "--bundle: no such directory 'no-such-dir'"],
     [['verify', '--model', 'package.json', '--weights', 'no-such.safetensors'], "--weights: no such file 'no-such.safetensors'"],
     [['verify', '--bundle', 'package.json'], "--bundle: 'package.json' is a file, not a directory"],

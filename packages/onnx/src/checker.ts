@@ -6,6 +6,7 @@
  * weight shapes.
  */
 import { UserError } from '@gru-onnx/model';
+import { allNodes } from './builder.ts';
 import { OP_SCHEMAS, OP_TABLE_OPSET } from './generated/op-schemas.ts';
 import { onnx } from './proto.ts';
 
@@ -90,7 +91,9 @@ export function checkModel(model: onnx.IModelProto): CheckIssue[] {
     if (opsets.has(domain)) issues.push({ where: 'model', message: `opset import for domain '${domain}' appears twice` });
     opsets.set(domain, toNumber(o.version));
   }
-  if (!opsets.has('')) issues.push({ where: 'model', message: "no opset import for the default ONNX domain ''" });
+  // Needed only where a node uses the default domain: ONNX's training-op models import ai.onnx.preview.training alone.
+  const usesDefault = model.graph ? allNodes(model.graph).some((n) => !n.domain || n.domain === 'ai.onnx') : true;
+  if (!opsets.has('') && usesDefault) issues.push({ where: 'model', message: "no opset import for the default ONNX domain ''" });
   if (toNumber(model.irVersion) < 3) issues.push({ where: 'model', message: `ir_version ${toNumber(model.irVersion)} is missing or below 3` });
   if (!model.graph) {
     issues.push({ where: 'model', message: 'model has no graph' });
@@ -172,7 +175,7 @@ function checkGraph(ctx: Context, g: onnx.IGraphProto, outer: Map<string, ShapeD
 
   for (const v of g.output ?? []) {
     const name = v.name ?? '';
-    if (topLevel && !v.type?.tensorType?.elemType && !v.type?.sequenceType && !v.type?.mapType) issue(`output '${name}' of ${gname}`, 'has no declared type');
+    if (topLevel && !v.type?.tensorType?.elemType && !v.type?.sequenceType && !v.type?.mapType && !v.type?.optionalType && !v.type?.sparseTensorType) issue(`output '${name}' of ${gname}`, 'has no declared type');
     if (!scope.has(name)) issue(`output '${name}' of ${gname}`, 'is not produced by any node, input or initializer');
     // Valid ONNX, but onnxruntime refuses a subgraph that returns an enclosing graph's value as it is.
     else if (!topLevel && !local.has(name)) issue(`output '${name}' of ${gname}`, "is the enclosing graph's value returned as it is, which onnxruntime refuses (an Identity node in between fixes it)");

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import { UserError } from '@gru-onnx/model';
@@ -92,5 +94,15 @@ describe('summarizeModel', () => {
     expect(() => decodeModel(new Uint8Array(0))).toThrow(/no graph or ir_version/);
     expect(() => readModelFile('/nonexistent/m.onnx')).toThrow(UserError);
     expect(() => readModelFile('/nonexistent/m.onnx')).toThrow(/\/nonexistent\/m.onnx/);
+  });
+});
+
+describe('parameter counts include Constant nodes', () => {
+  /** Per fixture model, float values in initializers and in Constant nodes, counted by onnx (tools/fixtures/any-models.py). */
+  const counts = JSON.parse(readFileSync(new URL('../../../fixtures/any-models/inspect-counts.json', import.meta.url), 'utf8')) as Record<string, { initializerFloats: number; constantFloats: number; constantNodes: number }>;
+  it.each(Object.keys(counts))('%s: as onnx counts them, subgraphs included', (name) => {
+    const s = summarizeModel(readModelFile(fileURLToPath(new URL(`../../../fixtures/any-models/${name}.onnx`, import.meta.url))));
+    const c = counts[name]!;
+    expect([s.parameterCount, s.constantParameterCount, s.constantNodes]).toEqual([c.initializerFloats + c.constantFloats, c.constantFloats, c.constantNodes]);
   });
 });

@@ -37,8 +37,14 @@ export interface ModelSummary {
   nodeCounts: Record<string, number>;
   /** Every initializer, the main graph's first, then those held by subgraphs (If branches, Loop and Scan bodies). */
   initializers: InitializerSummary[];
-  /** Sum of the float initializers' sizes: the model's trainable parameters plus any float constants. */
+  /**
+   * Sum of the float initializers' sizes and of the float tensors held in Constant nodes (subgraphs included): the
+   * model's trainable parameters plus any float constants. Exporters such as PyTorch's keep weights in either.
+   */
   parameterCount: number;
+  /** The part of parameterCount held in Constant nodes' `value` tensors, and how many such nodes hold floats. */
+  constantParameterCount: number;
+  constantNodes: number;
   metadata: Record<string, string>;
 }
 
@@ -94,6 +100,12 @@ export function summarizeModel(input: Uint8Array | onnx.IModelProto): ModelSumma
     return { name: t.name ?? '', elemType: elemTypeName(t.dataType), dims, size: dims.reduce((a, d) => a * d, 1) };
   });
   const isFloat = (e: string) => e === 'FLOAT' || e === 'DOUBLE' || e === 'FLOAT16' || e === 'BFLOAT16';
+  // Sizes of the float tensors in Constant nodes (attribute `value`), one entry per such node.
+  const constants = allNodes(g)
+    .filter((n) => n.opType === 'Constant' && (!n.domain || n.domain === 'ai.onnx'))
+    .map((n) => n.attribute?.find((a) => a.name === 'value')?.t)
+    .filter((t): t is onnx.ITensorProto => !!t && isFloat(elemTypeName(t.dataType)))
+    .map((t) => (t.dims ?? []).map(toNumber).reduce((a, d) => a * d, 1));
   const metadata: Record<string, string> = {};
   for (const p of model.metadataProps ?? []) metadata[p.key ?? ''] = p.value ?? '';
   return {
@@ -107,7 +119,9 @@ export function summarizeModel(input: Uint8Array | onnx.IModelProto): ModelSumma
     nodeCount,
     nodeCounts: Object.fromEntries([...counts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     initializers,
-    parameterCount: initializers.filter((t) => isFloat(t.elemType)).reduce((a, t) => a + t.size, 0),
+    parameterCount: initializers.filter((t) => isFloat(t.elemType)).reduce((a, t) => a + t.size, 0) + constants.reduce((a, n) => a + n, 0),
+    constantParameterCount: constants.reduce((a, n) => a + n, 0),
+    constantNodes: constants.length,
     metadata,
   };
 }

@@ -1,10 +1,12 @@
 import { existsSync, fsyncSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
-import { onnx } from '@gru-onnx/onnx';
 import { LIMITS, makeDirectory, UserError } from '@gru-onnx/model';
 import { readSignature } from './inputs.ts';
+import type { ValueSignature } from './inputs.ts';
 import type { Feeds, NamedTensor } from './runner.ts';
+import { decodeTensorProto, encodeTensorProto, MAX_TENSOR_ELEMENTS } from './inputs/tensor-proto.ts';
+import { dtypeOfOnnxName, fromNumbers } from './tensor.ts';
 import type { ExpectedTensor } from './compare.ts';
 
 /**
@@ -14,7 +16,7 @@ import type { ExpectedTensor } from './compare.ts';
  *   DIR/test_data_set_0/input_0.pb … input_K.pb     TensorProto, in the graph's input order
  *   DIR/test_data_set_0/output_0.pb … output_K.pb   TensorProto, in the graph's output order
  *
- * Only float32 tensors (raw_data or float_data) are read; any other dtype is refused by name.
+ * Tensors of every dtype onnxruntime's JavaScript API takes are read and written (inputs/tensor-proto.ts).
  */
 
 /** One stored input/output set of a bundle, as saveBundle takes it. */
@@ -33,18 +35,8 @@ export interface BundleData {
 
 /** Refused before reading: no tensor file of a seed-sized model comes near this. */
 export const MAX_BUNDLE_FILE_BYTES = LIMITS.bundleFileBytes;
-/** Refused before allocating: 2^28 float32 values is 1 GiB. */
-export const MAX_TENSOR_ELEMENTS = LIMITS.bundleTensorElements;
+export { MAX_TENSOR_ELEMENTS };
 
-
-function tensorProto(name: string, t: { dims: number[]; data: ArrayLike<number> }): Uint8Array {
-  const f32 = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
-  const raw = new Uint8Array(f32.length * 4);
-  const view = new DataView(raw.buffer);
-  // raw_data is little-endian by the ONNX spec, whatever the host.
-  for (let i = 0; i < f32.length; i++) view.setFloat32(i * 4, f32[i]!, true);
-  return onnx.TensorProto.encode({ name, dims: t.dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw }).finish();
-}
 
 function writeSynced(path: string, bytes: Uint8Array): void {
   const fd = openSync(path, 'wx', 0o644);
@@ -62,7 +54,8 @@ const BUNDLE_ENTRY = /^(model\.onnx|test_data_set_\d+)$/;
 /**
  * Writes a bundle so that `dir` holds a complete bundle or nothing new: everything goes into a temporary sibling
  * directory, which is renamed onto `dir`. An existing bundle at `dir` is replaced; any other existing directory
- * is refused rather than deleted. Expected outputs are stored as float32 (the model's output type).
+ * is refused rather than deleted. Expected outputs are stored in the dtype the model declares for them (the
+ * float64 reference's values rounded to it).
  */
 export function saveBundle(dir: string, model: Uint8Array, cases: BundleCaseData[]): void {
   const sig = readSignature(model);
@@ -84,12 +77,12 @@ export function saveBundle(dir: string, model: Uint8Array, cases: BundleCaseData
       sig.inputs.forEach((v, k) => {
         const t = c.inputs[v.name];
         if (!t) throw new UserError(`bundle case ${n}: no value for model input "${v.name}"`);
-        writeSynced(join(set, `input_${k}.pb`), tensorProto(v.name, t));
+        writeSynced(join(set, `input_${k}.pb`), encodeTensorProto(v.name, t));
       });
       sig.outputs.forEach((v, k) => {
         const t = c.outputs[v.name];
         if (!t) throw new UserError(`bundle case ${n}: no value for model output "${v.name}"`);
-        writeSynced(join(set, `output_${k}.pb`), tensorProto(v.name, t));
+        writeSynced(join(set, `output_${k}.pb`), encodeTensorProto(v.name, asDeclared(t, v.elemType)));
       });
     });
     if (existsSync(target)) renameSync(target, old);
@@ -102,8 +95,6 @@ export function saveBundle(dir: string, model: Uint8Array, cases: BundleCaseData
   rmSync(old, { recursive: true, force: true });
 }
 
-const toNumber = (d: number | { toNumber(): number }): number => (typeof d === 'number' ? d : d.toNumber());
-
 function readLimited(path: string): Uint8Array {
   let size: number;
   try {
@@ -115,44 +106,29 @@ function readLimited(path: string): Uint8Array {
   return readFileSync(path);
 }
 
-/** Decodes one float32 TensorProto file; anything else is a UserError naming the file. */
+/** Decodes one TensorProto file of any dtype; a corrupt or unsupported one is a UserError naming the file. */
 export function readTensorFile(path: string): { name: string; tensor: NamedTensor } {
-  const bytes = readLimited(path);
-  let t: onnx.TensorProto;
-  try {
-    t = onnx.TensorProto.decode(bytes);
-  } catch (err) {
-    throw new UserError(`${path}: not a TensorProto (${err instanceof Error ? err.message : String(err)})`);
-  }
-  const dims = t.dims.map(toNumber);
-  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new UserError(`${path}: bad dimensions [${dims.join(', ')}]`);
-  const count = dims.reduce((a, b) => a * b, 1);
-  if (count > MAX_TENSOR_ELEMENTS) throw new UserError(`${path}: ${count} elements, over the ${MAX_TENSOR_ELEMENTS} limit`);
-  if (t.dataType !== onnx.TensorProto.DataType.FLOAT) {
-    const name = onnx.TensorProto.DataType[t.dataType] ?? `type ${t.dataType}`;
-    throw new UserError(`${path}: dtype ${name} is not supported (float32 only)`);
-  }
-  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) throw new UserError(`${path}: external data is not supported`);
-  const data = new Float32Array(count);
-  if (t.rawData && t.rawData.length > 0) {
-    if (t.rawData.length !== count * 4) throw new UserError(`${path}: raw_data has ${t.rawData.length} bytes, [${dims.join(', ')}] float32 needs ${count * 4}`);
-    const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
-    for (let i = 0; i < count; i++) data[i] = view.getFloat32(i * 4, true);
-  } else if (t.floatData.length === count) {
-    data.set(t.floatData);
-  } else {
-    throw new UserError(`${path}: ${t.floatData.length} float_data values, [${dims.join(', ')}] needs ${count}`);
-  }
-  return { name: t.name, tensor: { dims, data } };
+  return decodeTensorProto(readLimited(path), path);
+}
+
+/** An expected tensor in the dtype the model declares: the float64 reference's values are rounded to it. */
+function asDeclared(t: NamedTensor | ExpectedTensor, elemType: string): NamedTensor {
+  const want = dtypeOfOnnxName(elemType);
+  if (t.data instanceof Float64Array && t.dtype === undefined && want && want !== 'float64') return fromNumbers(want, t.dims, t.data);
+  return t as NamedTensor;
 }
 
 /**
  * The files' tensors under the graph's names: by the names they carry when those are the graph's, else by
- * position (input_K.pb is the K-th graph input, as the backend-test layout defines), which `notes` records.
+ * position (input_K.pb is the K-th graph input, as the backend-test layout defines), which `notes` records. Files of
+ * non-tensor values (a SequenceProto, OptionalProto…) are left unread: no onnxruntime JavaScript API can take or
+ * give them, and verify reports that per backend.
  */
-function mapByName(files: string[], names: string[], what: string, set: string, notes: Set<string>): Record<string, NamedTensor> {
+function mapByName(files: string[], values: ValueSignature[], what: string, set: string, notes: Set<string>): Record<string, NamedTensor> {
+  const names = values.map((v) => v.name);
   if (files.length !== names.length) throw new UserError(`${set}: ${files.length} ${what} files, the model has ${names.length} ${what}s (${names.join(', ')})`);
-  const read = files.map((f) => ({ file: f, ...readTensorFile(f) }));
+  // Non-tensor values are not read: their names stand in, so matching by name still works around them.
+  const read = files.map((f, k): { file: string; name: string; tensor?: NamedTensor } => (values[k]!.kind ? { file: f, name: names[k]! } : { file: f, ...readTensorFile(f) }));
   const byName = read.every((r) => names.includes(r.name)) && new Set(read.map((r) => r.name)).size === read.length;
   if (!byName) {
     const differ = read.map((r, k) => [r.name, names[k]!] as const).filter(([a, b]) => a !== b);
@@ -160,6 +136,7 @@ function mapByName(files: string[], names: string[], what: string, set: string, 
   }
   const out: Record<string, NamedTensor> = {};
   read.forEach((r, k) => {
+    if (!r.tensor) return;
     out[byName ? r.name : names[k]!] = r.tensor;
   });
   return out;
@@ -203,15 +180,13 @@ export function loadBundle(dir: string, model?: Uint8Array): BundleData {
     .sort((a, b) => Number(a[1]) - Number(b[1]))
     .map((m) => m[0]);
   if (sets.length === 0) throw new UserError(`${dir}: no test_data_set_N directories`);
-  const inputNames = sig.inputs.map((v) => v.name);
-  const outputNames = sig.outputs.map((v) => v.name);
   const notes = new Set<string>();
   const cases = sets.map((name) => {
     const set = join(dir, name);
     return {
       name,
-      inputs: mapByName(numbered(set, 'input'), inputNames, 'input', set, notes),
-      outputs: mapByName(numbered(set, 'output'), outputNames, 'output', set, notes),
+      inputs: mapByName(numbered(set, 'input'), sig.inputs, 'input', set, notes),
+      outputs: mapByName(numbered(set, 'output'), sig.outputs, 'output', set, notes),
     };
   });
   return { model: new Uint8Array(bytes), cases, ...(notes.size > 0 ? { notes: [...notes] } : {}) };

@@ -1,10 +1,12 @@
 import type { NamedTensor } from './runner.ts';
+import type { DType, Tensor } from './tensor.ts';
+import { dtypeOf, isBig, isFloat, toNumbers } from './tensor.ts';
 
-/** Expected values: float64 from the reference, or float32 read from a bundle. */
-export interface ExpectedTensor {
-  dims: number[];
-  data: Float64Array | Float32Array;
-}
+/**
+ * Expected values: a bundle's or a baseline backend's tensor (its `dtype` set, compared dtype for dtype), or the
+ * float64 reference's values for a float output (no `dtype`: any float actual is compared with them).
+ */
+export type ExpectedTensor = Tensor;
 
 /** The pass/fail rule's parameters: an element passes when |a − e| ≤ atol + rtol·|e|. */
 export interface Tolerance {
@@ -35,6 +37,10 @@ export interface WorstElement {
 export interface OutputComparison {
   output: string;
   status: 'pass' | 'fail';
+  /** The actual tensor's dtype. */
+  dtype?: DType;
+  /** The rule applied: `exact` for integer, bool and string outputs; else the float tolerance of this dtype. */
+  rule?: 'exact' | (Tolerance & { dtype: DType });
   /** Set when shape or dtype differ: then no element metrics are computed. */
   message?: string;
   dims: number[];
@@ -116,8 +122,11 @@ function emptyComparison(output: string, dims: number[], message: string): Outpu
 
 /**
  * Compares one output. Shape and dtype come first: a mismatch is a `fail` with a message, not an exception.
- * Non-finite values never pass by accident: NaN vs Inf, finite vs non-finite, +Inf vs −Inf are mismatches;
- * NaN vs NaN (or the same infinity) at the same position agree — both sides say the value is undefined there.
+ * Integer, bool and string outputs must match exactly (an index or a class is right or wrong); `failing` counts
+ * the elements that differ. Floats (float16 and bfloat16 decoded) pass per element when
+ * |a − e| ≤ atol + rtol·|e|, with `tol` chosen for the dtype by the caller. Non-finite values never pass by
+ * accident: NaN vs Inf, finite vs non-finite, +Inf vs −Inf are mismatches; NaN vs NaN (or the same infinity) at
+ * the same position agree — both sides say the value is undefined there.
  */
 export function compareOutput(
   output: string,
@@ -126,25 +135,32 @@ export function compareOutput(
   tol: Tolerance,
 ): OutputComparison {
   if (actual === undefined) return emptyComparison(output, expected.dims, `output ${output}: missing from the backend's results`);
-  if (!(actual.data instanceof Float32Array)) {
-    return emptyComparison(output, expected.dims, `output ${output}: dtype ${Object.getPrototypeOf(actual.data)?.constructor?.name ?? typeof actual.data}, expected float32`);
-  }
+  const dtype = dtypeOf(actual);
+  // A float64 reference (no dtype) stands for a float32 output (the seed models' type); a stored or baseline
+  // tensor names its dtype.
+  const want = expected.dtype ?? 'float32';
+  if (dtype !== want) return { ...emptyComparison(output, expected.dims, `output ${output}: dtype ${dtype}, expected ${want}`), dtype };
   if (!sameDims(actual.dims, expected.dims)) {
-    return emptyComparison(output, expected.dims, `output ${output}: shape [${actual.dims.join(', ')}], expected [${expected.dims.join(', ')}]`);
+    return { ...emptyComparison(output, expected.dims, `output ${output}: shape [${actual.dims.join(', ')}], expected [${expected.dims.join(', ')}]`), dtype };
   }
   const n = expected.data.length;
   if (actual.data.length !== n) {
-    return emptyComparison(output, expected.dims, `output ${output}: ${actual.data.length} values for shape [${actual.dims.join(', ')}]`);
+    return { ...emptyComparison(output, expected.dims, `output ${output}: ${actual.data.length} values for shape [${actual.dims.join(', ')}]`), dtype };
   }
   const c = emptyComparison(output, expected.dims, '');
   delete c.message;
+  c.dtype = dtype;
   c.elements = n;
+  if (!isFloat(dtype)) return compareExact(c, actual, expected);
+  c.rule = { atol: tol.atol, rtol: tol.rtol, dtype };
+  const actualValues = actual.data instanceof Float32Array || actual.data instanceof Float64Array ? actual.data : toNumbers(actual);
+  const expectedValues = expected.data instanceof Float32Array || expected.data instanceof Float64Array ? expected.data : toNumbers(expected);
   const abs = new Float64Array(n);
   let finite = 0;
   let sum = 0;
   for (let i = 0; i < n; i++) {
-    const a = actual.data[i]!;
-    const e = expected.data[i]!;
+    const a = actualValues[i]!;
+    const e = expectedValues[i]!;
     if (!Number.isFinite(a) || !Number.isFinite(e)) {
       if ((Number.isNaN(a) && Number.isNaN(e)) || (a === e && !Number.isNaN(a))) {
         c.nonFiniteAgreements++;
@@ -172,14 +188,41 @@ export function compareOutput(
   return c;
 }
 
-/** The failing verdict in one line, for tables and messages. */
-export function describeComparison(c: OutputComparison): string {
+/** Element-for-element equality; abs metrics are informational (|a − e| as numbers; 0 or 1 for strings). */
+function compareExact(c: OutputComparison, actual: Tensor, expected: Tensor): OutputComparison {
+  c.rule = 'exact';
+  const n = c.elements;
+  const a = actual.data;
+  const e = expected.data;
+  const big = isBig(c.dtype!);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const x = a[i]!;
+    const y = e[i]!;
+    if (x === y) {
+      c.histogram[0]!++;
+      continue;
+    }
+    const err = typeof x === 'string' || typeof y === 'string' ? 1 : big ? Math.abs(Number(BigInt(x) - BigInt(y))) : Math.abs(Number(x) - Number(y));
+    sum += err;
+    if (err > c.maxAbs) c.maxAbs = err;
+    c.histogram[histogramBin(err)]!++;
+    c.failing++;
+    c.firstFailure ??= { index: unravel(i, expected.dims), actual: typeof x === 'bigint' ? x.toString() : x, expected: typeof y === 'bigint' ? y.toString() : y };
+  }
+  c.meanAbs = n > 0 ? sum / n : 0;
+  c.status = c.failing === 0 ? 'pass' : 'fail';
+  return c;
+}
+
+/** The failing verdict in one line, for tables and messages; `expected` names the expected values (e.g. "ort-cpu's"). */
+export function describeComparison(c: OutputComparison, expected = 'expected'): string {
   if (c.message !== undefined) return c.message;
-  if (c.status === 'pass') return `${c.output}: pass (max abs ${c.maxAbs.toExponential(2)} vs expected)`;
+  if (c.status === 'pass') return `${c.output}: pass (max abs ${c.maxAbs.toExponential(2)} vs ${expected})`;
   const parts = [];
-  if (c.failing > 0) parts.push(`${c.failing}/${c.elements} elements outside tolerance`);
+  if (c.failing > 0) parts.push(`${c.failing}/${c.elements} elements ${c.rule === 'exact' ? 'differ (compared exactly)' : 'outside tolerance'}`);
   if (c.nonFiniteMismatches > 0) parts.push(`${c.nonFiniteMismatches} NaN/Inf mismatches`);
   const f = c.firstFailure;
-  const first = f ? `; first at [${f.index.join(', ')}]: got ${f.actual}, expected ${f.expected}` : '';
+  const first = f ? `; first at [${f.index.join(', ')}]: got ${f.actual}, ${expected} ${f.expected}` : '';
   return `${c.output}: ${parts.join(', ')}${first}`;
 }

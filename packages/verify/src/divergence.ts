@@ -1,6 +1,7 @@
 import type { ExpectedTensor, Tolerance } from './compare.ts';
 import { jsonNumber } from './compare.ts';
 import type { NamedTensor } from './runner.ts';
+import { floatValues, isFloat, dtypeOf } from './tensor.ts';
 
 /** The earliest time step at which a hidden state leaves tolerance, and where. */
 export interface Divergence {
@@ -27,14 +28,17 @@ export function analyzeSteps(actual: NamedTensor | undefined, expected: Expected
   if (actual === undefined || expected.dims.length !== 3) return undefined;
   const [B, T, H] = expected.dims as [number, number, number];
   if (actual.dims.length !== 3 || actual.dims[0] !== B || actual.dims[1] !== T || actual.dims[2] !== H) return undefined;
+  if (!isFloat(dtypeOf(actual)) || !isFloat(dtypeOf(expected))) return undefined;
+  const av = floatValues(actual);
+  const ev = floatValues(expected);
   const perStep = new Array<number>(T).fill(0);
   let first: Divergence | undefined;
   for (let t = 0; t < T; t++) {
     for (let b = 0; b < B; b++) {
       for (let j = 0; j < H; j++) {
         const i = (b * T + t) * H + j;
-        const a = actual.data[i]!;
-        const e = expected.data[i]!;
+        const a = av[i]!;
+        const e = ev[i]!;
         let bad: boolean;
         if (Number.isFinite(a) && Number.isFinite(e)) {
           const err = Math.abs(a - e);

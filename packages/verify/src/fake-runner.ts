@@ -2,6 +2,7 @@ import { onnx } from '@gru-onnx/onnx';
 import { PARAM_NAMES, paramShapes, referenceForward, Rng } from '@gru-onnx/model';
 import type { ModelConfig, SeedParams } from '@gru-onnx/model';
 import type { BackendName, Job, NamedTensor, Placement, Probe, Runner, RunResult } from './runner.ts';
+import { float32Data } from './tensor.ts';
 
 /** How a fake runner departs from the reference: the tests' planted bugs, hangs and failures. */
 export interface FakeBehaviour {
@@ -36,7 +37,7 @@ export function fakeRunner(name: BackendName, behaviour: FakeBehaviour = {}): Ru
       const x = Object.values(job.feeds).find((t) => t.dims.length === 3)!;
       const h0 = job.feeds.h0;
       const [B, T] = x.dims as [number, number];
-      const ref = referenceForward(job.params, x.data, B, T, h0?.data);
+      const ref = referenceForward(job.params, float32Data(x), B, T, h0 ? float32Data(h0) : undefined);
       const H = job.params['gru.W_hz.weight'].shape[0]!;
       const O = job.params['fc.weight'].shape[0]!;
       const all: Record<string, NamedTensor> = {
@@ -84,4 +85,21 @@ export function signatureOnlyModel(config: ModelConfig, opts: { h0?: boolean; ou
   const outputs = opts.outputs ?? ['logits', 'hidden_states', 'h_n'];
   const input = [vi('x', ['batch', 'seq', I]), ...(opts.h0 ? [vi('h0', ['batch', H])] : [])];
   return onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph: { name: 'signature', input, output: outputs.map((n) => vi(n, dims[n]!)) } }).finish();
+}
+
+/**
+ * A real runner whose outputs `perturb` corrupts: a planted fault on an actual backend (the runner keeps its
+ * name, probe and placements, so the report shows it as that backend).
+ */
+export function corruptedRunner(inner: Runner, perturb: (outputs: Record<string, NamedTensor>) => void): Runner {
+  return {
+    name: inner.name,
+    probe: () => inner.probe(),
+    close: () => inner.close(),
+    async run(job, signal) {
+      const r = await inner.run(job, signal);
+      perturb(r.outputs);
+      return r;
+    },
+  };
 }

@@ -8,7 +8,7 @@ import { createOrtCpuRunner } from './runners/ort-cpu.ts';
 import { createOrtCudaRunner } from './runners/ort-cuda.ts';
 import { createOrtWasmRunner } from './runners/ort-wasm.ts';
 import { createBrowserWasmRunner } from './runners/browser-wasm.ts';
-import { createBrowserWebgpuRunner } from './runners/browser-webgpu.ts';
+import { createBrowserWebgpuJsepRunner, createBrowserWebgpuRunner } from './runners/browser-webgpu.ts';
 
 export type { RunnerOptions } from './runners/common.ts';
 
@@ -24,6 +24,7 @@ export const RUNNER_FACTORIES: Readonly<Record<BackendName, (options?: RunnerOpt
   'ort-wasm': createOrtWasmRunner,
   'browser-wasm': createBrowserWasmRunner,
   'browser-webgpu': createBrowserWebgpuRunner,
+  'browser-webgpu-jsep': createBrowserWebgpuJsepRunner,
 };
 
 export function isBackendName(name: string): name is BackendName {

@@ -1,9 +1,29 @@
 import { HISTOGRAM_BINS } from './compare.ts';
 import type { BackendReport, Report } from './report.ts';
-import { fmtErr } from './report.ts';
+import { expectedLabel, fmtErr } from './report.ts';
 import { markdownReport } from './report-text.ts';
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+const DASHES = ['none', '6 3', '2 2', '8 3 2 3', '4 4', '1 3', '10 2'];
+const MARKERS = ['circle', 'square', 'triangle', 'diamond', 'cross', 'circle', 'square'] as const;
+
+/** A small marker shape at (x, y). */
+function marker(kind: (typeof MARKERS)[number], x: number, y: number, color: string): string {
+  const p = (v: number) => v.toFixed(1);
+  switch (kind) {
+    case 'circle':
+      return `<circle cx="${p(x)}" cy="${p(y)}" r="2.5" fill="${color}"/>`;
+    case 'square':
+      return `<rect x="${p(x - 2.5)}" y="${p(y - 2.5)}" width="5" height="5" fill="${color}"/>`;
+    case 'triangle':
+      return `<polygon points="${p(x)},${p(y - 3)} ${p(x - 3)},${p(y + 2.5)} ${p(x + 3)},${p(y + 2.5)}" fill="${color}"/>`;
+    case 'diamond':
+      return `<polygon points="${p(x)},${p(y - 3)} ${p(x - 3)},${p(y)} ${p(x)},${p(y + 3)} ${p(x + 3)},${p(y)}" fill="${color}"/>`;
+    case 'cross':
+      return `<path d="M${p(x - 3)} ${p(y - 3)}L${p(x + 3)} ${p(y + 3)}M${p(x - 3)} ${p(y + 3)}L${p(x + 3)} ${p(y - 3)}" stroke="${color}" stroke-width="1.5"/>`;
+  }
+}
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2'];
 const STATUS_COLORS: Record<string, string> = { pass: '#2e7d32', fail: '#c62828', partial: '#ef6c00', unavailable: '#757575', error: '#6a1b9a', skipped: '#757575' };
@@ -15,11 +35,14 @@ function backendHistogram(b: BackendReport): number[] {
   return h;
 }
 
-/** Max over cases of the per-step max abs error of hidden_states; steps past a case's seq take the other cases'. */
+/**
+ * Max over cases of the per-step max abs error: of a stateful run's steps where there are some, else of
+ * hidden_states' time steps; steps past a case's length take the other cases'.
+ */
 function backendSteps(b: BackendReport): number[] {
   const out: number[] = [];
   for (const c of b.cases) {
-    c.steps?.perStepMaxAbs.forEach((v, t) => {
+    (c.stepRun?.perStepMaxAbs ?? c.steps?.perStepMaxAbs)?.forEach((v, t) => {
       const n = typeof v === 'number' ? v : Infinity;
       out[t] = Math.max(out[t] ?? 0, n);
     });
@@ -54,10 +77,13 @@ function histogramSvg(b: BackendReport, labels: string[]): string {
 <text x="4" y="${top + 8}" class="tick">count (log)</text>${bars}${ticks}</svg>`;
 }
 
-/** Max abs error of hidden_states per time step, one line per backend, y on a log scale from 1e-12 to 10. */
+/**
+ * Max abs error per step, one line per backend, y on a log scale from 1e-12 to 10. Lines differ in colour, dash
+ * and marker (they often lie on top of each other); each distinct atol is drawn as a dotted line, labelled.
+ */
 function stepsSvg(backends: BackendReport[]): string {
-  const series = backends.map((b, i) => ({ b, color: COLORS[i % COLORS.length]!, steps: backendSteps(b) })).filter((s) => s.steps.length > 0);
-  if (series.length === 0) return '<p class="note">No <code>hidden_states</code> output: the per-step plot needs a model exported with it.</p>';
+  const series = backends.map((b, i) => ({ b, color: COLORS[i % COLORS.length]!, dash: DASHES[i % DASHES.length]!, marker: MARKERS[i % MARKERS.length]!, steps: backendSteps(b) })).filter((s) => s.steps.length > 0);
+  if (series.length === 0) return '<p class="note">No per-step errors: the plot needs a model exported with <code>hidden_states</code>, or a stateful run (<code>--steps</code>).</p>';
   const W = 860;
   const H = 260;
   const left = 56;
@@ -74,17 +100,28 @@ function stepsSvg(backends: BackendReport[]): string {
   };
   const grid = [];
   for (let k = lo; k <= hi; k += 2) grid.push(`<line x1="${left}" x2="${W - right}" y1="${yOf(10 ** k).toFixed(1)}" y2="${yOf(10 ** k).toFixed(1)}" class="grid"/><text x="4" y="${(yOf(10 ** k) + 4).toFixed(1)}" class="tick">1e${k}</text>`);
+  // Markers on at most ~24 points per line, so long runs stay readable.
+  const every = Math.max(1, Math.ceil(T / 24));
   const lines = series
     .map((s, i) => {
       const pts = s.steps.map((v, t) => `${xOf(t).toFixed(1)},${yOf(v).toFixed(1)}`).join(' ');
-      const legend = `<rect x="${W - right + 10}" y="${top + i * 18}" width="12" height="4" fill="${s.color}"/><text x="${W - right + 28}" y="${top + i * 18 + 6}" class="tick">${esc(s.b.name)}</text>`;
-      const shape = s.steps.length === 1 ? `<circle cx="${xOf(0).toFixed(1)}" cy="${yOf(s.steps[0]!).toFixed(1)}" r="3" fill="${s.color}"/>` : '';
-      return `<polyline class="series" data-backend="${esc(s.b.name)}" data-points="${s.steps.length}" fill="none" stroke="${s.color}" stroke-width="1.5" points="${pts}"/>${shape}${legend}`;
+      const legendY = top + i * 18;
+      const legend = `<line x1="${W - right + 8}" x2="${W - right + 26}" y1="${legendY + 2}" y2="${legendY + 2}" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}"/>${marker(s.marker, W - right + 17, legendY + 2, s.color)}<text x="${W - right + 32}" y="${legendY + 6}" class="tick">${esc(s.b.name)}</text>`;
+      const marks = s.steps.map((v, t) => (t % every === 0 || t === s.steps.length - 1 ? marker(s.marker, xOf(t), yOf(v), s.color) : '')).join('');
+      return `<polyline class="series" data-backend="${esc(s.b.name)}" data-points="${s.steps.length}" fill="none" stroke="${s.color}" stroke-width="1.5" stroke-dasharray="${s.dash}" points="${pts}"/>${marks}${legend}`;
+    })
+    .join('');
+  const atols = [...new Set(series.map((s) => s.b.tolerance.atol))];
+  const tolLines = atols
+    .map((a) => {
+      const names = series.filter((s) => s.b.tolerance.atol === a).map((s) => s.b.name).join(', ');
+      const y = yOf(a).toFixed(1);
+      return `<line class="tolerance" data-atol="${a}" x1="${left}" x2="${W - right}" y1="${y}" y2="${y}" stroke="#888" stroke-dasharray="1 3"/><text x="${left + 4}" y="${(Number(y) - 3).toFixed(1)}" class="tick">atol ${a} (${esc(names)})</text>`;
     })
     .join('');
   return `<svg class="plot steps" data-series="${series.length}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="max abs error per time step">
 ${grid.join('')}<line x1="${left}" y1="${H - bottom}" x2="${W - right}" y2="${H - bottom}" class="axis"/>
-<text x="${left}" y="${H - 8}" class="tick">step 0</text><text x="${W - right - 50}" y="${H - 8}" class="tick">step ${T - 1}</text>${lines}</svg>`;
+<text x="${left}" y="${H - 8}" class="tick">step 0</text><text x="${W - right - 50}" y="${H - 8}" class="tick">step ${T - 1}</text>${tolLines}${lines}</svg>`;
 }
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -92,6 +129,7 @@ h1{font-size:22px}h2{font-size:17px;margin-top:28px}table{border-collapse:collap
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;white-space:nowrap}th{background:#f3f3f3}
 .status{font-weight:600}.plots{display:flex;flex-wrap:wrap;gap:16px}.plots figure{margin:0}
 figcaption{font-size:12px;color:#555}.bar{fill:#1f77b4}.axis{stroke:#444}.grid{stroke:#e4e4e4}
+.scroll{overflow-x:auto;max-width:100%}.cases td:first-child,.cases th:first-child{position:sticky;left:0;background:#fff}
 .tick{font-size:10px;fill:#555}.note{color:#555}pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}`;
 
 /**
@@ -114,25 +152,28 @@ export function htmlReport(report: Report): string {
       return `<tr><td>${esc(b.name)}</td>${statusCell(b.status)}<td>${b.cases.length ? fmtErr(b.maxAbs) : '-'}</td>${cells.join('')}</tr>`;
     })
     .join('\n');
-  const reasons = report.backends
-    .filter((b) => b.reason)
-    .map((b) => `<li><b>${esc(b.name)}</b> (${esc(b.status)}): ${esc(b.reason!)}${b.enable ? ` — ${esc(b.enable)}` : ''}</li>`)
-    .join('');
+  // Backends with the same status and explanation share one item: a long reason is printed once.
+  const grouped = new Map<string, string[]>();
+  for (const b of report.backends.filter((x) => x.reason)) {
+    const key = `(${esc(b.status)}): ${esc(b.reason!)}${b.enable ? ` — ${esc(b.enable)}` : ''}`;
+    grouped.set(key, [...(grouped.get(key) ?? []), b.name]);
+  }
+  const reasons = [...grouped.entries()].map(([key, names]) => `<li><b>${names.map(esc).join(', ')}</b> ${key}</li>`).join('');
   const hist = ran
-    .map((b) => `<figure>${histogramSvg(b, labels)}<figcaption>${esc(b.name)}: |actual − expected| per element, all cases and outputs</figcaption></figure>`)
+    .map((b) => `<figure>${histogramSvg(b, labels)}<figcaption>${esc(b.name)}: |actual − ${esc(report.expected.source === 'baseline' ? expectedLabel(report.expected) : 'expected')}| per element, all cases and outputs</figcaption></figure>`)
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>gru-onnx verification report</title><style>${CSS}</style></head>
 <body>
 <h1>gru-onnx verification report</h1>
 <p class="status" style="color:${report.summary.status === 'pass' ? STATUS_COLORS.pass : STATUS_COLORS.fail}">${report.summary.status.toUpperCase()} (exit ${report.summary.exitCode}): ${esc(report.summary.message)}</p>
-${(report.warnings ?? []).map((w) => `<p class="warning"><strong>Warning:</strong> ${esc(w)}</p>`).join('')}<p>Expected values: ${esc(report.expected.description)}. Inputs: ${esc(report.input.source)}${report.input.seed !== null ? `, seed ${report.input.seed}` : ""}. Rule: ${esc(report.comparison.rule)}.</p>
+${(report.warnings ?? []).map((w) => `<p class="warning"><strong>Warning:</strong> ${esc(w)}</p>`).join('')}<p>${report.expected.source === 'baseline' ? `Expected: ${esc(expectedLabel(report.expected))} (${esc(report.expected.description)})` : `Expected values: ${esc(report.expected.description)}`}. Inputs: ${esc(report.input.source)}${report.input.seed !== null ? `, seed ${report.input.seed}` : ""}. Rule: ${esc(report.comparison.rule)}.</p>
 <h2>Max abs error by backend and case</h2>
-<table>${head}\n${rows}</table>
+<div class="scroll"><table class="cases">${head}\n${rows}</table></div>
 ${reasons ? `<ul>${reasons}</ul>` : ''}
 <h2>Error histogram per backend</h2>
 <div class="plots">${hist || '<p class="note">No backend ran.</p>'}</div>
-<h2>Max abs error of hidden_states per time step</h2>
+<h2>${report.backends.some((b) => b.cases.some((c) => c.stepRun)) ? 'Max abs error per step of the stateful run' : 'Max abs error of hidden_states per time step'}</h2>
 <div class="plots">${stepsSvg(ran)}</div>
 <h2>Details</h2>
 <pre>${esc(markdownReport(report))}</pre>

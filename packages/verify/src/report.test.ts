@@ -9,8 +9,9 @@ import { fakeParams, fakeRunner, signatureOnlyModel } from './fake-runner.ts';
 import type { Report } from './report.ts';
 import { writeReports } from './report-files.ts';
 import { htmlReport } from './report-html.ts';
-import { consoleTable, markdownReport } from './report-text.ts';
+import { CONSOLE_WIDTH, consoleTable, markdownReport } from './report-text.ts';
 import { verifyModel } from './verify.ts';
+import { float32Data } from './tensor.ts';
 
 const schema = JSON.parse(readFileSync(new URL('../../../docs/report-schema.json', import.meta.url), 'utf8')) as object;
 const params = fakeParams(SEED_CONFIG, 11);
@@ -31,7 +32,7 @@ async function mixedReport(): Promise<Report> {
         perturb: (out) => {
           const hs = out.hidden_states!;
           const T = hs.dims[1]!;
-          for (let t = 5; t < T; t++) for (let j = 0; j < 16; j++) hs.data[t * 16 + j]! += 1e-6 * 1.3 ** (t - 5);
+          for (let t = 5; t < T; t++) for (let j = 0; j < 16; j++) float32Data(hs)[t * 16 + j]! += 1e-6 * 1.3 ** (t - 5);
           out.h_n!.data[1] = Number.NaN;
         },
       }),
@@ -68,6 +69,29 @@ describe('reports', () => {
     expect(t).toMatch(/browser-wasm: error: 1x1: run timed out: no answer within 200 ms/);
     expect(t).toMatch(/ort-cuda: unavailable: Failed to load library/);
     expect(t).toMatch(/FAIL \(exit 1\)/);
+  });
+
+  it('stays readable with many cases: columns wrap into blocks within CONSOLE_WIDTH, each repeating the backend', () => {
+    const many = JSON.parse(JSON.stringify(report)) as Report;
+    const extra = Array.from({ length: 40 }, (_, i) => `case ${i}`);
+    many.cases = extra.map((id) => ({ id, kind: 'user', inputs: [] }));
+    for (const b of many.backends) b.cases = b.cases.length > 0 ? extra.map((id, i) => ({ ...b.cases[i % b.cases.length]!, id })) : [];
+    const t = consoleTable(many);
+    const lines = t.split('\n').filter((l) => !/^(max abs error|FAIL|PASS)/.test(l) && !/: (unavailable|error|fail)/.test(l));
+    expect(Math.max(...lines.map((l) => [...l].length))).toBeLessThanOrEqual(CONSOLE_WIDTH);
+    for (const id of extra) expect(t).toContain(id);
+    const blocks = t.split('\n').filter((l) => l.startsWith('backend'));
+    expect(blocks.length).toBeGreaterThan(3);
+    expect(t.split('\n').filter((l) => l.startsWith('ort-wasm ')).length).toBe(blocks.length);
+  });
+
+  it('prints a long explanation shared by several backends once', () => {
+    const twice = JSON.parse(JSON.stringify(report)) as Report;
+    const why = 'Chromium is not installed at /usr/bin/chromium (a long explanation of how to get it) '.repeat(3);
+    for (const b of twice.backends.filter((x) => x.name === 'browser-wasm' || x.name === 'browser-webgpu')) Object.assign(b, { status: 'unavailable', reason: why, enable: 'apt-get install chromium', cases: [] });
+    const t = consoleTable(twice);
+    expect(t.split(why).length - 1).toBe(1);
+    expect(t).toContain(`browser-webgpu, browser-wasm: unavailable: ${why}`);
   });
 
   it('Markdown has the table, versions and the first divergence', () => {

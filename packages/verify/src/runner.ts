@@ -1,14 +1,12 @@
 import type { SeedParams } from '@gru-onnx/model';
+import type { Tensor } from './tensor.ts';
 
 /** Backend names of the command-line contract (DESIGN.md). */
-export const BACKENDS = ['reference', 'tfjs', 'ort-cpu', 'ort-cuda', 'ort-wasm', 'browser-wasm', 'browser-webgpu'] as const;
+export const BACKENDS = ['reference', 'tfjs', 'ort-cpu', 'ort-cuda', 'ort-wasm', 'browser-wasm', 'browser-webgpu', 'browser-webgpu-jsep'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
-/** A named float32 tensor, row-major. */
-export interface NamedTensor {
-  dims: number[];
-  data: Float32Array;
-}
+/** A tensor of any dtype, row-major (tensor.ts); without `dtype` it is float32. */
+export type NamedTensor = Tensor;
 export type Feeds = Record<string, NamedTensor>;
 
 /** What a probe finds: ready to run (with versions and settings), or unavailable and why. */

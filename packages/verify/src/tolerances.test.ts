@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '@gru-onnx/model';
 import { BACKENDS } from './runner.ts';
-import { applyOverride, defaultTolerances, loadTolerances, parseTolerances } from './tolerances.ts';
+import { applyOverride, defaultTolerances, loadTolerances, parseTolerances, toleranceFor } from './tolerances.ts';
 
 describe('tolerances', () => {
   it('has a documented default for every backend', () => {
@@ -18,12 +18,29 @@ describe('tolerances', () => {
     expect(t.reference.atol).toBeLessThan(t['ort-cpu'].atol);
   });
 
+  it('gives float16 and bfloat16 their own tolerance per backend, looser than float32 and than each other', () => {
+    const t = defaultTolerances();
+    for (const b of BACKENDS) {
+      const f32 = toleranceFor(t[b], 'float32');
+      const f16 = toleranceFor(t[b], 'float16');
+      const bf16 = toleranceFor(t[b], 'bfloat16');
+      expect(toleranceFor(t[b], 'float64')).toEqual(f32);
+      // One float16 rounding alone is 2^-11 relative: a float16 tolerance below that would fail exact kernels.
+      expect(f16.rtol).toBeGreaterThanOrEqual(2 ** -11);
+      expect(bf16.rtol).toBeGreaterThanOrEqual(2 ** -8);
+      expect(f16.rtol).toBeGreaterThan(f32.rtol);
+    }
+    expect(toleranceFor(t['browser-webgpu'], 'float16').atol).toBeGreaterThan(toleranceFor(t['ort-cpu'], 'float16').atol);
+    expect(() => parseTolerances('{"backends":{"tfjs":{"atol":1,"rtol":1,"float16":{"atol":1}}}}', 'x.json', t)).toThrow('x.json: backends.tfjs.float16.rtol: must be a finite number ≥ 0');
+  });
+
   it('layers a user file over the defaults and rejects bad entries with one line', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tol-'));
     const p = join(dir, 't.json');
     writeFileSync(p, JSON.stringify({ backends: { 'ort-cpu': { atol: 1e-3, rtol: 0 } } }));
     const t = loadTolerances(p);
-    expect(t['ort-cpu']).toEqual({ atol: 1e-3, rtol: 0, source: p });
+    // float16 is not in the file: the default's entry stays.
+    expect(t['ort-cpu']).toEqual({ atol: 1e-3, rtol: 0, source: p, float16: defaultTolerances()['ort-cpu'].float16, bfloat16: defaultTolerances()['ort-cpu'].bfloat16 });
     expect(t.tfjs.source).toBe('tolerances.json');
     expect(() => parseTolerances('{"backends":{"gpu":{"atol":1,"rtol":1}}}', 'x.json', t)).toThrow(/unknown backend "gpu"/);
     expect(() => parseTolerances('{"backends":{"tfjs":{"atol":-1,"rtol":1}}}', 'x.json', t)).toThrow(UserError);
@@ -33,7 +50,7 @@ describe('tolerances', () => {
 
   it('applies --atol/--rtol to every backend', () => {
     const t = applyOverride(defaultTolerances(), { atol: 0.5 });
-    for (const b of BACKENDS) expect(t[b].atol).toBe(0.5);
+    for (const b of BACKENDS) expect([t[b].atol, t[b].float16?.atol]).toEqual([0.5, 0.5]);
     expect(t['ort-cpu'].rtol).toBe(1e-5);
     expect(() => applyOverride(t, { rtol: Number.NaN })).toThrow(/--rtol/);
   });

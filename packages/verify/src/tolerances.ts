@@ -3,10 +3,26 @@ import { UserError } from '@gru-onnx/model';
 import type { Tolerance } from './compare.ts';
 import { BACKENDS } from './runner.ts';
 import type { BackendName } from './runner.ts';
+import type { DType } from './tensor.ts';
 
-/** A backend's tolerance and where it came from (the defaults file, a user file, or the command line). */
+/** Float dtypes with a tolerance of their own; float32 and float64 use the backend's atol/rtol. */
+export const HALF_DTYPES = ['float16', 'bfloat16'] as const;
+export type HalfDType = (typeof HALF_DTYPES)[number];
+
+/**
+ * A backend's tolerance and where it came from (the defaults file, a user file, or the command line): atol/rtol
+ * for float32 and float64 outputs, and an entry per half-precision dtype.
+ */
 export interface BackendTolerance extends Tolerance {
   source: string;
+  float16?: Tolerance;
+  bfloat16?: Tolerance;
+}
+
+/** The float tolerance a backend applies to an output of `dtype` (integer, bool and string outputs are exact). */
+export function toleranceFor(t: BackendTolerance, dtype: DType): Tolerance {
+  const half = dtype === 'float16' || dtype === 'bfloat16' ? t[dtype] : undefined;
+  return half ?? { atol: t.atol, rtol: t.rtol };
 }
 export type ToleranceTable = Record<BackendName, BackendTolerance>;
 
@@ -33,7 +49,16 @@ export function parseTolerances(text: string, source: string, base?: ToleranceTa
     if (!(BACKENDS as readonly string[]).includes(name)) throw new UserError(`${source}: unknown backend "${name}" (known: ${BACKENDS.join(', ')})`);
     if (typeof entry !== 'object' || entry === null) throw new UserError(`${source}: backends.${name} must be an object`);
     const e = entry as Record<string, unknown>;
-    out[name as BackendName] = { atol: checkNumber(e.atol, `${source}: backends.${name}.atol`), rtol: checkNumber(e.rtol, `${source}: backends.${name}.rtol`), source };
+    const where = `${source}: backends.${name}`;
+    const t: BackendTolerance = { atol: checkNumber(e.atol, `${where}.atol`), rtol: checkNumber(e.rtol, `${where}.rtol`), source };
+    for (const half of HALF_DTYPES) {
+      const h = e[half] ?? base?.[name as BackendName]?.[half];
+      if (h === undefined) continue;
+      if (typeof h !== 'object' || h === null) throw new UserError(`${where}.${half} must be an object with atol and rtol`);
+      const hh = h as Record<string, unknown>;
+      t[half] = { atol: checkNumber(hh.atol, `${where}.${half}.atol`), rtol: checkNumber(hh.rtol, `${where}.${half}.rtol`) };
+    }
+    out[name as BackendName] = t;
   }
   const missing = BACKENDS.filter((b) => out[b] === undefined);
   if (missing.length > 0) throw new UserError(`${source}: no tolerance for ${missing.join(', ')}`);
@@ -59,17 +84,21 @@ export function loadTolerances(path: string): ToleranceTable {
   return parseTolerances(text, path, defaultTolerances());
 }
 
-/** `--atol` / `--rtol` from the command line replace that number for every backend. */
+/** `--atol` / `--rtol` from the command line replace that number for every backend and every float dtype. */
 export function applyOverride(table: ToleranceTable, override: Partial<Tolerance> | undefined): ToleranceTable {
   if (!override || (override.atol === undefined && override.rtol === undefined)) return table;
   const out = { ...table };
   for (const b of BACKENDS) {
     const t = table[b];
-    out[b] = {
-      atol: override.atol === undefined ? t.atol : checkNumber(override.atol, '--atol'),
-      rtol: override.rtol === undefined ? t.rtol : checkNumber(override.rtol, '--rtol'),
-      source: 'command line',
-    };
+    const pick = (x: Tolerance): Tolerance => ({
+      atol: override.atol === undefined ? x.atol : checkNumber(override.atol, '--atol'),
+      rtol: override.rtol === undefined ? x.rtol : checkNumber(override.rtol, '--rtol'),
+    });
+    out[b] = { ...pick(t), source: 'command line' };
+    for (const half of HALF_DTYPES) {
+      const h = t[half];
+      if (h) out[b][half] = pick(h);
+    }
   }
   return out;
 }

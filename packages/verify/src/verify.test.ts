@@ -6,6 +6,9 @@ import { deterministicView, reportToJson } from './report.ts';
 import { consoleTable, markdownReport } from './report-text.ts';
 import { verifyModel } from './verify.ts';
 import type { CaseEvent, VerifyOptions } from './verify.ts';
+import { float32Data } from './tensor.ts';
+import { parseDecision } from './compare/decisions.ts';
+import type { Runner } from './runner.ts';
 
 const params = fakeParams(SEED_CONFIG, 3);
 const model = signatureOnlyModel(SEED_CONFIG);
@@ -38,7 +41,7 @@ describe('verifyModel', () => {
         const hs = out.hidden_states!;
         const [, T, H] = hs.dims as [number, number, number];
         if (hs.dims[0]! < 3 || T < 10) return;
-        hs.data[(2 * T + 4) * H + 7]! += 1e-3; // batch 2, step 4, unit 7
+        float32Data(hs)[(2 * T + 4) * H + 7]! += 1e-3; // batch 2, step 4, unit 7
       },
     });
     const r = await verifyModel(base({ runners: [fakeRunner('reference'), wrong], edgeCases: false }));
@@ -148,7 +151,7 @@ describe('verifyModel', () => {
   });
 
   it('applies per-backend tolerances and the --atol override', async () => {
-    const off = () => fakeRunner('ort-cpu', { perturb: (out) => void (out.logits!.data[0]! += 5e-5) });
+    const off = () => fakeRunner('ort-cpu', { perturb: (out) => void (float32Data(out.logits!)[0]! += 5e-5) });
     expect((await verifyModel(base({ runners: [off()] }))).summary.exitCode).toBe(1);
     const loose = await verifyModel(base({ runners: [off()], override: { atol: 1e-4 } }));
     expect(loose.summary.exitCode).toBe(0);
@@ -162,10 +165,35 @@ describe('verifyModel', () => {
 
   it('rejects bad input before any backend runs', async () => {
     const never = fakeRunner('ort-cpu', { throws: 'must not run' });
-    await expect(verifyModel({ model, runners: [never] })).rejects.toThrow(/no expected values/);
+    await expect(verifyModel({ model, runners: [never] })).rejects.toThrow(/no inputs: give the original weights, a bundle, or cases/);
     await expect(verifyModel(base({ model: Uint8Array.of(1, 2, 3), runners: [never] }))).rejects.toThrow(UserError);
     const x = new Float32Array(8).fill(Number.POSITIVE_INFINITY);
     await expect(verifyModel(base({ runners: [never], cases: [{ id: 'mine', kind: 'user', feeds: { x: { dims: [1, 1, 8], data: x } } }] }))).rejects.toThrow('case mine: input x: Infinity at [0, 0, 0]');
     expect(never.closed).toBe(0);
+  });
+
+  it('an argmax flip fails the run even when every value is within tolerance, unless the expected top two are within tolerance of each other', async () => {
+    const logitsModel = signatureOnlyModel(SEED_CONFIG, { outputs: ['logits'] });
+    const x = { dims: [1, 1, SEED_CONFIG.inputSize], data: new Float32Array(SEED_CONFIG.inputSize) };
+    // ort-cpu's tolerance is 1e-5 + 1e-5·|e|: each value below is 1.5e-5 from the expected one (inside), but the
+    // expected top two differ by 3e-5 (outside), so the tie the backend returns flips the decision for real.
+    const expected = [1, 1.00003, 0, 0];
+    const answer = (logits: number[]): Runner => ({
+      name: 'ort-cpu',
+      probe: async () => ({ available: true, versions: {}, settings: {} }),
+      run: async () => ({ outputs: { logits: { dims: [1, 4], data: Float32Array.from(logits) } }, placements: [], settings: {} }),
+      close: async () => undefined,
+    });
+    const bundle = { model: logitsModel, cases: [{ name: 'set', inputs: { x }, outputs: { logits: { dims: [1, 4], data: Float64Array.from(expected) } } }] };
+    const run = (logits: number[], exp = expected) =>
+      verifyModel({ bundle: { ...bundle, cases: [{ ...bundle.cases[0]!, outputs: { logits: { dims: [1, 4], data: Float64Array.from(exp) } } }] }, runners: [answer(logits)], decisions: [parseDecision('argmax(logits)')] });
+    const flip = await run([1.000015, 1.000015, 0, 0]);
+    expect(flip.backends[0]!.cases[0]!.outputs[0]!.status).toBe('pass');
+    expect(flip.backends[0]!.cases[0]!.decisions![0]).toMatchObject({ flips: 1, borderline: 0 });
+    expect(flip.summary.exitCode).toBe(1);
+    // Expected top two 1.5e-5 apart: within tolerance of each other, so the same flip is borderline and passes.
+    const near = await run([1.0000075, 1.0000075, 0, 0], [1, 1.000015, 0, 0]);
+    expect(near.backends[0]!.cases[0]!.decisions![0]).toMatchObject({ flips: 1, borderline: 1 });
+    expect(near.summary.exitCode).toBe(0);
   });
 });

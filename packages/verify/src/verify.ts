@@ -1,24 +1,29 @@
 import { createHash } from 'node:crypto';
 import { referenceForward, UserError } from '@gru-onnx/model';
 import type { SeedParams } from '@gru-onnx/model';
-import { compareOutput, describeComparison, histogramLabels, REL_FLOOR } from './compare.ts';
+import { compareOutput, describeComparison, histogramLabels, jsonNumber, REL_FLOOR } from './compare.ts';
 import type { ExpectedTensor, Tolerance } from './compare.ts';
 import { analyzeSteps } from './divergence.ts';
 import { DEFAULT_SEED, DEFAULT_SHAPES, generateCases, readSignature, SATURATING_MAGNITUDE, seedInputs, validateFeeds, validateParams } from './inputs.ts';
-import type { GenerateOptions, ModelSignature, Shape, VerifyCase } from './inputs.ts';
-import type { BackendReport, BackendStatus, CaseReport, Report } from './report.ts';
+import type { GenerateOptions, ModelSignature, Shape, ValueSignature, VerifyCase } from './inputs.ts';
+import type { BackendReport, BackendStatus, CaseReport, InputSpecReport, Report, StepRunReport } from './report.ts';
 import { REPORT_SCHEMA_VERSION } from './report.ts';
 import { exitCodeFor } from './exit-code.ts';
 import { acceleratorCheck } from './placement-policy.ts';
 import { createRunner as createRegisteredRunner } from './registry.ts';
 import type { RunnerOptions } from './registry.ts';
 import { BACKENDS } from './runner.ts';
-import type { BackendName, Runner } from './runner.ts';
+import type { BackendName, Feeds, NamedTensor, Runner } from './runner.ts';
 import { DEFAULT_TIMEOUT_MS } from './runners/common.ts';
 import { TimeoutError, withTimeout } from './timeout.ts';
-import { applyOverride, defaultTolerances } from './tolerances.ts';
+import { dtypeOf, float32Data } from './tensor.ts';
+import { runtimeVersionNote } from './runtime-versions.ts';
+import { randomOps } from './random-ops.ts';
+import { applyOverride, defaultTolerances, toleranceFor } from './tolerances.ts';
 import type { ToleranceTable } from './tolerances.ts';
 import type { BundleCaseData, BundleData } from './bundle.ts';
+import { compareDecision, describeDecision } from './compare/decisions.ts';
+import type { Decision } from './compare/decisions.ts';
 
 export interface CaseEvent {
   backend: BackendName;
@@ -37,6 +42,20 @@ export interface VerifyOptions {
   params?: SeedParams;
   /** A loaded bundle: its inputs are used, and its stored outputs are the expected values unless `params` is given. */
   bundle?: BundleData;
+  /**
+   * With neither `params` nor `bundle`: the backend whose outputs are the expected values (default `ort-cpu`).
+   * It runs first, on every case; every other backend is compared with it. Needs `cases`.
+   */
+  baseline?: BackendName;
+  /**
+   * A stateful run: [output, input] pairs; each case's `stepFeeds` run in order, every backend feeding its own
+   * outputs back as the next step's inputs (as a streaming deployment does).
+   */
+  carry?: [string, string][];
+  /** Decisions to count flips of (--decision 'prob>0.5', 'argmax(logits)'); each names a model output. */
+  decisions?: Decision[];
+  /** How `cases` were made, for the report (generated from the model's signature: each input's dtype, shape, spec). */
+  inputSpecs?: InputSpecReport[];
   /** User-supplied inputs, instead of the generated sweep (validated: names, shapes, NaN/Inf). */
   cases?: VerifyCase[];
   /** Runner objects, or names resolved through `createRunner`. Default: every backend. */
@@ -71,6 +90,8 @@ export interface VerifyOptions {
   onStart?: () => void;
 }
 
+/** The backend whose outputs are the expected values when a model comes with no weights and no bundle. */
+export const DEFAULT_BASELINE: BackendName = 'ort-cpu';
 /** Runners that compute from the original weights rather than the graph. */
 const NEEDS_PARAMS: readonly BackendName[] = ['reference', 'tfjs'];
 
@@ -82,8 +103,8 @@ const ms = (t0: number): number => Math.round((now() - t0) * 1000) / 1000;
 function referenceExpected(params: SeedParams, sig: ModelSignature, c: VerifyCase, names: { x: string; h0?: string }): Record<string, ExpectedTensor> {
   const x = c.feeds[names.x]!;
   const [B, T] = x.dims as [number, number];
-  const h0 = names.h0 ? c.feeds[names.h0]?.data : undefined;
-  const ref = referenceForward(params, x.data, B, T, h0);
+  const h0 = names.h0 && c.feeds[names.h0] ? float32Data(c.feeds[names.h0]!, `case ${c.id}: input ${names.h0}`) : undefined;
+  const ref = referenceForward(params, float32Data(x, `case ${c.id}: input ${names.x}`), B, T, h0);
   const H = params['gru.W_hz.weight'].shape[0]!;
   const O = params['fc.weight'].shape[0]!;
   const out: Record<string, ExpectedTensor> = {};
@@ -110,14 +131,41 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
 
   // Inputs, and the expected values for each, before any backend starts: bad input fails fast with exit 2.
   const { cases, expected, inputSource } = prepareCases(sig, options);
+  const baseline = !params && !options.bundle ? (options.baseline ?? DEFAULT_BASELINE) : undefined;
+  for (const [out, input] of options.carry ?? []) {
+    const o = sig.outputs.find((v) => v.name === out);
+    const n = sig.inputs.find((v) => v.name === input);
+    if (!o) throw new UserError(`--carry ${out}=${input}: the model has no output ${out} (outputs: ${sig.outputs.map((v) => v.name).join(', ')})`);
+    if (!n) throw new UserError(`--carry ${out}=${input}: the model has no input ${input} (inputs: ${sig.inputs.map((v) => v.name).join(', ')})`);
+    if (o.elemType !== n.elemType) throw new UserError(`--carry ${out}=${input}: output ${out} is ${o.elemType}, input ${input} is ${n.elemType}`);
+    const show = (d: ValueSignature['dims']) => `[${(d ?? []).map((x) => x ?? '?').join(', ')}]`;
+    const clash = o.dims && n.dims && (o.dims.length !== n.dims.length || o.dims.some((d, i) => typeof d === 'number' && typeof n.dims![i] === 'number' && d !== n.dims![i]));
+    if (clash) throw new UserError(`--carry ${out}=${input}: output ${out} is ${show(o.dims)}, input ${input} is ${show(n.dims)}`);
+  }
+  // A model that draws random numbers differs between runs by design: said in the report and in failure reasons.
+  const random = randomOps(model);
+  const decisions = options.decisions ?? [];
+  for (const d of decisions) {
+    if (!sig.outputs.some((o) => o.name === d.output)) throw new UserError(`--decision '${d.text}': the model has no output ${d.output} (outputs: ${sig.outputs.map((o) => o.name).join(', ')})`);
+  }
+  const nonTensor = sig.inputs.find((v) => v.kind);
+  const unfeedable = nonTensor ? `input ${nonTensor.name} is ${nonTensor.kind === 'optional' ? 'an' : 'a'} ${nonTensor.kind} value; onnxruntime's JavaScript API (onnxruntime-node and -web) takes tensors only` : undefined;
+  // Once the inputs and options are known good, before anything runs.
   options.onStart?.();
 
   const warnings = [...(options.warnings ?? []), ...(options.cases ? [] : (options.bundle?.notes ?? []))];
   const table = applyOverride(options.tolerances ?? defaultTolerances(), options.override);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const outputNames = sig.outputs.map((o) => o.name);
-  const requested = options.runners ?? [...BACKENDS];
+  let requested = options.runners ?? [...BACKENDS];
+  if (baseline) {
+    // The baseline runs first (its outputs are what the others are compared with), and once.
+    const given = requested.find((r) => (typeof r === 'string' ? r : r.name) === baseline);
+    requested = [given ?? baseline, ...requested.filter((r) => r !== given)];
+  }
   const backends: BackendReport[] = [];
+  /** Why the baseline has no outputs for a case (it failed there, or could not run at all). */
+  const noExpected = new Map<string, string>();
 
   for (const spec of requested) {
     const name = typeof spec === 'string' ? spec : spec.name;
@@ -166,7 +214,7 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
       }
       b.versions = { ...probe.versions };
       b.settings = { ...probe.settings };
-      await runCases(r, b, cases, expected, { model, params, outputNames, timeoutMs, signal: options.signal, onCase: options.onCase });
+      await runCases(r, b, cases, expected, { model, params, outputNames, timeoutMs, signal: options.signal, onCase: options.onCase, isBaseline: name === baseline, noExpected, expectedName: baseline ? `${baseline}'s` : 'expected', unfeedable, decisions, carry: options.carry ?? [] });
     } catch (err) {
       if (err instanceof UserError) throw err;
       b.status = 'error';
@@ -183,30 +231,36 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
         }
       }
       b.timing.totalMs = ms(bt0);
+      if (name === baseline && b.status !== 'baseline') {
+        for (const c of cases) if (!expected.has(c.id)) noExpected.set(c.id, `${baseline} (the baseline) ${b.status === 'unavailable' ? 'is unavailable' : 'failed'}${b.reason ? `: ${b.reason}` : ''}`);
+      }
       options.onBackend?.(b);
     }
   }
 
   const require = options.require ?? [];
-  const counts: Record<BackendStatus, number> = { pass: 0, fail: 0, partial: 0, unavailable: 0, error: 0 };
+  const counts: Record<BackendStatus, number> = { pass: 0, fail: 0, partial: 0, unavailable: 0, error: 0, baseline: 0 };
   for (const b of backends) counts[b.status]++;
-  const verdict = exitCodeFor(backends, require);
+  const verdict = exitCodeFor(backends, require, baseline);
   const report: Report = {
     schemaVersion: REPORT_SCHEMA_VERSION,
     generatedAt: new Date().toISOString(),
     tool: { name: 'gru-onnx', version: '0.1.0' },
-    model: { sha256: createHash('sha256').update(model).digest('hex'), bytes: model.byteLength, inputs: sig.inputs, outputs: sig.outputs },
+    model: { sha256: createHash('sha256').update(model).digest('hex'), bytes: model.byteLength, inputs: sig.inputs, outputs: sig.outputs, ...(random.length > 0 ? { randomOps: random } : {}) },
     expected:
       options.expected ??
       (params
         ? { source: 'reference', description: 'the float64 TypeScript reference of the original weights' }
-        : { source: 'bundle', description: "the bundle's stored outputs (output_K.pb)" }),
+        : baseline
+          ? { source: 'baseline', backend: baseline, description: `${baseline}'s outputs (the baseline backend, run on the same inputs)` }
+          : { source: 'bundle', description: "the bundle's stored outputs (output_K.pb)" }),
     ...(warnings.length > 0 ? { warnings } : {}),
     input: {
       source: inputSource,
-      seed: inputSource === 'generated' ? (options.seed ?? DEFAULT_SEED) : null,
+      seed: inputSource === 'generated' || inputSource === 'signature' ? (options.seed ?? DEFAULT_SEED) : null,
       shapes: inputSource === 'generated' ? [...(options.shapes ?? DEFAULT_SHAPES)] : [],
       saturatingMagnitude: inputSource === 'generated' && options.edgeCases !== false ? SATURATING_MAGNITUDE : null,
+      ...(options.inputSpecs ? { specs: options.inputSpecs } : {}),
     },
     comparison: {
       rule: 'an element passes when |actual − expected| ≤ atol + rtol·|expected|; an output passes when every element does and no NaN/Inf differs',
@@ -215,7 +269,10 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
       nonFinite: 'NaN vs NaN and equal infinities at the same position agree; any other pair with a NaN or Inf is a mismatch',
       histogramBins: histogramLabels(),
     },
-    environment: { node: process.version, platform: process.platform, arch: process.arch },
+    environment: (() => {
+      const note = runtimeVersionNote(backends.map((b) => b.versions));
+      return { node: process.version, platform: process.platform, arch: process.arch, ...(note ? { onnxruntimeVersions: note } : {}) };
+    })(),
     require: [...require],
     cases: cases.map((c) => ({
       id: c.id,
@@ -242,12 +299,12 @@ function prepareCases(
   const expected = new Map<string, Record<string, ExpectedTensor>>();
   if (options.cases) {
     cases = options.cases;
-    inputSource = 'user';
+    inputSource = options.inputSpecs ? 'signature' : 'user';
   } else if (bundle) {
     cases = bundle.cases.map((c) => ({ id: c.name, kind: 'bundle', feeds: c.inputs }));
     inputSource = 'bundle';
   } else {
-    if (!params) throw new UserError('no expected values: give the original weights or a bundle');
+    if (!params) throw new UserError('no inputs: give the original weights, a bundle, or cases (inputs generated from the model signature)');
     const H = params['gru.W_hz.weight'].shape[0];
     const I = params['gru.W_xz.weight'].shape[1];
     const gen: GenerateOptions = { shapes: options.shapes ?? DEFAULT_SHAPES, seed: options.seed ?? DEFAULT_SEED };
@@ -257,18 +314,21 @@ function prepareCases(
   }
   if (cases.length === 0) throw new UserError('no input cases to run');
   if (new Set(cases.map((c) => c.id)).size !== cases.length) throw new UserError('two input cases share an id');
-  for (const c of cases) validateFeeds(c.feeds, sig, `case ${c.id}`);
+  for (const c of cases) {
+    validateFeeds(c.feeds, sig, `case ${c.id}`, !params);
+    // Later steps take their carried inputs from the step before: checked here with step 0's in their place.
+    c.stepFeeds?.forEach((f, t) => validateFeeds({ ...c.feeds, ...f }, sig, `case ${c.id}, step ${t}`, !params));
+  }
   if (params) {
     const names = seedInputs(sig, {});
     for (const c of cases) expected.set(c.id, referenceExpected(params, sig, c, names));
   } else if (bundle) {
     for (const [i, c] of bundle.cases.entries()) {
-      for (const o of sig.outputs) if (!c.outputs[o.name]) throw new UserError(`bundle ${c.name}: no stored output for "${o.name}"`);
+      for (const o of sig.outputs) if (!o.kind && !c.outputs[o.name]) throw new UserError(`bundle ${c.name}: no stored output for "${o.name}"`);
       expected.set(cases[i]!.id, c.outputs);
     }
-  } else {
-    throw new UserError('no expected values: give the original weights or a bundle');
   }
+  // Otherwise the baseline backend's outputs become the expected values as it runs.
   return { cases, expected, inputSource };
 }
 
@@ -289,6 +349,16 @@ interface RunContext {
   timeoutMs: number;
   signal: AbortSignal | undefined;
   onCase: ((e: CaseEvent) => void) | undefined;
+  /** This runner is the baseline: its outputs become `expected` instead of being compared. */
+  isBaseline: boolean;
+  noExpected: Map<string, string>;
+  /** How messages name the expected values: "expected", or "ort-cpu's" with a baseline. */
+  expectedName: string;
+  /** Why no run can be fed (a sequence or optional input), or undefined. */
+  unfeedable: string | undefined;
+  decisions: Decision[];
+  /** [output, input] pairs of a stateful run: each step's output becomes the next step's input. */
+  carry: [string, string][];
 }
 
 async function runCases(
@@ -303,34 +373,71 @@ async function runCases(
   for (const [i, c] of cases.entries()) {
     const cr: CaseReport = { id: c.id, status: 'pass', outputs: [], timing: { runMs: 0 } };
     b.cases.push(cr);
+    const missing = ctx.isBaseline ? undefined : ctx.noExpected.get(c.id);
     if (stuck !== undefined) {
       // A backend that hung once would likely hang again: one timeout per backend, not one per case.
       cr.status = 'skipped';
       cr.error = `not run: ${stuck}`;
+    } else if (missing !== undefined) {
+      cr.status = 'skipped';
+      cr.error = `not run: no expected values, ${missing}`;
     } else {
       const rt0 = now();
       try {
-        const job = { model: ctx.model, feeds: c.feeds, outputNames: ctx.outputNames, ...(ctx.params ? { params: ctx.params } : {}) };
-        const result = await withTimeout('run', ctx.timeoutMs, ctx.signal, (signal) => runner.run(job, signal));
-        cr.timing.runMs = ms(rt0);
-        for (const [k, v] of Object.entries(result.settings)) b.settings[k] = v;
-        for (const p of result.placements) {
-          const key = `${p.node}\u0000${p.opType}\u0000${p.ep}`;
-          if (!seen.has(key)) {
-            seen.add(key);
-            b.placements.push(p);
+        if (ctx.unfeedable) throw new Error(ctx.unfeedable);
+        // A stateful case runs its steps in order, each fed this backend's own carried outputs of the step before.
+        const steps = c.stepFeeds ?? [c.feeds];
+        const stateful = c.stepFeeds !== undefined;
+        const run: StepRunReport | undefined = stateful ? { steps: steps.length, carry: ctx.carry.map(([o, n]) => `${o}=${n}`), perStepMaxAbs: [], firstOutOfTolerance: null } : undefined;
+        let carried: Feeds = {};
+        for (const [t, stepFeeds] of steps.entries()) {
+          // Without carried values the case's own feeds object goes through (callers may key results by it).
+          const feeds = Object.keys(carried).length > 0 ? { ...stepFeeds, ...carried } : stepFeeds;
+          const job = { model: ctx.model, feeds, outputNames: ctx.outputNames, ...(ctx.params ? { params: ctx.params } : {}) };
+          const result = await withTimeout('run', ctx.timeoutMs, ctx.signal, (signal) => runner.run(job, signal));
+          for (const [k, v] of Object.entries(result.settings)) b.settings[k] = v;
+          for (const p of result.placements) {
+            const key = `${p.node}\u0000${p.opType}\u0000${p.ep}`;
+            if (!seen.has(key)) {
+              seen.add(key);
+              b.placements.push(p);
+            }
+          }
+          carried = {};
+          for (const [out, input] of ctx.carry) {
+            const v = result.outputs[out];
+            if (!v) throw new Error(`step ${t}: output ${out} (carried to ${input}) missing from the results`);
+            carried[input] = v;
+          }
+          const key = stateful ? `${c.id}#${t}` : c.id;
+          if (ctx.isBaseline) {
+            const missingOutput = ctx.outputNames.find((n) => !result.outputs[n]);
+            if (missingOutput) throw new Error(`output ${missingOutput} missing from the baseline's results`);
+            expected.set(key, result.outputs);
+            continue;
+          }
+          const step: CaseReport = stateful ? { id: c.id, status: 'pass', outputs: [], timing: { runMs: 0 } } : cr;
+          compareRun(step, b, result.outputs, expected.get(key)!, ctx);
+          if (run) {
+            run.perStepMaxAbs.push(jsonNumber(step.outputs.some((o) => o.nonFiniteMismatches > 0) ? Infinity : Math.max(0, ...step.outputs.map((o) => o.maxAbs))));
+            const failing = step.status === 'fail' && run.firstOutOfTolerance === null;
+            // The report shows the first step out of tolerance, or else the last step.
+            if (failing || (run.firstOutOfTolerance === null && t === steps.length - 1)) {
+              cr.status = step.status;
+              cr.outputs = step.outputs;
+              if (step.decisions) cr.decisions = step.decisions;
+            }
+            if (failing) {
+              const o = step.outputs.find((x) => x.status === 'fail');
+              run.firstOutOfTolerance = { step: t, ...(o ? { output: o.output } : {}), ...(o?.firstFailure ? { first: o.firstFailure } : {}) };
+            }
           }
         }
-        const exp = expected.get(c.id)!;
-        for (const name of ctx.outputNames) {
-          const cmp = compareOutput(name, result.outputs[name], exp[name]!, b.tolerance);
-          cr.outputs.push(cmp);
-          if (cmp.status === 'fail') cr.status = 'fail';
-          if (cmp.maxAbs > b.maxAbs) b.maxAbs = cmp.maxAbs;
-          if (name === 'hidden_states') {
-            const steps = analyzeSteps(result.outputs[name], exp[name]!, b.tolerance);
-            if (steps) cr.steps = steps;
-          }
+        cr.timing.runMs = ms(rt0);
+        if (run) cr.stepRun = run;
+        if (ctx.isBaseline) {
+          ctx.onCase?.({ backend: b.name, caseId: c.id, index: i + 1, total: cases.length, status: cr.status, maxAbs: 0 });
+          continue;
         }
       } catch (err) {
         cr.timing.runMs = ms(rt0);
@@ -341,11 +448,34 @@ async function runCases(
     }
     ctx.onCase?.({ backend: b.name, caseId: c.id, index: i + 1, total: cases.length, status: cr.status, maxAbs: Math.max(0, ...cr.outputs.map((o) => o.maxAbs)) });
   }
-  finishBackend(b);
+  finishBackend(b, ctx.isBaseline, ctx.expectedName);
+}
+
+/** Compares one run's outputs (and decisions) with the expected values into `cr`; the backend's max abs grows with it. */
+function compareRun(cr: CaseReport, b: BackendReport, outputs: Record<string, NamedTensor>, exp: Record<string, ExpectedTensor>, ctx: RunContext): void {
+  for (const name of ctx.outputNames) {
+    const actual = outputs[name];
+    const tol = toleranceFor(b.tolerance, actual ? dtypeOf(actual) : 'float32');
+    const cmp = compareOutput(name, actual, exp[name]!, tol);
+    cr.outputs.push(cmp);
+    if (cmp.status === 'fail') cr.status = 'fail';
+    if (cmp.maxAbs > b.maxAbs) b.maxAbs = cmp.maxAbs;
+    for (const d of ctx.decisions.filter((x) => x.output === name)) {
+      const dr = compareDecision(d, actual, exp[name]!, tol);
+      if (!dr) continue;
+      (cr.decisions ??= []).push(dr);
+      // A flip fails the case unless the expected value sat within tolerance of the threshold.
+      if (dr.flips > dr.borderline) cr.status = 'fail';
+    }
+    if (name === 'hidden_states') {
+      const steps = analyzeSteps(actual, exp[name]!, b.tolerance);
+      if (steps) cr.steps = steps;
+    }
+  }
 }
 
 /** Backend status from its cases: error, then fail, then (accelerated backends only) partial, then pass. */
-function finishBackend(b: BackendReport): void {
+function finishBackend(b: BackendReport, isBaseline = false, expectedName = 'expected'): void {
   const errored = b.cases.find((c) => c.status === 'error');
   const failed = b.cases.find((c) => c.status === 'fail');
   if (errored) {
@@ -356,14 +486,20 @@ function finishBackend(b: BackendReport): void {
   if (failed) {
     b.status = 'fail';
     const first = failed.outputs.find((o) => o.status === 'fail');
+    const flipped = failed.decisions?.find((d) => d.flips > d.borderline);
     const div = failed.steps?.firstDivergence;
     const where = div ? `; hidden_states first leaves tolerance at batch ${div.batch}, step ${div.step}, unit ${div.unit}: got ${div.actual}, expected ${div.expected}` : '';
-    b.reason = `${b.cases.filter((c) => c.status === 'fail').length}/${b.cases.length} cases fail; ${failed.id}: ${first ? describeComparison(first) : 'fail'}${where}`;
+    b.reason = `${b.cases.filter((c) => c.status === 'fail').length}/${b.cases.length} cases fail; ${failed.id}: ${first ? describeComparison(first, expectedName) : 'fail'}${flipped ? `; ${describeDecision(flipped, expectedName)}` : ''}${where}`;
+    return;
+  }
+  if (isBaseline) {
+    b.status = 'baseline';
     return;
   }
   const accel = acceleratorCheck(b.name, b.placements);
   if (accel) {
     b.fallbackNodes = accel.fallbackNodes;
+    if (Object.keys(accel.fallbackByOpType).length > 0) b.fallbackByOpType = accel.fallbackByOpType;
     if (accel.partial !== undefined) {
       b.status = 'partial';
       for (const c of b.cases) if (c.status === 'pass') c.status = 'partial';

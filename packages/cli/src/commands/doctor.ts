@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
-import { BACKENDS, probeAll, type ProbeReport } from '@gru-onnx/verify';
+import { BACKENDS, probeAll, runtimeVersionNote, type ProbeReport } from '@gru-onnx/verify';
 import type { Context } from '../context.ts';
 import { log, printJson, println } from '../io.ts';
 
@@ -57,6 +57,8 @@ export function doctorText(env: { node: string; platform: string; arch: string; 
     }
   }
   const n = probes.filter((p) => p.probe.available).length;
+  const note = runtimeVersionNote(probes.map((p) => (p.probe.available ? p.probe.versions : {})));
   lines.push('', `${n} of ${probes.length} backends available`);
+  if (note) lines.push(note);
   return lines.join('\n');
 }

@@ -52,7 +52,7 @@ export function inspectText(name: string, s: ModelSummary, issues: CheckIssue[])
     'outputs:',
     ...values(s.outputs),
     `nodes: ${s.nodeCount} (${Object.entries(s.nodeCounts).map(([op, n]) => `${op} ${n}`).join(', ')})`,
-    `parameters: ${s.parameterCount.toLocaleString('en-US')} in ${s.initializers.length} initializers`,
+    `parameters: ${s.parameterCount.toLocaleString('en-US')} in ${s.initializers.length} initializers${s.constantNodes > 0 ? ` and ${s.constantNodes} Constant nodes (${s.constantParameterCount.toLocaleString('en-US')} of them)` : ''}`,
   ];
   const meta = Object.entries(s.metadata);
   if (meta.length > 0) lines.push('metadata:', ...meta.map(([k, v]) => `  ${k} = ${v}`));

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { detectSourceKind, isPytorchHead, LIMITS, readFileWithin, sha256Hex, sourceForward, sourceSizes, UserError, type PytorchHead, type SeedParams, type SeedSource, type SourceModel } from '@gru-onnx/model';
 import { checkModel, decodeModel, summarizeModel } from '@gru-onnx/onnx';
 import {
@@ -15,12 +15,26 @@ import {
   reportToJson,
   saveBundle,
   verifyModel,
+  float32Data,
   writeReports,
   type BackendName,
   type BundleCaseData,
   type BundleData,
   type Feeds,
   type RunnerOptions,
+  DEFAULT_BASELINE,
+  DEFAULT_SEED,
+  drawFeeds,
+  parseDecision,
+  parseDim,
+  parseInputSpec,
+  planInputs,
+  splitAssignment,
+  type InputSpec,
+  type InputSpecReport,
+  type Runner,
+  type Tensor,
+  type VerifyCase,
 } from '@gru-onnx/verify';
 import type { Context } from '../context.ts';
 import { InterruptedError } from '../exit-codes.ts';
@@ -48,7 +62,19 @@ export interface VerifyOpts {
   report?: string;
   saveBundle?: string;
   json?: boolean;
+  baseline?: BackendName;
+  dim?: string[];
+  input?: string[];
+  cases?: number;
+  decision?: string[];
+  steps?: number;
+  carry?: string[];
+  webgpuAdapter?: 'auto' | 'hardware' | 'software';
 }
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+/** Data sets generated from a model's signature when --cases is not given. */
+export const DEFAULT_SIGNATURE_CASES = 3;
 
 export function verifyCommand(ctx: Context): Command {
   return new Command('verify')
@@ -68,6 +94,14 @@ export function verifyCommand(ctx: Context): Command {
     .option('--report <dir>', 'write report.json, report.md and report.html into DIR')
     .option('--save-bundle <dir>', 'write the inputs and expected outputs as an ONNX backend-test bundle')
     .option('--json', 'print the JSON report on stdout instead of the table')
+    .option('--baseline <backend>', "without --weights or --bundle: the backend whose outputs the others are compared with (default ort-cpu)", parseBaseline)
+    .option('--dim <NAME=N>', 'without --weights or --bundle: the size of a symbolic input dimension (repeatable)', collect, [])
+    .option('--input <NAME=SPEC>', 'without --weights or --bundle: one input\'s values (repeatable). SPEC: a number or JSON array (sr=16000); @x.npy or @x.pb; normal(m,s), uniform(a,b), int(a,b), zeros or ones, each with an optional :AxB shape (x=normal(0,0.3):1x576). Default: normal(0,1) for floats, int(0,9) for integers, int(0,1) for bool', collect, [])
+    .option('--decision <expr>', "count decisions a backend flips against the expected values: 'OUT>0.5' (also >=, <, <=) per element, or 'argmax(OUT)' per row; a flip fails unless the expected value lies within tolerance of the threshold (repeatable)", collect, [])
+    .option('--steps <n>', 'without --weights or --bundle: a stateful run of N steps per input set; each backend feeds its own outputs back (--carry); fresh inputs per step are generated, or read from a file with a leading step axis', intArg(1, 100_000))
+    .option('--carry <OUT=IN>', 'with --steps: output OUT of each step becomes input IN of the next (repeatable); IN takes its --input spec at step 0', collect, [])
+    .addOption(new Option('--webgpu-adapter <kind>', "browser-webgpu*: the WebGPU adapter Chromium offers: auto (the GPU when there is one, else SwiftShader), hardware (the GPU only, else unavailable), software (SwiftShader); the report records the adapter's vendor, architecture and description, and whether it is software").choices(['auto', 'hardware', 'software']).default('auto'))
+    .option('--cases <n>', `without --weights or --bundle: how many input sets to generate, each from (seed, index) (default ${DEFAULT_SIGNATURE_CASES})`, intArg(1, 1000))
     .option('--verbose', 'stack traces on errors')
     .addHelpText(
       'after',
@@ -75,6 +109,8 @@ export function verifyCommand(ctx: Context): Command {
 Exit codes: 0 every available backend passes, 1 a mismatch, 2 bad input, 3 a --require'd backend is unavailable.
 
 Examples:
+  $ pnpm gru-onnx verify --model any.onnx --dim batch=1 --input sr=16000 --backends ort-cpu,ort-wasm,browser-webgpu
+  $ pnpm gru-onnx verify --model any.onnx --input x=@x.npy --baseline ort-wasm --save-bundle out/bundle
   $ pnpm gru-onnx verify --model model.onnx --weights model.safetensors
   $ pnpm gru-onnx verify --model model.onnx --weights model.safetensors --backends ort-cpu,ort-wasm --require ort-cpu --shapes 1x10,64x257
   $ pnpm gru-onnx verify --bundle bundle/ --json > report.json
@@ -88,8 +124,14 @@ Examples:
 
 /** The cross-option rules commander cannot express; each error names the option. */
 export function checkVerifyOpts(opts: VerifyOpts): VerifyOpts {
-  if (opts.weights === undefined && opts.bundle === undefined) throw new UserError('one of --weights FILE or --bundle DIR is required');
-  if (opts.bundle === undefined && opts.model === undefined) throw new UserError('--model FILE.onnx is required with --weights');
+  if (opts.bundle === undefined && opts.model === undefined) throw new UserError('--model FILE.onnx is required (or --bundle DIR)');
+  if (opts.weights !== undefined || opts.bundle !== undefined) {
+    // These shape the inputs and expected values of a model checked on its own; a bundle or weights fix both.
+    const given = ([['--baseline', opts.baseline !== undefined], ['--dim', (opts.dim ?? []).length > 0], ['--input', (opts.input ?? []).length > 0], ['--cases', opts.cases !== undefined], ['--steps', opts.steps !== undefined], ['--carry', (opts.carry ?? []).length > 0]] as const).find(([, on]) => on);
+    if (given) throw new UserError(`${given[0]}: only without --weights and --bundle (then the inputs come from the model's signature and the expected values from the baseline backend)`);
+  }
+  if (opts.steps !== undefined && opts.saveBundle !== undefined) throw new UserError('--save-bundle: a stateful run (--steps) has no form in the ONNX bundle layout, which stores independent input sets');
+  if ((opts.steps !== undefined) !== ((opts.carry ?? []).length > 0)) throw new UserError(opts.steps !== undefined ? '--steps: give what each step carries to the next with --carry OUT=IN' : '--carry: only with --steps N');
   if (opts.model !== undefined) requirePath('--model', opts.model, 'file');
   if (opts.weights !== undefined) requirePath('--weights', opts.weights, 'any');
   if (opts.bundle !== undefined) requirePath('--bundle', opts.bundle, 'directory');
@@ -122,15 +164,24 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
   // A required backend is always tried, so that "required but unavailable" (exit 3) is decided by its probe.
   const backends = [...tried, ...require.filter((r) => !tried.includes(r))];
   const timeoutMs = opts.timeout !== undefined ? Math.round(opts.timeout * 1000) : undefined;
-  const runnerOptions = timeoutMs !== undefined ? { timeoutMs } : {};
+  const runnerOptions: RunnerOptions = { ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(opts.webgpuAdapter ? { webgpuAdapter: opts.webgpuAdapter } : {}) };
+
+  // Neither weights nor a bundle: inputs from the model's signature, expected values from the baseline backend.
+  const signature = !source && !bundle ? signatureCases(model, opts) : undefined;
+  if (signature) for (const s of signature.specs) log(io, `input ${s.name}: ${s.dtype} [${s.dims.join(', ')}] ${s.spec}`);
+  const baseline = signature ? (opts.baseline ?? DEFAULT_BASELINE) : undefined;
+  /** The baseline's outputs per input set, kept for --save-bundle. */
+  const baselineOutputs = new Map<Feeds, Record<string, Tensor>>();
 
   let progress: Progress | undefined;
   const report = await verifyModel({
     model,
     ...(params ? { params } : {}),
     ...(bundle ? { bundle } : {}),
+    ...(signature ? { cases: signature.cases, inputSpecs: signature.specs, baseline: baseline!, carry: signature.carry } : {}),
+    decisions: (opts.decision ?? []).map(parseDecision),
     runners: backends.map((b) => (b === 'reference' && imported ? createSourceReferenceRunner(imported) : b)),
-    createRunner: (name) => createRunner(name, runnerOptions),
+    createRunner: (name) => (name === baseline ? recording(createRunner(name, runnerOptions), baselineOutputs) : createRunner(name, runnerOptions)),
     ...(expected ? { expected } : {}),
     warnings,
     // Once the input is known to be good (exit 2 is one error line), and before anything is compared.
@@ -152,7 +203,8 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
       progress?.stop();
       progress = undefined;
       const cases = b.cases.length > 0 ? `, max abs ${fmtErr(b.maxAbs)} over ${b.cases.length} cases` : '';
-      log(io, `${b.name}: ${b.status}${cases}${b.reason ? ` (${b.reason})` : ''}`);
+      // The table below repeats every reason; only with --json (no table) is it printed here.
+      log(io, `${b.name}: ${b.status}${cases}${b.reason && opts.json ? ` (${b.reason})` : ''}`);
     },
   });
   progress?.stop();
@@ -160,7 +212,12 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
   if (signal.aborted) throw new InterruptedError();
 
   if (opts.saveBundle !== undefined) {
-    saveBundle(opts.saveBundle, model, await bundleCases(model, params, bundle, opts, runnerOptions));
+    const cases = signature ? signature.cases.map((c) => {
+      const outputs = baselineOutputs.get(c.feeds);
+      if (!outputs) throw new UserError(`--save-bundle: ${baseline} (the baseline) gave no outputs for input set ${c.id}, so there is nothing to store; bundle not written`);
+      return { inputs: c.feeds, outputs };
+    }) : await bundleCases(model, params, bundle, opts, runnerOptions);
+    saveBundle(opts.saveBundle, model, cases);
     log(io, `bundle: ${opts.saveBundle}`);
   }
   if (opts.report !== undefined) {
@@ -193,6 +250,61 @@ function weightsWarnings(weights: string, metadata: Record<string, string>): str
   return [`--weights ${weights} (sha256 ${actual.slice(0, 16)}…) is not the file this model was exported from (metadata gru_onnx.weights_sha256 ${recorded.slice(0, 16)}…); comparing anyway`];
 }
 
+/** `--baseline NAME`: a backend that runs the graph (reference and tfjs need the seed's weights). */
+function parseBaseline(value: string): BackendName {
+  const [name] = parseBackends(value);
+  if (name === undefined || value.includes(',')) throw new InvalidArgumentError('one backend, e.g. ort-cpu');
+  if (SEED_ONLY.includes(name)) throw new InvalidArgumentError(`${name} computes from the seed's weights, not the graph; choose a backend that runs ONNX (e.g. ort-cpu)`);
+  return name;
+}
+
+/** Input sets generated from the model's signature with --dim and --input, one per --cases, each seeded by (seed, index). */
+function signatureCases(model: Uint8Array, opts: VerifyOpts): { cases: VerifyCase[]; specs: InputSpecReport[]; carry: [string, string][] } {
+  const sig = readSignature(model);
+  const dims: Record<string, number> = {};
+  for (const d of opts.dim ?? []) {
+    const [name, n] = parseDim(d);
+    if (dims[name] !== undefined) throw new UserError(`--dim ${name}: given twice`);
+    dims[name] = n;
+  }
+  const inputs: Record<string, InputSpec> = {};
+  for (const i of opts.input ?? []) {
+    const [name, spec] = splitAssignment(i, '--input');
+    if (inputs[name]) throw new UserError(`--input ${name}: given twice`);
+    inputs[name] = parseInputSpec(spec, `--input ${name}`);
+  }
+  const carry = (opts.carry ?? []).map((c) => splitAssignment(c, '--carry'));
+  const plans = planInputs(sig.inputs, { dims, inputs, ...(opts.steps !== undefined ? { steps: opts.steps } : {}) });
+  const seed = opts.seed ?? DEFAULT_SEED;
+  const n = opts.cases ?? DEFAULT_SIGNATURE_CASES;
+  const carried = new Set(carry.map(([, input]) => input));
+  const cases = Array.from({ length: n }, (_, i): VerifyCase => {
+    if (opts.steps === undefined) return { id: `set ${i}`, kind: 'signature', feeds: drawFeeds(plans, seed, i) };
+    // Step 0 feeds every input; later steps only the fresh ones (the carried ones come from the step before).
+    const stepFeeds = Array.from({ length: opts.steps }, (_, t) => {
+      const f = drawFeeds(plans, seed, i, t);
+      if (t > 0) for (const name of carried) delete f[name];
+      return f;
+    });
+    return { id: `set ${i}`, kind: 'signature', feeds: stepFeeds[0]!, stepFeeds };
+  });
+  return { cases, specs: plans.map((p) => ({ name: p.name, dtype: p.dtype, dims: p.dims, spec: p.spec })), carry };
+}
+
+/** The runner, with each run's outputs kept by the feeds object they answer. */
+function recording(runner: Runner, into: Map<Feeds, Record<string, Tensor>>): Runner {
+  return {
+    name: runner.name,
+    probe: () => runner.probe(),
+    close: () => runner.close(),
+    async run(job, signal) {
+      const r = await runner.run(job, signal);
+      into.set(job.feeds, r.outputs);
+      return r;
+    },
+  };
+}
+
 /** Decodes and runs the structural checker (names defined before use, so no cycles; initializer sizes; GRU shapes). */
 function checkStructure(model: Uint8Array, source: string): void {
   const issues = checkModel(decodeModel(model, source));
@@ -218,7 +330,7 @@ function sourceBundle(model: Uint8Array, source: Exclude<SourceModel, SeedSource
       const x = feeds[xName];
       if (!x || x.dims.length !== 3) throw new UserError(`case ${name}: no input '${xName}' [batch, seq, input]`);
       const [batch, seq] = x.dims as [number, number];
-      const { logits } = sourceForward(source, x.data, batch, seq);
+      const { logits } = sourceForward(source, float32Data(x, `case ${name}: input '${xName}'`), batch, seq);
       return { name, inputs: feeds, outputs: { [output]: { dims: [batch, sourceSizes(source).outputSize], data: logits } } };
     }),
   };

@@ -47,7 +47,10 @@ const BASE_FLAGS = [
 ];
 
 /** WebGPU in software: Dawn's SwiftShader adapter, which needs the "unsafe" switches in headless Linux. */
+/** WebGPU in software: SwiftShader, whatever GPU the machine has. */
 export const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader'];
+/** WebGPU on the machine's GPU (Vulkan on Linux), nothing else: what a user's browser runs on. */
+export const WEBGPU_HARDWARE_FLAGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist'];
 export const NO_GPU_FLAGS = ['--disable-gpu'];
 
 /** Live (not zombie) processes of process group `pgid`, read from /proc; 0 where /proc is not there. */

@@ -10,6 +10,7 @@ import { chromiumMissing, chromiumPath, liveChromiumCount } from '../browser/chr
 import { createBrowserWasmRunner } from './browser-wasm.ts';
 import { WEBGPU_EP, createBrowserWebgpuRunner } from './browser-webgpu.ts';
 import { randomParams, seedGruModel } from './tiny-models.ts';
+import { float32Data } from '../tensor.ts';
 
 /**
  * Few launches on purpose (each costs ~1–2 s on the 2-core CI machine). Every Chromium these tests start has
@@ -95,8 +96,8 @@ describe.skipIf(!haveChromium)('in Chromium', () => {
       const probe = await r.probe();
       expect(probe).toMatchObject({ available: true, settings: { executionProvider: 'wasm' } });
       const out = await r.run(job);
-      expect(agrees(out.outputs.logits!.data, expected.logits)).toBe(true);
-      expect(agrees(out.outputs.hidden_states!.data, expected.hiddenStates)).toBe(true);
+      expect(agrees(float32Data(out.outputs.logits!), expected.logits)).toBe(true);
+      expect(agrees(float32Data(out.outputs.hidden_states!), expected.hiddenStates)).toBe(true);
       expect(out.placements.find((p) => p.opType === 'GRU')).toMatchObject({ ep: 'CPUExecutionProvider' });
       expect(out.settings).toMatchObject({ numThreads: 1, simd: true, crossOriginIsolated: true, wasm: expect.stringMatching(/^ort-wasm-simd-threaded.*\.wasm$/) });
       expect(processesWith(base)).toBeGreaterThan(0);
@@ -172,7 +173,7 @@ describe.skipIf(!haveChromium)('in Chromium', () => {
       expect(gru?.ep).toMatch(/^(WebGpuExecutionProvider|CPUExecutionProvider)$/);
       // Whatever the EP, fallbackOps must agree with the placement it read.
       expect(fallbackOps(out.placements, WEBGPU_EP).includes('GRU')).toBe(gru!.ep !== WEBGPU_EP);
-      expect(agrees(out.outputs.logits!.data, expected.logits)).toBe(true);
+      expect(agrees(float32Data(out.outputs.logits!), expected.logits)).toBe(true);
       expect(out.settings).toMatchObject({ executionProvider: 'webgpu', placementSource: expect.stringMatching(/verbose log/) });
     } finally {
       await r.close();

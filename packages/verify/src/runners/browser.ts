@@ -2,20 +2,21 @@ import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { BackendName, Job, NamedTensor, Probe, RunResult, Runner } from '../runner.ts';
 import type { ChromiumProcess } from '../browser/chromium.ts';
-import { NO_GPU_FLAGS, WEBGPU_FLAGS, chromiumMissing, chromiumPath, launchChromium } from '../browser/chromium.ts';
+import { NO_GPU_FLAGS, WEBGPU_FLAGS, WEBGPU_HARDWARE_FLAGS, chromiumMissing, chromiumPath, launchChromium } from '../browser/chromium.ts';
 import type { PageServer } from '../browser/server.ts';
 import { startPageServer } from '../browser/server.ts';
 import { annotateSubgraphs, expandAllNodes, parsePlacementLog } from '../placement.ts';
 import type { RunnerOptions } from './common.ts';
 import { checkFeeds, faultFor, firstLine, packageVersion, threadsOf, timeoutOf, tryResolve, withDeadline } from './common.ts';
 import { findOrtWeb } from './ort-wasm.ts';
+import { DTYPES, dtypeOf, fromLittleEndianBytes, toLittleEndianBytes } from '../tensor.ts';
 
 /**
  * onnxruntime-web in headless Chromium (shared by browser-wasm and browser-webgpu). The browser, its page and
  * the loopback server start on first use and stay up for later runs; a run that times out, is aborted or
  * crashes takes them down (the next run starts afresh). Runs are serialised: the page's console is read per run.
  */
-export type BrowserEp = 'wasm' | 'webgpu';
+export type BrowserEp = 'wasm' | 'webgpu' | 'webgpu-jsep';
 
 interface PageOutput {
   name: string;
@@ -35,9 +36,30 @@ interface Session {
   server: PageServer;
   console: string[];
   chromiumVersion: string;
+  /** WebGPU backends: the adapter the page gets (null: none), and whether Chromium was told to use SwiftShader. */
+  adapter?: AdapterInfo | null;
+  forcedSoftware?: boolean;
 }
 
-const BUNDLE: Record<BrowserEp, string> = { wasm: 'ort.wasm.min.mjs', webgpu: 'ort.webgpu.min.mjs' };
+/** The bundle a web app imports for each: `onnxruntime-web/wasm`, `onnxruntime-web/webgpu` (native EP), `onnxruntime-web` (JSEP). */
+const BUNDLE: Record<BrowserEp, string> = { wasm: 'ort.wasm.min.mjs', webgpu: 'ort.webgpu.min.mjs', 'webgpu-jsep': 'ort.min.mjs' };
+/** The executionProviders name each asks its bundle for. */
+const EP_NAME: Record<BrowserEp, string> = { wasm: 'wasm', webgpu: 'webgpu', 'webgpu-jsep': 'webgpu' };
+
+/** The adapter's identity, as GPUAdapterInfo gives it. */
+interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  description: string;
+  isFallbackAdapter: boolean;
+}
+const ADAPTER_INFO = `(async () => { const a = await navigator.gpu?.requestAdapter(); if (!a) return null; const i = a.info ?? {}; return { vendor: i.vendor ?? '', architecture: i.architecture ?? '', description: i.description ?? '', isFallbackAdapter: Boolean(i.isFallbackAdapter ?? a.isFallbackAdapter) }; })()`;
+
+/** Software adapters: Chromium's SwiftShader, Mesa's llvmpipe/lavapipe, or any the browser calls a fallback. */
+export function isSoftwareAdapter(a: AdapterInfo): boolean {
+  return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software/i.test(`${a.vendor} ${a.architecture} ${a.description}`);
+}
+const describeAdapter = (a: AdapterInfo): string => [a.vendor, a.architecture, a.description].filter(Boolean).join(' / ') || 'unnamed';
 const ENABLE_CHROMIUM = 'install Chromium (Debian: apt-get install chromium) or point GRU_ONNX_CHROMIUM at a Chromium/Chrome executable';
 
 interface Playwright {
@@ -62,7 +84,25 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
     return { ortDist: ort.distDir, ortVersion: ort.version, playwright: pw.path, playwrightVersion: packageVersion(pw.path, 'playwright-core') };
   };
 
+  const webgpu = ep !== 'wasm';
+  const adapterMode = options.webgpuAdapter ?? 'auto';
+  /**
+   * Starts Chromium with the flags the adapter mode asks for. `auto` first lets Chromium find the GPU (SwiftShader
+   * allowed as its fallback) and, when that gives no adapter at all, starts again on SwiftShader.
+   */
   const start = async (): Promise<Session> => {
+    if (!webgpu) return launch(NO_GPU_FLAGS, false);
+    if (adapterMode === 'software') return launch(WEBGPU_FLAGS, true);
+    if (adapterMode === 'hardware') return launch(WEBGPU_HARDWARE_FLAGS, false);
+    const first = await launch([...WEBGPU_HARDWARE_FLAGS, '--enable-unsafe-swiftshader'], false);
+    if (first.adapter) return first;
+    first.chromium.kill();
+    await first.browser.close().catch(() => undefined);
+    await first.server.close();
+    return launch(WEBGPU_FLAGS, true);
+  };
+
+  const launch = async (flags: string[], forcedSoftware: boolean): Promise<Session> => {
     const pre = prerequisites();
     if ('reason' in pre) throw new Error(`${name}: ${pre.reason}`);
     // playwright-core is CommonJS: its API is the namespace under vitest's interop, `default` under plain Node.
@@ -73,7 +113,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
     let chromium: ChromiumProcess | undefined;
     let browser: Browser | undefined;
     try {
-      chromium = await launchChromium(executable, ep === 'webgpu' ? WEBGPU_FLAGS : NO_GPU_FLAGS, Math.min(timeoutMs, 30_000));
+      chromium = await launchChromium(executable, flags, Math.min(timeoutMs, 30_000));
       browser = await connector.connectOverCDP(chromium.wsEndpoint, { timeout: Math.min(timeoutMs, 30_000), artifactsDir: chromium.artifactsDir });
       const context = browser.contexts()[0] ?? (await browser.newContext());
       const page = await context.newPage();
@@ -83,7 +123,8 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
       });
       await page.goto(`${server.origin}/`, { timeout: Math.min(timeoutMs, 30_000) });
       await page.waitForFunction('window.gruOnnxReady === true', undefined, { timeout: Math.min(timeoutMs, 30_000) });
-      return { chromium, browser, page, server, console: lines, chromiumVersion: browser.version() };
+      const adapter = webgpu ? ((await page.evaluate(ADAPTER_INFO)) as AdapterInfo | null) : undefined;
+      return { chromium, browser, page, server, console: lines, chromiumVersion: browser.version(), ...(webgpu ? { adapter, forcedSoftware } : {}) };
     } catch (err) {
       chromium?.kill();
       // The browser is gone already, so closing can only report the lost connection.
@@ -123,23 +164,26 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
       const s = await session!;
       const paths = [s.server.put(job.model, 'model.onnx')];
       const feeds = Object.entries(job.feeds).map(([n, t]) => {
-        const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+        const dtype = dtypeOf(t);
+        // Strings travel as JSON, numbers as their little-endian bytes.
+        const bytes = Array.isArray(t.data) ? new TextEncoder().encode(JSON.stringify(t.data)) : toLittleEndianBytes(t);
         const path = s.server.put(bytes, `${n}.bin`);
         paths.push(path);
-        return { name: n, dims: t.dims, path };
+        return { name: n, dims: t.dims, dtype, path };
       });
       const from = s.console.length;
       try {
-        const args = { bundle: BUNDLE[ep], ep, threads, modelPath: paths[0], feeds, outputNames: job.outputNames, fault: fault === 'hang' ? 'hang' : undefined };
+        const args = { bundle: BUNDLE[ep], ep: EP_NAME[ep], threads, modelPath: paths[0], feeds, outputNames: job.outputNames, fault: fault === 'hang' ? 'hang' : undefined };
         const evaluation = s.page.evaluate(`window.gruOnnxRun(${JSON.stringify(args)})`);
         // A crash is simulated by killing the browser mid-run, as an OOM kill or a GPU process crash would.
         if (fault === 'crash') setTimeout(() => s.chromium.kill(), 50);
         const result = (await evaluation) as PageResult;
         const outputs: Record<string, NamedTensor> = {};
         for (const o of result.outputs) {
-          if (o.type !== 'float32') throw new Error(`${name}: output '${o.name}' is ${o.type}, expected float32`);
+          const dtype = DTYPES.find((d) => d === o.type);
+          if (!dtype) throw new Error(`${name}: output '${o.name}' is ${o.type}, which gru-onnx cannot compare`);
           const bytes = Buffer.from(o.base64, 'base64');
-          outputs[o.name] = { dims: o.dims, data: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) };
+          outputs[o.name] = dtype === 'string' ? { dims: o.dims, dtype, data: JSON.parse(bytes.toString('utf8')) as string[] } : fromLittleEndianBytes(dtype, o.dims, bytes);
         }
         const log = parsePlacementLog(s.console.slice(from));
         const placements = log ? annotateSubgraphs(expandAllNodes(log, job.model), job.model) : [];
@@ -180,14 +224,32 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
         session ??= start();
         const s = await session;
         const versions = { 'onnxruntime-web': pre.ortVersion, 'playwright-core': pre.playwrightVersion, chromium: s.chromiumVersion };
-        if (ep === 'webgpu') {
-          const adapter = (await s.page.evaluate(
-            `(async () => { const a = await navigator.gpu?.requestAdapter(); return a ? [a.info?.vendor, a.info?.architecture, a.info?.description].filter(Boolean).join(' / ') || 'unnamed' : null })()`,
-          )) as string | null;
+        if (webgpu) {
+          const adapter = s.adapter ?? null;
           if (adapter === null) {
-            return { available: false, reason: `Chromium ${s.chromiumVersion} offers no WebGPU adapter (navigator.gpu.requestAdapter() gave none)`, enable: 'use a Chromium with WebGPU; headless Linux needs --enable-unsafe-webgpu --enable-unsafe-swiftshader (passed already)' };
+            return adapterMode === 'hardware'
+              ? { available: false, reason: `Chromium ${s.chromiumVersion} offers no hardware WebGPU adapter here (started with ${WEBGPU_HARDWARE_FLAGS.join(' ')})`, enable: 'run on a machine with a GPU and its Vulkan driver, or --webgpu-adapter software (SwiftShader)' }
+              : { available: false, reason: `Chromium ${s.chromiumVersion} offers no WebGPU adapter (navigator.gpu.requestAdapter() gave none)`, enable: 'use a Chromium with WebGPU; headless Linux needs --enable-unsafe-webgpu --enable-unsafe-swiftshader (passed already)' };
           }
-          return { available: true, versions, settings: { executionProvider: 'webgpu', numThreads: threads, webgpuAdapter: adapter } };
+          const software = s.forcedSoftware === true || isSoftwareAdapter(adapter);
+          if (adapterMode === 'hardware' && software) {
+            return { available: false, reason: `Chromium's WebGPU adapter here is software (${describeAdapter(adapter)}), and --webgpu-adapter hardware asks for the GPU`, enable: 'run on a machine with a GPU and its Vulkan driver' };
+          }
+          return {
+            available: true,
+            versions,
+            settings: {
+              executionProvider: 'webgpu',
+              implementation: ep === 'webgpu' ? 'native WebGPU EP (onnxruntime-web/webgpu)' : 'JSEP (onnxruntime-web, default bundle)',
+              numThreads: threads,
+              webgpuAdapterMode: adapterMode,
+              webgpuAdapter: describeAdapter(adapter),
+              webgpuAdapterKind: software ? 'software' : 'hardware',
+              webgpuAdapterVendor: adapter.vendor,
+              webgpuAdapterArchitecture: adapter.architecture,
+              webgpuAdapterDescription: adapter.description,
+            },
+          };
         }
         return { available: true, versions, settings: { executionProvider: 'wasm', numThreads: threads, simd: true } };
       } catch (err) {

@@ -21,6 +21,11 @@ export interface RunnerOptions {
   deviceId?: number;
   /** browser-*: Chromium executable. Default: $GRU_ONNX_CHROMIUM, else /usr/bin/chromium. */
   chromiumPath?: string;
+  /**
+   * browser-webgpu*: which WebGPU adapter Chromium offers. `hardware`: the machine's GPU only; `software`:
+   * SwiftShader; `auto` (default): the GPU when Chromium finds one, else SwiftShader.
+   */
+  webgpuAdapter?: 'auto' | 'hardware' | 'software';
   /** tfjs: backend choice passed to tfjsForward ('auto', 'wasm', 'cpu', 'tensorflow'). Default 'auto'. */
   tfjsBackend?: string;
 }
@@ -81,12 +86,14 @@ export function firstLine(err: unknown): string {
 
 /**
  * Test hook for stuck and crashing backends: GRU_ONNX_TEST_FAULT="ort-cpu:hang,browser-wasm:crash" makes the
- * named runners' runs hang (never answer) or crash (the child or page dies). Never set outside tests.
+ * named runners' runs hang (never answer) or crash (the child or page dies); `flood` (ort workers) makes the
+ * worker write 4 MiB of log with raw synchronous writes first, as onnxruntime's verbose log does. Never set outside
+ * tests.
  */
-export function faultFor(name: BackendName): 'hang' | 'crash' | undefined {
+export function faultFor(name: BackendName): 'hang' | 'crash' | 'flood' | undefined {
   for (const item of (process.env.GRU_ONNX_TEST_FAULT ?? '').split(',')) {
     const [backend, kind] = item.split(':');
-    if (backend === name && (kind === 'hang' || kind === 'crash')) return kind;
+    if (backend === name && (kind === 'hang' || kind === 'crash' || kind === 'flood')) return kind;
   }
   return undefined;
 }

@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,8 @@ import type { BackendName, Job, NamedTensor, Placement, RunResult } from '../run
 import { annotateSubgraphs, expandAllNodes, parsePlacementLog, parseProfile } from '../placement.ts';
 import { untilReleased } from './cleanup.ts';
 import { checkFeeds, faultFor, firstLine, withDeadline } from './common.ts';
+import { DTYPES, dtypeOf } from '../tensor.ts';
+import type { TensorData } from '../tensor.ts';
 
 /** How the worker child runs sessions (see ort-worker.mjs). */
 export interface OrtChildConfig {
@@ -25,48 +27,56 @@ interface WorkerAnswer {
   id: number;
   type: 'result' | 'error';
   message?: string;
-  outputs?: { name: string; dims: number[]; data: Float32Array }[];
+  outputs?: { name: string; dims: number[]; type: string; data: TensorData }[];
   profile?: string;
   settings?: Record<string, string | number | boolean>;
   versions?: Record<string, string>;
 }
 
 const WORKER = fileURLToPath(new URL('./ort-worker.mjs', import.meta.url));
-const END_MARKER = '@@gru-onnx-ort-worker-end';
 /** Lines kept from the child's output for error messages. */
 const TAIL_LINES = 40;
 
-/** One output stream of the child, split into lines; resolves waiters when a job's end marker arrives. */
-class LineStream {
+/**
+ * The child's log, a regular file both its stdout and stderr append to, read by the parent after each answer.
+ * Not a pipe: onnxruntime-web's wasm writes its verbose log with a synchronous write(2) to fd 1/2, which Node has
+ * made non-blocking, so under load (the parent slow to read, the pipe full) the write fails with EAGAIN and the run
+ * with it — a false failure. A file never fills; the child's writes have landed before it sends its answer.
+ */
+class ChildLog {
+  private offset = 0;
   private partial = '';
-  private waiters = new Map<number, () => void>();
-  private ended = new Set<number>();
 
-  constructor(private readonly onLine: (line: string) => void) {}
+  constructor(
+    readonly path: string,
+    private readonly onLine: (line: string) => void,
+  ) {}
 
-  push(chunk: Buffer): void {
-    const lines = (this.partial + chunk.toString('utf8')).split('\n');
-    this.partial = lines.pop()!;
-    for (const line of lines) {
-      if (line.startsWith(END_MARKER)) {
-        const id = Number(line.slice(END_MARKER.length));
-        this.ended.add(id);
-        this.waiters.get(id)?.();
-      } else {
-        this.onLine(line);
-      }
+  /** Reads what the child wrote since the last call, line by line. */
+  drain(): void {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch {
+      return; // removed with the child's directory: nothing more to read
     }
-  }
-
-  end(): void {
-    if (this.partial) this.onLine(this.partial);
-    this.partial = '';
-  }
-
-  /** Resolves once the marker of job `id` has been read. */
-  endOf(id: number): Promise<void> {
-    if (this.ended.has(id)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.set(id, resolve));
+    try {
+      const size = fstatSync(fd).size;
+      if (size <= this.offset) return;
+      const buf = Buffer.alloc(size - this.offset);
+      const n = readSync(fd, buf, 0, buf.length, this.offset);
+      this.offset += n;
+      const lines = (this.partial + buf.subarray(0, n).toString('utf8')).split('\n');
+      this.partial = lines.pop()!;
+      for (const line of lines) this.onLine(line);
+    } finally {
+      closeSync(fd);
+    }
+    // The child appends (O_APPEND), so emptying the file between jobs is safe and keeps it small.
+    if (this.partial === '') {
+      truncateSync(this.path, 0);
+      this.offset = 0;
+    }
   }
 }
 
@@ -77,8 +87,6 @@ class LineStream {
 export class OrtChild {
   private proc: ChildProcess | undefined;
   private unregister: (() => void) | undefined;
-  private stdout: LineStream | undefined;
-  private stderr: LineStream | undefined;
   private placementLines: string[] = [];
   private tail: string[] = [];
   private answers = new Map<number, (a: WorkerAnswer) => void>();
@@ -145,24 +153,28 @@ export class OrtChild {
     // a private one, removed with the child, so no run leaves anything behind.
     this.childTmp = mkdtempSync(join(tmpdir(), 'gru-onnx-tmp-ort-child-'));
     env.TMPDIR = this.childTmp;
-    const proc = fork(WORKER, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced', env, execArgv: [] });
+    const log = new ChildLog(join(this.childTmp, 'worker.log'), (l) => this.line(l));
+    const logFd = openSync(log.path, 'a');
+    let proc: ChildProcess;
+    try {
+      proc = fork(WORKER, [], { stdio: ['ignore', logFd, logFd, 'ipc'], serialization: 'advanced', env, execArgv: [] });
+    } finally {
+      closeSync(logFd); // the child holds its own copy
+    }
     this.proc = proc;
     this.tail = [];
     this.unregister = untilReleased(() => this.kill());
-    const stdout = new LineStream((l) => this.line(l));
-    const stderr = new LineStream((l) => this.line(l));
-    this.stdout = stdout;
-    this.stderr = stderr;
-    proc.stdout!.on('data', (c: Buffer) => stdout.push(c));
-    proc.stderr!.on('data', (c: Buffer) => stderr.push(c));
-    proc.on('message', (a: WorkerAnswer) => this.answers.get(a.id)?.(a));
+    proc.on('message', (a: WorkerAnswer) => {
+      // Everything the child logged for this job is in the file before its answer was sent.
+      log.drain();
+      this.answers.get(a.id)?.(a);
+    });
     // A child killed earlier may report its exit after its successor started: only the current one counts.
     const current = (): boolean => this.proc === proc || this.proc === undefined;
     proc.once('error', (err) => current() && this.exited?.(`worker failed to start: ${firstLine(err)}`));
     proc.once('exit', (code, sig) => {
-      stdout.end();
-      stderr.end();
       if (!current()) return;
+      log.drain();
       this.kill();
       this.exited?.(`worker exited (${sig ?? `code ${code}`}) before answering: ${this.lastWords()}`);
     });
@@ -173,7 +185,6 @@ export class OrtChild {
     checkFeeds(job.feeds);
     signal?.throwIfAborted();
     const proc = this.proc ?? this.spawn();
-    const [stdout, stderr] = [this.stdout!, this.stderr!];
     const id = this.nextId++;
     const profileDir = this.config.profile ? mkdtempSync(join(tmpdir(), 'gru-onnx-ort-')) : undefined;
     const releaseDir = profileDir ? untilReleased(() => rmSync(profileDir, { recursive: true, force: true })) : undefined;
@@ -189,19 +200,15 @@ export class OrtChild {
         runtime: this.config.runtime,
         modulePath: this.config.modulePath,
         model: job.model,
-        feeds: Object.entries(job.feeds).map(([n, t]) => ({ name: n, dims: t.dims, data: t.data })),
+        feeds: Object.entries(job.feeds).map(([n, t]) => ({ name: n, dims: t.dims, dtype: dtypeOf(t), data: t.data })),
         outputNames: job.outputNames,
         executionProviders: this.config.executionProviders,
         threads: this.config.threads,
         profileDir,
         fault: faultFor(this.name),
       });
-      // The answer comes after the end markers were written; wait for both streams to deliver them.
-      const work = answer.then(async (a) => {
-        await Promise.all([stdout.endOf(id), stderr.endOf(id)]);
-        return a;
-      });
-      const a = await withDeadline(this.name, timeoutMs, signal, work, () => this.kill());
+      // The log was read (ChildLog.drain) before the answer was handed over.
+      const a = await withDeadline(this.name, timeoutMs, signal, answer, () => this.kill());
       if (a.type === 'error') {
         // The JS error is often generic ("Failed to load shared library"); the native log says which and why.
         const detail = this.lastError();
@@ -209,7 +216,12 @@ export class OrtChild {
         throw new Error(`${this.name}: ${text}${detail && !text.includes(detail) ? ` (${detail})` : ''}`);
       }
       const outputs: Record<string, NamedTensor> = {};
-      for (const o of a.outputs ?? []) outputs[o.name] = { dims: o.dims, data: o.data };
+      for (const o of a.outputs ?? []) {
+        const dtype = DTYPES.find((d) => d === o.type);
+        if (!dtype) throw new Error(`${this.name}: output '${o.name}' is ${o.type}, which gru-onnx cannot compare`);
+        // Advanced serialization turns a Float16Array (newer Nodes) into its own type; keep bit patterns.
+        outputs[o.name] = { dims: o.dims, dtype, data: o.data };
+      }
       let placements: Placement[] = [];
       let placementSource = 'none';
       if (a.profile) {

@@ -8,13 +8,14 @@
  * taking the caller down.
  *
  * Protocol: the parent sends `job` messages over IPC (advanced serialization, so typed arrays pass as they are),
- * one at a time; for each, the child writes an end marker to stdout and stderr (so the parent knows it has every
- * log line of that job) and then answers with one `result` or `error` message. The child stays up between jobs:
+ * one at a time; for each the child answers with one `result` or `error` message. Its stdout and stderr are a
+ * file, not pipes (see ChildLog in ort-process.ts), so every log line of a job is written before its answer is
+ * sent, and a burst of verbose log can never fail a write with EAGAIN. The child stays up between jobs:
  * loading onnxruntime-web's wasm costs over a second, a new session a tenth of that. Each job gets its own
  * session, so its placements (log or profile) are its own.
  */
 import { createRequire } from 'node:module';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
 
@@ -26,7 +27,7 @@ function message(err) {
 }
 
 /**
- * @typedef {{ name: string; dims: number[]; data: Float32Array }} Feed
+ * @typedef {{ name: string; dims: number[]; dtype: string; data: ArrayLike<unknown> }} Feed
  * @typedef {{
  *   runtime: 'node' | 'web';
  *   modulePath: string;
@@ -36,7 +37,7 @@ function message(err) {
  *   executionProviders: unknown[];
  *   threads: number;
  *   profileDir?: string;
- *   fault?: 'hang' | 'crash';
+ *   fault?: 'hang' | 'crash' | 'flood';
  *   id: number;
  * }} Job
  */
@@ -47,6 +48,13 @@ async function run(job) {
   if (job.fault === 'hang') {
     // A stuck native call looks like this from outside: no answer and no event-loop turns.
     for (;;);
+  }
+  if (job.fault === 'flood') {
+    // Verbose log as native and wasm code write it: raw write(2)s to the stdio fds, which Node has made
+    // non-blocking once process.stderr was used.
+    process.stderr.write('');
+    const line = `${'v'.repeat(1023)}\n`;
+    for (let i = 0; i < 4096; i++) writeSync(2, line);
   }
   const ort = require(job.modulePath);
   /** @type {Record<string, unknown>} */
@@ -72,15 +80,16 @@ async function run(job) {
   const session = await ort.InferenceSession.create(job.model, options);
   /** @type {Record<string, unknown>} */
   const feeds = {};
-  for (const f of job.feeds) feeds[f.name] = new ort.Tensor('float32', f.data, f.dims);
+  for (const f of job.feeds) feeds[f.name] = new ort.Tensor(f.dtype, f.data, f.dims);
   // Placements are logged while the session is created; verbose logging during the run only costs time.
   const out = await session.run(feeds, job.outputNames, { logSeverityLevel: 3 });
-  /** @type {{ name: string; dims: number[]; type: string; data: Float32Array }[]} */
+  /** @type {{ name: string; dims: number[]; type: string; data: unknown }[]} */
   const outputs = [];
   for (const name of job.outputNames) {
     const t = out[name];
-    if (t.type !== 'float32') throw new Error(`output '${name}' is ${t.type}, expected float32`);
-    outputs.push({ name, dims: [...t.dims], type: t.type, data: new Float32Array(t.data) });
+    // A copy: the session's buffers go with session.release(). float16 comes as its bit patterns (Uint16Array).
+    const data = Array.isArray(t.data) ? [...t.data] : t.data.slice();
+    outputs.push({ name, dims: [...t.dims], type: t.type, data });
   }
   let profile;
   if (job.runtime === 'node' && job.profileDir) {
@@ -99,13 +108,8 @@ async function run(job) {
   return { outputs, profile, settings, versions: { ...ort.env.versions } };
 }
 
-/** Marks the end of a job's log on both streams; the parent waits for both before reading placements. */
-const END_MARKER = '@@gru-onnx-ort-worker-end';
-
 process.on('message', (/** @type {Job} */ job) => {
   const done = (/** @type {Record<string, unknown>} */ answer) => {
-    process.stdout.write(`\n${END_MARKER} ${job.id}\n`);
-    process.stderr.write(`\n${END_MARKER} ${job.id}\n`);
     process.send?.({ ...answer, id: job.id });
   };
   run(job).then(

@@ -1,6 +1,7 @@
 import { referenceForward, sourceForward, sourceSizes, type SourceModel } from '@gru-onnx/model';
 import type { Job, NamedTensor, NamedTensor64, Probe, RunResult, Runner } from '../runner.ts';
 import { checkFeeds } from './common.ts';
+import { float32Data } from '../tensor.ts';
 import { seedInputs, seedOutputFor } from './seed-io.ts';
 
 /**
@@ -53,7 +54,7 @@ export function createSourceReferenceRunner(source: SourceModel): Runner {
       const x = inputs[0];
       if (inputs.length !== 1 || !x || x.dims.length !== 3) throw new Error(`the ${source.kind} reference takes one input x [batch, seq, input]`);
       const [batch, seq] = x.dims as [number, number];
-      const { logits } = sourceForward(source, x.data, batch, seq);
+      const { logits } = sourceForward(source, float32Data(x, `the ${source.kind} reference: input x`), batch, seq);
       const dims = [batch, sourceSizes(source).outputSize];
       const outputs: Record<string, NamedTensor> = {};
       const outputs64: Record<string, NamedTensor64> = {};

@@ -12,6 +12,7 @@ import { createRunner, probeAll } from '../registry.ts';
 import type { RunnerOptions } from './common.ts';
 import { CUDA_PROVIDER_LIBS } from './ort-cuda.ts';
 import { randomParams, scanRnnModel, seedGruModel } from './tiny-models.ts';
+import { float32Data } from '../tensor.ts';
 
 const config = { inputSize: 3, hiddenSize: 4, outputSize: 2 };
 const params = randomParams(config, 7);
@@ -66,9 +67,9 @@ describe.each(['reference', 'tfjs', 'ort-cpu', 'ort-wasm'])('%s', (name) => {
     expect(out.outputs.hidden_states!.dims).toEqual([B, T, config.hiddenSize]);
     expect(out.outputs.h_n_out!.dims).toEqual([B, config.hiddenSize]);
     const close = (a: Float32Array, e: Float64Array) => a.every((v, i) => Math.abs(v - e[i]!) <= 1e-5 + 1e-4 * Math.abs(e[i]!));
-    expect(close(out.outputs.logits!.data, expected.logits)).toBe(true);
-    expect(close(out.outputs.hidden_states!.data, expected.hiddenStates)).toBe(true);
-    expect(close(out.outputs.h_n_out!.data, expected.hN)).toBe(true);
+    expect(close(float32Data(out.outputs.logits!), expected.logits)).toBe(true);
+    expect(close(float32Data(out.outputs.hidden_states!), expected.hiddenStates)).toBe(true);
+    expect(close(float32Data(out.outputs.h_n_out!), expected.hN)).toBe(true);
   });
 
   test('takes an h0 feed and the exporter’s scan form', async () => {
@@ -77,10 +78,10 @@ describe.each(['reference', 'tfjs', 'ort-cpu', 'ort-wasm'])('%s', (name) => {
     const out = await make(name).run({ model, params, feeds: { x: { dims: [B, T, config.inputSize], data: x }, h0: { dims: [B, config.hiddenSize], data: h0 } }, outputNames: ['logits', 'h_n'] });
     const e = referenceForward(params, x, B, T, h0);
     const close = (a: Float32Array, ex: Float64Array) => a.every((v, i) => Math.abs(v - ex[i]!) <= 1e-5 + 1e-4 * Math.abs(ex[i]!));
-    expect(close(out.outputs.logits!.data, e.logits)).toBe(true);
-    expect(close(out.outputs.h_n!.data, e.hN)).toBe(true);
+    expect(close(float32Data(out.outputs.logits!), e.logits)).toBe(true);
+    expect(close(float32Data(out.outputs.h_n!), e.hN)).toBe(true);
     // h0 matters here: without it the answer differs.
-    expect(close(out.outputs.h_n!.data, expected.hN)).toBe(false);
+    expect(close(float32Data(out.outputs.h_n!), expected.hN)).toBe(false);
   });
 
   test('reports unavailable, with the reason, when its library is missing', async () => {

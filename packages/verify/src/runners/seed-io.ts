@@ -1,6 +1,7 @@
 import { UserError, configFromParams } from '@gru-onnx/model';
 import type { SeedParams } from '@gru-onnx/model';
 import type { Job } from '../runner.ts';
+import { float32Data } from '../tensor.ts';
 
 /**
  * How the runners that compute from parameters (reference, tfjs) read a job meant for the ONNX graph: the one
@@ -45,10 +46,10 @@ export function seedInputs(runner: string, job: Job): SeedInputs {
   }
   return {
     params: job.params,
-    x: x.data,
+    x: float32Data(x, `${runner}: input '${xName}'`),
     batch,
     seq,
-    ...(h0 ? { h0: h0.data } : {}),
+    ...(h0 ? { h0: float32Data(h0, `${runner}: input h0`) } : {}),
     dims: { logits: [batch, O], hiddenStates: [batch, seq, H], hN: [batch, H] },
   };
 }
