@@ -150,6 +150,11 @@ describe('reports', () => {
       const series = await page.$$eval('svg.steps polyline.series', (els) => els.map((e) => ({ backend: e.getAttribute('data-backend'), points: Number(e.getAttribute('data-points')) })));
       expect(series).toContainEqual({ backend: 'ort-wasm', points: 64 });
       expect(series).toHaveLength(4);
+      // Lines that lie on top of each other are still told apart: each has its own dash pattern; atol is drawn.
+      const dashes = await page.$$eval('svg.steps polyline.series', (els) => els.map((e) => e.getAttribute('stroke-dasharray')));
+      expect(new Set(dashes).size).toBe(4);
+      const atols = await page.$$eval('svg.steps line.tolerance', (els) => els.map((e) => Number(e.getAttribute('data-atol'))));
+      expect(atols.sort()).toEqual([...new Set(report.backends.filter((b) => b.cases.some((c) => c.steps)).map((b) => b.tolerance.atol))].sort());
       expect(requests.filter((u) => !u.startsWith('about:') && !u.startsWith('data:'))).toEqual([]);
       await page.close();
     });
