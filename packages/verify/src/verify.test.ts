@@ -93,10 +93,20 @@ describe('verifyModel', () => {
     expect(stuck.closed).toBe(1);
   });
 
+  it('runs the browser backends beside the others: a stuck browser run does not hold up ort-cpu, and the report keeps the requested order', async () => {
+    const stuck = fakeRunner('browser-webgpu', { hang: true });
+    const order: string[] = [];
+    const r = await verifyModel(base({ runners: [stuck, fakeRunner('ort-cpu')], timeoutMs: 1000, onBackend: (b) => order.push(b.name) }));
+    // Run one after another, ort-cpu would finish after the browser backend's timeout.
+    expect(order).toEqual(['ort-cpu', 'browser-webgpu']);
+    expect(r.backends.map((b) => `${b.name} ${b.status}`)).toEqual(['browser-webgpu error', 'ort-cpu pass']);
+  });
+
   it('stops on the caller\'s signal (SIGINT): the current run is abandoned, later backends are not started, every runner is closed', async () => {
     const ac = new AbortController();
     const stuck = fakeRunner('browser-wasm', { hang: true });
-    const later = fakeRunner('ort-cpu');
+    // The same lane as the stuck one (Chromium's), so it is still waiting its turn when the signal comes.
+    const later = fakeRunner('browser-webgpu');
     setTimeout(() => ac.abort(), 100);
     const t0 = Date.now();
     const r = await verifyModel(base({ runners: [stuck, later], signal: ac.signal, timeoutMs: 60_000 }));

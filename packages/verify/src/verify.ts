@@ -167,25 +167,9 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
   /** Why the baseline has no outputs for a case (it failed there, or could not run at all). */
   const noExpected = new Map<string, string>();
 
-  for (const spec of requested) {
-    const name = typeof spec === 'string' ? spec : spec.name;
+  const runBackend = async (spec: Runner | BackendName, b: BackendReport): Promise<void> => {
+    const name = b.name;
     const bt0 = now();
-    const b: BackendReport = {
-      name,
-      status: 'pass',
-      // Placed here so the JSON reads name, status, reason; JSON.stringify leaves it out while undefined.
-      reason: undefined,
-      enable: undefined,
-      versions: {},
-      settings: {},
-      tolerance: table[name],
-      placements: [],
-      fallbackNodes: [],
-      maxAbs: 0,
-      cases: [],
-      timing: { probeMs: 0, totalMs: 0 },
-    };
-    backends.push(b);
     let runner: Runner | undefined;
     try {
       if (options.signal?.aborted) throw new Error('interrupted');
@@ -193,7 +177,7 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
         b.status = 'unavailable';
         b.reason = `${name} computes from the original weights, and none were given (a bundle holds only the graph)`;
         b.enable = 'pass --weights with the checkpoint the model was exported from';
-        continue;
+        return;
       }
       if (typeof spec === 'string') {
         runner = options.createRunner
@@ -210,7 +194,7 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
         b.status = 'unavailable';
         b.reason = probe.reason;
         b.enable = probe.enable;
-        continue;
+        return;
       }
       b.versions = { ...probe.versions };
       b.settings = { ...probe.settings };
@@ -236,7 +220,42 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
       }
       options.onBackend?.(b);
     }
+  };
+
+  // Backends of one lane run one after another, the lanes at once: Chromium's backends (one software-GPU
+  // browser at a time) beside the in-process and onnxruntime-child ones, so two cores overlap the two.
+  const lanes = new Map<string, [Runner | BackendName, BackendReport][]>();
+  for (const spec of requested) {
+    const name = typeof spec === 'string' ? spec : spec.name;
+    const b: BackendReport = {
+      name,
+      status: 'pass',
+      // Placed here so the JSON reads name, status, reason; JSON.stringify leaves it out while undefined.
+      reason: undefined,
+      enable: undefined,
+      versions: {},
+      settings: {},
+      tolerance: table[name],
+      placements: [],
+      fallbackNodes: [],
+      maxAbs: 0,
+      cases: [],
+      timing: { probeMs: 0, totalMs: 0 },
+    };
+    backends.push(b);
+    // The baseline's outputs are the others' expected values: it runs alone, before the lanes start.
+    const lane = name === baseline ? 'baseline' : name.startsWith('browser-') ? 'browser' : 'main';
+    lanes.set(lane, [...(lanes.get(lane) ?? []), [spec, b]]);
   }
+  for (const [spec, b] of lanes.get('baseline') ?? []) await runBackend(spec, b);
+  lanes.delete('baseline');
+  // Settled, not all: a UserError in one lane is thrown only once the other lane has closed its runners.
+  const settled = await Promise.allSettled(
+    [...lanes.values()].map(async (lane) => {
+      for (const [spec, b] of lane) await runBackend(spec, b);
+    }),
+  );
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
 
   const require = options.require ?? [];
   const counts: Record<BackendStatus, number> = { pass: 0, fail: 0, partial: 0, unavailable: 0, error: 0, baseline: 0 };

@@ -174,6 +174,7 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
   const baselineOutputs = new Map<Feeds, Record<string, Tensor>>();
 
   let progress: Progress | undefined;
+  let casesDone = 0;
   const report = await verifyModel({
     model,
     ...(params ? { params } : {}),
@@ -195,13 +196,13 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
     require,
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     signal,
+    // Backends run in two lanes at once, so one bar counts the cases of all of them.
     onCase: (e) => {
-      progress ??= createProgress(io, e.backend.padEnd(14), e.total);
-      progress.update(e.index, e.caseId);
+      progress ??= createProgress(io, 'verify', e.total * backends.length);
+      progress.update(++casesDone, `${e.backend} ${e.caseId}`);
     },
     onBackend: (b) => {
-      progress?.stop();
-      progress = undefined;
+      progress?.clearLine();
       const cases = b.cases.length > 0 ? `, max abs ${fmtErr(b.maxAbs)} over ${b.cases.length} cases` : '';
       // The table below repeats every reason; only with --json (no table) is it printed here.
       log(io, `${b.name}: ${b.status}${cases}${b.reason && opts.json ? ` (${b.reason})` : ''}`);

@@ -102,6 +102,17 @@ describe.skipIf(!haveChromium)('in Chromium', () => {
       expect(out.settings).toMatchObject({ numThreads: 1, simd: true, crossOriginIsolated: true, wasm: expect.stringMatching(/^ort-wasm-simd-threaded.*\.wasm$/) });
       expect(processesWith(base)).toBeGreaterThan(0);
 
+      // The page keeps one session per model: another model, then the first at another shape, each answer its own.
+      const params2 = randomParams(config, 12);
+      const x2 = x.subarray(0, 1 * 4 * config.inputSize);
+      for (const [p, b, t, xs] of [[params2, B, T, x], [params, 1, 4, x2]] as const) {
+        const again = await r.run({ ...job, model: p === params ? job.model : seedGruModel(p), params: p, feeds: { x: { dims: [b, t, config.inputSize], data: xs } } });
+        const want = referenceForward(p, xs, b, t);
+        expect(agrees(again.outputs.logits!.data, want.logits)).toBe(true);
+        expect(agrees(again.outputs.hidden_states!.data, want.hiddenStates)).toBe(true);
+        expect(again.placements.find((q) => q.opType === 'GRU')).toMatchObject({ ep: 'CPUExecutionProvider' });
+      }
+
       process.env.GRU_ONNX_TEST_FAULT = 'browser-wasm:hang';
       const hung = createBrowserWasmRunner({ timeoutMs: 4000 });
       const t0 = Date.now();

@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import type { BackendName, Job, NamedTensor, Probe, RunResult, Runner } from '../runner.ts';
+import { createHash } from 'node:crypto';
+import type { BackendName, Job, NamedTensor, Placement, Probe, RunResult, Runner } from '../runner.ts';
 import type { ChromiumProcess } from '../browser/chromium.ts';
 import { NO_GPU_FLAGS, WEBGPU_FLAGS, WEBGPU_HARDWARE_FLAGS, chromiumMissing, chromiumPath, launchChromium } from '../browser/chromium.ts';
 import type { PageServer } from '../browser/server.ts';
@@ -27,6 +28,8 @@ interface PageOutput {
 interface PageResult {
   outputs: PageOutput[];
   settings: Record<string, string | number | boolean>;
+  /** The page created a session for this job's model (and logged its placements); false when it reused one. */
+  created: boolean;
 }
 
 interface Session {
@@ -39,6 +42,8 @@ interface Session {
   /** WebGPU backends: the adapter the page gets (null: none), and whether Chromium was told to use SwiftShader. */
   adapter?: AdapterInfo | null;
   forcedSoftware?: boolean;
+  /** The model the page holds a session for, and the placements logged when it was created. */
+  model?: { key: string; placements: Placement[]; logged: boolean };
 }
 
 /** The bundle a web app imports for each: `onnxruntime-web/wasm`, `onnxruntime-web/webgpu` (native EP), `onnxruntime-web` (JSEP). */
@@ -64,6 +69,17 @@ const ENABLE_CHROMIUM = 'install Chromium (Debian: apt-get install chromium) or 
 
 interface Playwright {
   chromium: { connectOverCDP(endpoint: string, options?: { timeout?: number; artifactsDir?: string }): Promise<Browser> };
+}
+
+/** A model's identity for the page's session cache: its bytes' SHA-256, computed once per buffer. */
+const modelKeys = new WeakMap<Uint8Array, string>();
+function keyOf(model: Uint8Array): string {
+  let key = modelKeys.get(model);
+  if (key === undefined) {
+    key = createHash('sha256').update(model).digest('hex');
+    modelKeys.set(model, key);
+  }
+  return key;
 }
 
 export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: RunnerOptions = {}): Runner {
@@ -162,7 +178,9 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
     const fault = faultFor(name);
     const work = (async (): Promise<RunResult> => {
       const s = await session!;
-      const paths = [s.server.put(job.model, 'model.onnx')];
+      const modelKey = keyOf(job.model);
+      // The page keeps one session per model across shapes; the model travels only when it changes.
+      const paths = s.model?.key === modelKey ? [] : [s.server.put(job.model, 'model.onnx')];
       const feeds = Object.entries(job.feeds).map(([n, t]) => {
         const dtype = dtypeOf(t);
         // Strings travel as JSON, numbers as their little-endian bytes.
@@ -173,7 +191,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
       });
       const from = s.console.length;
       try {
-        const args = { bundle: BUNDLE[ep], ep: EP_NAME[ep], threads, modelPath: paths[0], feeds, outputNames: job.outputNames, fault: fault === 'hang' ? 'hang' : undefined };
+        const args = { bundle: BUNDLE[ep], ep: EP_NAME[ep], threads, modelKey, modelPath: s.model?.key === modelKey ? null : paths[0], feeds, outputNames: job.outputNames, fault: fault === 'hang' ? 'hang' : undefined };
         const evaluation = s.page.evaluate(`window.gruOnnxRun(${JSON.stringify(args)})`);
         // A crash is simulated by killing the browser mid-run, as an OOM kill or a GPU process crash would.
         if (fault === 'crash') setTimeout(() => s.chromium.kill(), 50);
@@ -185,11 +203,14 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
           const bytes = Buffer.from(o.base64, 'base64');
           outputs[o.name] = dtype === 'string' ? { dims: o.dims, dtype, data: JSON.parse(bytes.toString('utf8')) as string[] } : fromLittleEndianBytes(dtype, o.dims, bytes);
         }
-        const log = parsePlacementLog(s.console.slice(from));
-        const placements = log ? annotateSubgraphs(expandAllNodes(log, job.model), job.model) : [];
+        if (result.created || s.model?.key !== modelKey) {
+          // Placements are decided when the session is created, so its log holds them for every later run.
+          const log = parsePlacementLog(s.console.slice(from));
+          s.model = { key: modelKey, placements: log ? annotateSubgraphs(expandAllNodes(log, job.model), job.model) : [], logged: log !== undefined };
+        }
         return {
           outputs,
-          placements,
+          placements: s.model.placements,
           settings: {
             executionProvider: ep,
             bundle: BUNDLE[ep],
@@ -198,7 +219,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
             simd: true,
             wasm: s.server.fetched().filter((f) => f.endsWith('.wasm')).join(', '),
             chromium: s.chromiumVersion,
-            placementSource: log ? 'onnxruntime verbose log (page console)' : 'none',
+            placementSource: s.model.logged ? 'onnxruntime verbose log (page console), once per session' : 'none',
           },
         };
       } finally {
