@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-import { main } from './index.ts';
+// Not from index.ts: it re-exports the parsers, which load the verify package; `--help` must stay light.
 import { EXIT } from './exit-codes.ts';
+import { processIo } from './io.ts';
+import { runCli } from './program.ts';
 
 /** Commands that watch the abort signal and stop cleanly (browsers closed, no partial files, exit 130). */
 const STOPS_CLEANLY = new Set(['demo', 'verify', 'train']);
@@ -16,7 +18,7 @@ process.on('SIGINT', () => {
   controller.abort();
 });
 
-const code = await main(argv, { signal: controller.signal });
+const code = await runCli(argv, { io: processIo(), signal: controller.signal, exitCode: 0 });
 // Exit explicitly: a backend's worker threads (tfjs-wasm, onnxruntime-web) may keep the event loop alive
 // after every result is written. stdout/stderr are synchronous for files and pipes on Linux, so nothing is lost.
 process.exit(code);

@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
+import { SUMMARY } from './summary.ts';
 import { UserError } from '@gru-onnx/model';
 import type { Context } from '../context.ts';
 import { log } from '../io.ts';
@@ -34,7 +35,7 @@ export function listBenchmarks(dir = BENCH_DIR): string[] {
 
 export function benchCommand(ctx: Context): Command {
   return new Command('bench')
-    .description("run the benchmarks in tools/bench (training, inference) and print ratios against their baselines")
+    .description(SUMMARY.bench)
     .addOption(new Option('--only <names>', 'comma-separated benchmarks to run (default: all in tools/bench)').argParser((v) => v.split(',').map((s) => s.trim())))
     .option('--verbose', 'stack traces on errors')
     .addHelpText(

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { SUMMARY } from './summary.ts';
 import { makeDirectory, SEED_CONFIG, SEED_TRAIN, saveCheckpoint, UserError } from '@gru-onnx/model';
 import { DEFAULT_OPSET, saveModel } from '@gru-onnx/onnx';
 import type { Context } from '../context.ts';
@@ -24,7 +25,7 @@ interface DemoOpts {
 
 export function demoCommand(ctx: Context): Command {
   return new Command('demo')
-    .description("the main job on the seed's defaults: train, save the checkpoint, export, verify on every available backend, write the report and a bundle")
+    .description(SUMMARY.demo)
     .option('--out <dir>', 'directory for checkpoint, model, report and bundle', DEFAULT_DEMO_DIR)
     .option('--verbose', 'stack traces on errors')
     .addHelpText(

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { BACKENDS, probeAll, runtimeVersionNote, type ProbeReport } from '@gru-onnx/verify';
+import { SUMMARY } from './summary.ts';
 import type { Context } from '../context.ts';
 import { log, printJson, println } from '../io.ts';
 
@@ -10,7 +11,7 @@ interface DoctorOpts {
 
 export function doctorCommand(ctx: Context): Command {
   return new Command('doctor')
-    .description('each backend: available or why not, versions, thread settings, and the exact steps to enable it')
+    .description(SUMMARY.doctor)
     .option('--json', 'print the probes as JSON on stdout')
     .option('--verbose', 'stack traces on errors')
     .addHelpText(

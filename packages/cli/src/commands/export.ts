@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import { SUMMARY } from './summary.ts';
 import { configFromParams, loadSourceModel, PYTORCH_HEADS, pytorchForward, sha256Hex, SOURCE_KINDS, sourceSizes, type PytorchHead, type SourceModel } from '@gru-onnx/model';
 import type { Io } from '../io.ts';
 import { DEFAULT_OPSET, EXPORT_FORMS, EXPORT_TARGETS, MAX_OPSET, MIN_OPSET, exportSourceModel, saveModel, summarizeModel, type ExportForm, type ExportTarget, type ModelSummary, type ValueSummary } from '@gru-onnx/onnx';
@@ -53,7 +54,7 @@ export function announceForward(io: Io, source: SourceModel): void {
 
 export function exportCommand(ctx: Context): Command {
   return new Command('export')
-    .description('write an ONNX model from a checkpoint (seed, PyTorch nn.GRU or tfjs-layers)')
+    .description(SUMMARY.export)
     .requiredOption('--weights <file>', 'checkpoint (.safetensors), or tfjs-layers model.json or its directory')
     .requiredOption('--out <file.onnx>', 'ONNX model to write')
     .addOption(

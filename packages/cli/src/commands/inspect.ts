@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import { Command } from 'commander';
+import { SUMMARY } from './summary.ts';
 import { checkModel, readModelFile, summarizeModel, type CheckIssue, type ModelSummary, type ValueSummary } from '@gru-onnx/onnx';
 import type { Context } from '../context.ts';
 import { requirePath } from '../files.ts';
@@ -11,7 +12,7 @@ interface InspectOpts {
 
 export function inspectCommand(ctx: Context): Command {
   return new Command('inspect')
-    .description('what is inside an ONNX model: opsets, inputs and outputs with dimensions, op counts, parameters, metadata')
+    .description(SUMMARY.inspect)
     .argument('<file.onnx>', 'the model to read')
     .option('--json', 'print the summary as JSON on stdout (packages/onnx/src/summary.schema.json)')
     .option('--verbose', 'stack traces on errors')

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { SUMMARY } from './summary.ts';
 import { SEED_CONFIG, SEED_TRAIN, saveCheckpoint, trainSeedModel, TFJS_BACKENDS, type ModelConfig, type TfjsBackendChoice, type TrainConfig, type TrainResult } from '@gru-onnx/model';
 import type { Context } from '../context.ts';
 import { InterruptedError } from '../exit-codes.ts';
@@ -44,7 +45,7 @@ export function addTrainOptions(cmd: Command): Command {
 
 export function trainCommand(ctx: Context): Command {
   const cmd = new Command('train')
-    .description("train the seed's GRU classifier on TensorFlow.js and save a safetensors checkpoint")
+    .description(SUMMARY.train)
     .requiredOption('--out <file>', 'checkpoint to write (safetensors, PyTorch state_dict names)');
   addTrainOptions(cmd)
     .option('--json', 'print a JSON summary on stdout (the seed lines go to stderr)')

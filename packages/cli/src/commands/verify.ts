@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { SUMMARY } from './summary.ts';
 import { detectSourceKind, isPytorchHead, LIMITS, readFileWithin, sha256Hex, sourceForward, sourceSizes, UserError, type PytorchHead, type SeedParams, type SeedSource, type SourceModel } from '@gru-onnx/model';
 import { checkModel, decodeModel, summarizeModel } from '@gru-onnx/onnx';
 import {
@@ -78,7 +79,7 @@ export const DEFAULT_SIGNATURE_CASES = 3;
 
 export function verifyCommand(ctx: Context): Command {
   return new Command('verify')
-    .description("run an ONNX model on each backend and compare with the original model's answers")
+    .description(SUMMARY.verify)
     .option('--model <file.onnx>', 'ONNX model to check (default with --bundle: the bundle\'s model.onnx)')
     .option('--weights <file>', 'the original weights: the expected outputs come from the float64 reference of them (also with --bundle)')
     .option('--bundle <dir>', "an ONNX backend-test bundle (model.onnx + test_data_set_N/; with --model, model.onnx may be absent, as in a PyTorch capture): its inputs, and its stored outputs as expected values unless --weights is given")

@@ -9,7 +9,7 @@ import { seedInputs, seedOutputFor } from './seed-io.ts';
 
 /** tfjs is @gru-onnx/model's dependency, not this package's: resolve it from there. */
 function resolveFromModel(specifier: string): string {
-  return createRequire(createRequire(import.meta.url).resolve('@gru-onnx/model')).resolve(specifier);
+  return createRequire(createRequire(import.meta.url).resolve('@gru-onnx/model/package.json')).resolve(specifier);
 }
 
 function backendOf(options: RunnerOptions): TfjsBackendChoice {
