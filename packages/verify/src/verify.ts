@@ -14,6 +14,7 @@ import { createRunner as createRegisteredRunner } from './registry.ts';
 import type { RunnerOptions } from './registry.ts';
 import { BACKENDS } from './runner.ts';
 import type { BackendName, Feeds, NamedTensor, Runner } from './runner.ts';
+import { createBrowserHost } from './runners/browser.ts';
 import { DEFAULT_TIMEOUT_MS } from './runners/common.ts';
 import { TimeoutError, withTimeout } from './timeout.ts';
 import { dtypeOf, float32Data } from './tensor.ts';
@@ -60,8 +61,11 @@ export interface VerifyOptions {
   cases?: VerifyCase[];
   /** Runner objects, or names resolved through `createRunner`. Default: every backend. */
   runners?: (Runner | BackendName)[];
-  /** Default: the registry's createRunner with `runnerOptions` and `timeoutMs`. */
-  createRunner?: (name: BackendName) => Runner | Promise<Runner>;
+  /**
+   * Default: the registry's createRunner with `runnerOptions` and `timeoutMs`. `shared` carries what verifyModel
+   * shares between the runners it makes (the browser lane's Chromium): pass it on to the registry's createRunner.
+   */
+  createRunner?: (name: BackendName, shared: RunnerOptions) => Runner | Promise<Runner>;
   /** Threads, TF32, Chromium path… for runners created by name. */
   runnerOptions?: RunnerOptions;
   shapes?: readonly Shape[];
@@ -166,6 +170,8 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
   const backends: BackendReport[] = [];
   /** Why the baseline has no outputs for a case (it failed there, or could not run at all). */
   const noExpected = new Map<string, string>();
+  // The browser backends run one after another in their lane, so one Chromium serves them all.
+  const browserHost = createBrowserHost();
 
   const runBackend = async (spec: Runner | BackendName, b: BackendReport): Promise<void> => {
     const name = b.name;
@@ -181,8 +187,8 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
       }
       if (typeof spec === 'string') {
         runner = options.createRunner
-          ? await options.createRunner(spec)
-          : createRegisteredRunner(spec, { ...options.runnerOptions, timeoutMs });
+          ? await options.createRunner(spec, { browserHost })
+          : createRegisteredRunner(spec, { browserHost, ...options.runnerOptions, timeoutMs });
       } else {
         runner = spec;
       }
@@ -255,6 +261,7 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
       for (const [spec, b] of lane) await runBackend(spec, b);
     }),
   );
+  await browserHost.close();
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
 
   const require = options.require ?? [];

@@ -183,7 +183,10 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
     ...(signature ? { cases: signature.cases, inputSpecs: signature.specs, baseline: baseline!, carry: signature.carry } : {}),
     decisions: (opts.decision ?? []).map(parseDecision),
     runners: backends.map((b) => (b === 'reference' && imported ? createSourceReferenceRunner(imported) : b)),
-    createRunner: (name) => (name === baseline ? recording(createRunner(name, runnerOptions), baselineOutputs) : createRunner(name, runnerOptions)),
+    createRunner: (name, shared) => {
+      const runner = createRunner(name, { ...shared, ...runnerOptions });
+      return name === baseline ? recording(runner, baselineOutputs) : runner;
+    },
     ...(expected ? { expected } : {}),
     warnings,
     // Once the input is known to be good (exit 2 is one error line), and before anything is compared.

@@ -32,9 +32,17 @@ interface PageResult {
   created: boolean;
 }
 
+/** A launched Chromium with playwright connected over CDP. */
+interface OpenBrowser {
+  chromium: ChromiumProcess;
+  browser: Browser;
+}
+
 interface Session {
   chromium: ChromiumProcess;
   browser: Browser;
+  /** Set when the browser is a BrowserHost's: closing the session then closes only its page. */
+  host?: BrowserHost;
   page: Page;
   server: PageServer;
   console: string[];
@@ -69,6 +77,68 @@ const ENABLE_CHROMIUM = 'install Chromium (Debian: apt-get install chromium) or 
 
 interface Playwright {
   chromium: { connectOverCDP(endpoint: string, options?: { timeout?: number; artifactsDir?: string }): Promise<Browser> };
+}
+
+/** WebGPU's `auto` adapter: a hardware one if Chromium finds it, SwiftShader allowed; the shared browser's flags. */
+const AUTO_ADAPTER_FLAGS = [...WEBGPU_HARDWARE_FLAGS, '--enable-unsafe-swiftshader'];
+
+/** Launches Chromium with `flags` and connects playwright to it; on failure nothing is left running. */
+async function openBrowser(playwrightPath: string, executable: string, flags: string[], timeoutMs: number): Promise<OpenBrowser> {
+  // playwright-core is CommonJS: its API is the namespace under vitest's interop, `default` under plain Node.
+  const mod = (await import(pathToFileURL(playwrightPath).href)) as Partial<Playwright> & { default?: Playwright };
+  const connector = mod.chromium ?? mod.default?.chromium;
+  if (!connector) throw new Error(`playwright-core at ${playwrightPath} has no chromium export`);
+  const chromium = await launchChromium(executable, flags, Math.min(timeoutMs, 30_000));
+  try {
+    const browser = await connector.connectOverCDP(chromium.wsEndpoint, { timeout: Math.min(timeoutMs, 30_000), artifactsDir: chromium.artifactsDir });
+    return { chromium, browser };
+  } catch (err) {
+    chromium.kill();
+    throw err;
+  }
+}
+
+/**
+ * One Chromium shared by the browser runners given it (verifyModel's browser lane): started by the first runner
+ * that needs it, with the WebGPU flags (the wasm page ignores them), and kept when a runner closes, so the next
+ * backend skips a browser start. A runner whose run fails discards it (the page may be hung or the GPU process
+ * gone); the next one starts afresh. Its owner closes it.
+ */
+export interface BrowserHost {
+  /** `flags` undefined: any browser will do (the wasm page); one is launched with the WebGPU backend's first choice. */
+  acquire(playwrightPath: string, executable: string, flags: string[] | undefined, timeoutMs: number): Promise<OpenBrowser>;
+  discard(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createBrowserHost(): BrowserHost {
+  let open: { executable: string; flags: string[]; browser: Promise<OpenBrowser> } | undefined;
+  const discard = async (): Promise<void> => {
+    const o = open;
+    open = undefined;
+    const b = await o?.browser.catch(() => undefined);
+    if (!b) return;
+    b.chromium.kill();
+    // The process is gone already, so closing can only report the lost connection: nothing to act on.
+    await b.browser.close().catch(() => undefined);
+  };
+  return {
+    async acquire(playwrightPath, executable, flags, timeoutMs) {
+      if (open && (open.executable !== executable || (flags && flags.join(' ') !== open.flags.join(' ')))) await discard();
+      if (!open) {
+        const launchFlags = flags ?? AUTO_ADAPTER_FLAGS;
+        const browser = openBrowser(playwrightPath, executable, launchFlags, timeoutMs);
+        open = { executable, flags: launchFlags, browser };
+        // A failed start is not kept: the next acquire tries again.
+        browser.catch(() => {
+          if (open?.browser === browser) open = undefined;
+        });
+      }
+      return open.browser;
+    },
+    discard,
+    close: discard,
+  };
 }
 
 /** A model's identity for the page's session cache: its bytes' SHA-256, computed once per buffer. */
@@ -110,9 +180,10 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
     if (!webgpu) return launch(NO_GPU_FLAGS, false);
     if (adapterMode === 'software') return launch(WEBGPU_FLAGS, true);
     if (adapterMode === 'hardware') return launch(WEBGPU_HARDWARE_FLAGS, false);
-    const first = await launch([...WEBGPU_HARDWARE_FLAGS, '--enable-unsafe-swiftshader'], false);
+    const first = await launch(AUTO_ADAPTER_FLAGS, false);
     if (first.adapter) return first;
-    first.chromium.kill();
+    if (first.host) await first.host.discard();
+    else first.chromium.kill();
     await first.browser.close().catch(() => undefined);
     await first.server.close();
     return launch(WEBGPU_FLAGS, true);
@@ -121,16 +192,14 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
   const launch = async (flags: string[], forcedSoftware: boolean): Promise<Session> => {
     const pre = prerequisites();
     if ('reason' in pre) throw new Error(`${name}: ${pre.reason}`);
-    // playwright-core is CommonJS: its API is the namespace under vitest's interop, `default` under plain Node.
-    const mod = (await import(pathToFileURL(pre.playwright).href)) as Partial<Playwright> & { default?: Playwright };
-    const connector = mod.chromium ?? mod.default?.chromium;
-    if (!connector) throw new Error(`${name}: playwright-core at ${pre.playwright} has no chromium export`);
+    const host = options.browserHost;
     const server = await startPageServer(pre.ortDist);
-    let chromium: ChromiumProcess | undefined;
-    let browser: Browser | undefined;
+    let open: OpenBrowser | undefined;
     try {
-      chromium = await launchChromium(executable, flags, Math.min(timeoutMs, 30_000));
-      browser = await connector.connectOverCDP(chromium.wsEndpoint, { timeout: Math.min(timeoutMs, 30_000), artifactsDir: chromium.artifactsDir });
+      open = host
+        ? await host.acquire(pre.playwright, executable, webgpu ? flags : undefined, timeoutMs)
+        : await openBrowser(pre.playwright, executable, flags, timeoutMs);
+      const { chromium, browser } = open;
       const context = browser.contexts()[0] ?? (await browser.newContext());
       const page = await context.newPage();
       const lines: string[] = [];
@@ -140,19 +209,26 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
       await page.goto(`${server.origin}/`, { timeout: Math.min(timeoutMs, 30_000) });
       await page.waitForFunction('window.gruOnnxReady === true', undefined, { timeout: Math.min(timeoutMs, 30_000) });
       const adapter = webgpu ? ((await page.evaluate(ADAPTER_INFO)) as AdapterInfo | null) : undefined;
-      return { chromium, browser, page, server, console: lines, chromiumVersion: browser.version(), ...(webgpu ? { adapter, forcedSoftware } : {}) };
+      return { chromium, browser, ...(host ? { host } : {}), page, server, console: lines, chromiumVersion: browser.version(), ...(webgpu ? { adapter, forcedSoftware } : {}) };
     } catch (err) {
-      chromium?.kill();
-      // The browser is gone already, so closing can only report the lost connection.
-      await browser?.close().catch(() => undefined);
+      if (host) await host.discard();
+      else if (open) {
+        open.chromium.kill();
+        // The browser is gone already, so closing can only report the lost connection.
+        await open.browser.close().catch(() => undefined);
+      }
       await server.close();
       throw err;
     }
   };
 
   let closing: Promise<void> = Promise.resolve();
-  /** Kills the browser first (it may be hung), then lets go of the CDP connection and the server. */
-  const shutdown = (): Promise<void> => {
+  /**
+   * Kills the browser first (it may be hung), then lets go of the CDP connection and the server. A shared
+   * browser that is still sound (`broken` false: a normal close) keeps running for the next runner; only this
+   * runner's page closes.
+   */
+  const shutdown = (broken = true): Promise<void> => {
     const s = session;
     session = undefined;
     if (!s) return closing;
@@ -164,9 +240,15 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
         // It never started; start() released what it had.
         return;
       }
-      open.chromium.kill();
-      // The process is gone already, so closing can only report the lost connection: nothing to act on.
-      await open.browser.close().catch(() => undefined);
+      if (open.host && !broken) {
+        await open.page.close().catch(() => open.host!.discard());
+      } else if (open.host) {
+        await open.host.discard();
+      } else {
+        open.chromium.kill();
+        // The process is gone already, so closing can only report the lost connection: nothing to act on.
+        await open.browser.close().catch(() => undefined);
+      }
       await open.server.close();
     })();
     return closing;
@@ -285,7 +367,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
     },
     async close(): Promise<void> {
       await queue;
-      await shutdown();
+      await shutdown(false);
     },
   };
 }

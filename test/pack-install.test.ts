@@ -1,0 +1,80 @@
+/**
+ * README "Use it in your project", end to end: pack every package (`pnpm pack:all`), `npm i` the tarballs into
+ * an empty project in a fresh temporary directory, and use gru-onnx from there as a user would — the installed
+ * bin with relative paths, and the library by import — with nothing from this repository on the path.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumMissing, chromiumPath } from '../packages/verify/src/browser/chromium.ts';
+import { packAll } from '../tools/pack/pack-all.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gru-onnx-pack-'));
+const project = join(dir, 'project');
+const work = join(project, 'work');
+const bin = join(project, 'node_modules', '.bin', 'gru-onnx');
+
+/** Runs the installed bin in `work/` (a subdirectory, so relative paths must resolve from the caller). */
+function gruOnnx(...args: string[]) {
+  const r = spawnSync(bin, args, { cwd: work, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let tarballs: string[] = [];
+beforeAll(() => {
+  tarballs = packAll(join(dir, 'packs'));
+  mkdirSync(work, { recursive: true });
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }));
+  // The README's line. onnxruntime-node's install script would fetch CUDA libraries from NuGet (npm 10 runs it).
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], {
+    cwd: project,
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}, 300_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the packed tarballs in a fresh project', () => {
+  it('are one per package', () => {
+    expect(tarballs.map((t) => basename(t))).toEqual(['gru-onnx-cli-0.1.0.tgz', 'gru-onnx-model-0.1.0.tgz', 'gru-onnx-onnx-0.1.0.tgz', 'gru-onnx-verify-0.1.0.tgz']);
+  });
+
+  it('install a gru-onnx bin that runs on plain Node (no tsx in the project)', () => {
+    expect(existsSync(join(project, 'node_modules', 'tsx'))).toBe(false);
+    const r = gruOnnx('--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Usage: gru-onnx');
+    expect(r.stdout).toContain('verify [options]');
+  });
+
+  it('train, export and verify with paths relative to the caller', () => {
+    expect(gruOnnx('train', '--out', 'w.safetensors', '--samples', '40', '--epochs', '2').code).toBe(0);
+    expect(existsSync(join(work, 'w.safetensors'))).toBe(true);
+    expect(gruOnnx('export', '--weights', 'w.safetensors', '--out', 'm.onnx', '--hidden-states').code).toBe(0);
+    // browser-wasm too where Chromium is (CI installs it): the page and worker files must have been packed.
+    const backends = ['reference', 'ort-cpu', 'ort-wasm', ...(chromiumMissing(chromiumPath()) ? [] : ['browser-wasm'])];
+    const v = gruOnnx('verify', '--model', 'm.onnx', '--weights', 'w.safetensors', '--backends', backends.join(','), '--shapes', '1x3', '--report', 'rep');
+    expect(v.stderr).not.toMatch(/error/);
+    expect(v.code).toBe(0);
+    const report = JSON.parse(readFileSync(join(work, 'rep', 'report.json'), 'utf8')) as { backends: { name: string; status: string; versions: Record<string, string> }[] };
+    expect(report.backends.map((b) => `${b.name} ${b.status}`)).toEqual(backends.map((b) => `${b} pass`));
+    // The runtimes the project installed (verify's peers), as loaded, not this repository's.
+    const installed = (name: string) => (JSON.parse(readFileSync(join(project, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(report.backends[1]!.versions['onnxruntime-node']).toBe(installed('onnxruntime-node'));
+    expect(report.backends[2]!.versions['onnxruntime-web']).toBe(installed('onnxruntime-web'));
+  });
+
+  it('an error is one line on stderr, exit 2', () => {
+    const r = gruOnnx('inspect', 'missing.onnx');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("error: FILE.onnx: no such file 'missing.onnx'\n");
+    expect(r.stdout).toBe('');
+  });
+
+  it("the library imports from the project: import('@gru-onnx/verify')", () => {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', "const v = await import('@gru-onnx/verify'); const c = await import('@gru-onnx/cli'); console.log(typeof v.verifyModel, typeof c.main)"], { cwd: project, encoding: 'utf8' });
+    expect(out.trim()).toBe('function function');
+  });
+});
