@@ -1,0 +1,205 @@
+/**
+ * Time to verdict (issue 17, part 4): `gru-onnx verify` of the demo model (the seed configuration, trained as
+ * `demo` trains it, the default export with hidden_states) with the default sweep on every local backend, wall
+ * time from the command's start to its exit — beside the floor: a bare script that does the same work with no
+ * gru-onnx around it (one session per backend, the same inputs, the same runs, the float64 reference and tfjs
+ * forward, the browser work in one Chromium beside the Node work, as verify's two lanes do), and the ratio.
+ *
+ *   npx tsx tools/bench/verdict.ts [--runs N] [--bin PATH]
+ *
+ * --bin: the command to time (default: the sources through tsx, as `pnpm gru-onnx` runs them; give an installed
+ * node_modules/.bin/gru-onnx to time the built package). The machine is shared: the load average is printed
+ * before and after, and each figure is the median of --runs (default 3).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { referenceForward, saveCheckpoint, SEED_CONFIG, SEED_TRAIN, tfjsForward, trainSeedModel } from '@gru-onnx/model';
+import type { SeedParams } from '@gru-onnx/model';
+import { exportSeedModel } from '@gru-onnx/onnx';
+import { DEFAULT_SEED, DEFAULT_SHAPES, generateCases, readSignature } from '@gru-onnx/verify';
+import type { VerifyCase } from '@gru-onnx/verify';
+import { chromiumMissing, chromiumPath, launchChromium, WEBGPU_FLAGS } from '../../packages/verify/src/browser/chromium.ts';
+import { startPageServer } from '../../packages/verify/src/browser/server.ts';
+
+/** The little of playwright-core this script uses (it is the verify package's dependency, not the root's). */
+interface Page {
+  goto(url: string): Promise<unknown>;
+  evaluate(expression: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+interface Browser {
+  contexts(): { newPage(): Promise<Page> }[];
+  newContext(): Promise<{ newPage(): Promise<Page> }>;
+  close(): Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const require = createRequire(join(ROOT, 'packages', 'verify', 'package.json'));
+
+const now = (): number => performance.now();
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+/** The demo's model: the seed configuration trained with the seed's settings, exported as `demo` exports it. */
+async function demoModel(dir: string): Promise<{ model: Uint8Array; params: SeedParams; modelPath: string; weightsPath: string }> {
+  const { params } = await trainSeedModel({ config: SEED_CONFIG, train: SEED_TRAIN });
+  const model = exportSeedModel(params, { form: 'auto', hiddenStates: true });
+  const modelPath = join(dir, 'model.onnx');
+  const weightsPath = join(dir, 'checkpoint.safetensors');
+  writeFileSync(modelPath, model);
+  saveCheckpoint(weightsPath, { config: SEED_CONFIG, params, metadata: {} });
+  return { model, params, modelPath, weightsPath };
+}
+
+/** Feeds as onnxruntime-common tensors take them. */
+const feedsOf = (c: VerifyCase) => Object.entries(c.feeds).map(([name, t]) => ({ name, dims: t.dims, data: t.data }));
+
+interface Ort {
+  InferenceSession: { create(model: Uint8Array, options?: object): Promise<{ run(feeds: object): Promise<object>; release(): Promise<void> }> };
+  Tensor: new (type: string, data: Float32Array, dims: number[]) => object;
+  env: { wasm: { numThreads: number } };
+}
+
+/** One session, every case: what ort-cpu and ort-wasm do at the least. */
+async function ortRuns(ort: Ort, model: Uint8Array, cases: VerifyCase[], options: object): Promise<void> {
+  const session = await ort.InferenceSession.create(model, options);
+  for (const c of cases) {
+    const feeds = Object.fromEntries(feedsOf(c).map((f) => [f.name, new ort.Tensor('float32', f.data, f.dims)]));
+    await session.run(feeds);
+  }
+  await session.release();
+}
+
+/** The Node lane's work with no gru-onnx around it: reference, tfjs, onnxruntime-node CPU, onnxruntime-web wasm. */
+async function nodeFloor(model: Uint8Array, params: SeedParams, cases: VerifyCase[]): Promise<Record<string, number>> {
+  const t: Record<string, number> = {};
+  let t0 = now();
+  for (const c of cases) {
+    const [B, T] = c.feeds.x!.dims as [number, number];
+    referenceForward(params, c.feeds.x!.data, B, T);
+  }
+  t.reference = now() - t0;
+  t0 = now();
+  for (const c of cases) {
+    const [B, T] = c.feeds.x!.dims as [number, number];
+    await tfjsForward(params, c.feeds.x!.data, B, T, undefined, 'auto');
+  }
+  t.tfjs = now() - t0;
+  t0 = now();
+  const ortNode = (await import(pathToFileURL(require.resolve('onnxruntime-node')).href)) as Ort & { default?: Ort };
+  await ortRuns(ortNode.default ?? ortNode, model, cases, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  t['ort-cpu'] = now() - t0;
+  t0 = now();
+  const ortWeb = (await import(pathToFileURL(require.resolve('onnxruntime-web')).href)) as Ort & { default?: Ort };
+  const web = ortWeb.default ?? ortWeb;
+  web.env.wasm.numThreads = 1;
+  await ortRuns(web, model, cases, { executionProviders: ['wasm'] });
+  t['ort-wasm'] = now() - t0;
+  return t;
+}
+
+/** The browser lane's work: one Chromium, a page per EP, one session each, every case. */
+async function browserFloor(model: Uint8Array, cases: VerifyCase[]): Promise<Record<string, number>> {
+  const t: Record<string, number> = {};
+  let t0 = now();
+  const ortDist = dirname(require.resolve('onnxruntime-web'));
+  const server = await startPageServer(ortDist);
+  const chromium = await launchChromium(chromiumPath(), WEBGPU_FLAGS, 30_000);
+  const pw = (await import(pathToFileURL(require.resolve('playwright-core')).href)) as { chromium?: { connectOverCDP(ws: string, o: object): Promise<Browser> }; default?: { chromium: { connectOverCDP(ws: string, o: object): Promise<Browser> } } };
+  const browser = await (pw.chromium ?? pw.default!.chromium).connectOverCDP(chromium.wsEndpoint, { artifactsDir: chromium.artifactsDir });
+  try {
+    t['browser start'] = now() - t0;
+    const modelPath = server.put(model, 'model.onnx');
+    const inputs = cases.map((c) => feedsOf(c).map((f) => ({ name: f.name, dims: f.dims, path: server.put(new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength), `${f.name}.bin`) })));
+    for (const ep of ['wasm', 'webgpu'] as const) {
+      t0 = now();
+      const page = await (browser.contexts()[0] ?? (await browser.newContext())).newPage();
+      await page.goto(`${server.origin}/`);
+      const bundle = ep === 'webgpu' ? 'ort.webgpu.min.mjs' : 'ort.wasm.min.mjs';
+      // A string, not a function: tsx's transform would put helpers the page does not have into a function's source.
+      await page.evaluate(`(async () => {
+        const ort = await import('/ort/${bundle}');
+        ort.env.wasm.wasmPaths = '/ort/';
+        ort.env.wasm.numThreads = 1;
+        const get = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer());
+        const session = await ort.InferenceSession.create(await get(${JSON.stringify(modelPath)}), { executionProviders: [${JSON.stringify(ep)}] });
+        for (const feeds of ${JSON.stringify(inputs)}) {
+          const f = {};
+          for (const x of feeds) { const b = await get(x.path); f[x.name] = new ort.Tensor('float32', new Float32Array(b.buffer), x.dims); }
+          const out = await session.run(f);
+          for (const v of Object.values(out)) if (v.location !== 'cpu') await v.getData();
+        }
+        await session.release();
+      })()`);
+      await page.close();
+      t[`browser-${ep}`] = now() - t0;
+    }
+  } finally {
+    chromium.kill();
+    await browser.close().catch(() => undefined);
+    await server.close();
+  }
+  return t;
+}
+
+/** The floor: both lanes at once, as verify runs them. */
+async function floor(model: Uint8Array, params: SeedParams, cases: VerifyCase[]): Promise<{ wallMs: number; parts: Record<string, number> }> {
+  const t0 = now();
+  const [a, b] = await Promise.all([nodeFloor(model, params, cases), chromiumMissing(chromiumPath()) ? Promise.resolve({}) : browserFloor(model, cases)]);
+  return { wallMs: now() - t0, parts: { ...a, ...b } };
+}
+
+/** The command, start to exit; its report's per-backend totals. */
+function command(bin: string[], modelPath: string, weightsPath: string, reportDir: string): { wallMs: number; code: number | null; backends: Record<string, number> } {
+  const t0 = now();
+  const r = spawnSync(bin[0]!, [...bin.slice(1), 'verify', '--model', modelPath, '--weights', weightsPath, '--report', reportDir], { cwd: ROOT, encoding: 'utf8' });
+  const wallMs = now() - t0;
+  const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as { backends: { name: string; status: string; timing: { totalMs: number }; cases: unknown[] }[] };
+  const dropped = report.backends.filter((b) => b.status !== 'pass' && b.status !== 'unavailable');
+  if (r.status !== 0 || dropped.length > 0) throw new Error(`verify exited ${r.status}: ${dropped.map((b) => `${b.name} ${b.status}`).join(', ')}\n${r.stderr}`);
+  return { wallMs, code: r.status, backends: Object.fromEntries(report.backends.map((b) => [`${b.name} (${b.cases.length} cases)`, b.timing.totalMs])) };
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const runsAt = argv.indexOf('--runs');
+  const runs = runsAt >= 0 ? Number(argv[runsAt + 1]) : 3;
+  const binAt = argv.indexOf('--bin');
+  const bin = binAt >= 0 ? [argv[binAt + 1]!] : [process.execPath, '--import', 'tsx', join(ROOT, 'packages/cli/src/bin.ts')];
+  const dir = mkdtempSync(join(tmpdir(), 'gru-onnx-verdict-'));
+  try {
+    console.log(`load average before: ${load()}`);
+    const { model, params, modelPath, weightsPath } = await demoModel(dir);
+    const cases = generateCases(readSignature(model), { inputSize: SEED_CONFIG.inputSize, hiddenSize: SEED_CONFIG.hiddenSize }, { shapes: DEFAULT_SHAPES, seed: DEFAULT_SEED });
+    const walls: number[] = [];
+    const floors: number[] = [];
+    let lastCommand: Record<string, number> = {};
+    let lastFloor: Record<string, number> = {};
+    for (let i = 0; i < runs; i++) {
+      const c = command(bin, modelPath, weightsPath, join(dir, `report-${i}`));
+      walls.push(c.wallMs);
+      lastCommand = c.backends;
+      const f = await floor(model, params, cases);
+      floors.push(f.wallMs);
+      lastFloor = f.parts;
+      console.log(`run ${i + 1}: verify ${(c.wallMs / 1000).toFixed(2)} s, floor ${(f.wallMs / 1000).toFixed(2)} s (load ${load()})`);
+    }
+    const ms = (x: number) => `${(x / 1000).toFixed(2)} s`;
+    console.log(`\n${cases.length} cases on every local backend (demo model, default sweep); last run's parts:`);
+    console.log('  verify, per backend (report timing.totalMs; two lanes run at once):');
+    for (const [k, v] of Object.entries(lastCommand)) console.log(`    ${k.padEnd(34)} ${ms(v)}`);
+    console.log('  floor, per part (Node lane and browser lane at once):');
+    for (const [k, v] of Object.entries(lastFloor)) console.log(`    ${k.padEnd(34)} ${ms(v)}`);
+    const w = median(walls);
+    const f = median(floors);
+    console.log(`\n| | wall (median of ${runs}) |\n| --- | ---: |\n| gru-onnx verify, start to exit | ${ms(w)} |\n| floor (bare script, same sessions and runs) | ${ms(f)} |\n| ratio | ${(w / f).toFixed(2)}× |`);
+    console.log(`target: ≤ 15 s wall for the command; load average after: ${load()}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
