@@ -4,12 +4,12 @@
  * bin with relative paths, and the library by import — with nothing from this repository on the path.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, chromiumPath } from '../packages/verify/src/browser/chromium.ts';
-import { packAll } from '../tools/pack/pack-all.ts';
+import { installPacks, packAll } from '../tools/pack/pack-all.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gru-onnx-pack-'));
 const project = join(dir, 'project');
@@ -25,14 +25,8 @@ function gruOnnx(...args: string[]) {
 let tarballs: string[] = [];
 beforeAll(() => {
   tarballs = packAll(join(dir, 'packs'));
+  installPacks(tarballs, project);
   mkdirSync(work, { recursive: true });
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }));
-  // The README's line. onnxruntime-node's install script would fetch CUDA libraries from NuGet (npm 10 runs it).
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], {
-    cwd: project,
-    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
 }, 300_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

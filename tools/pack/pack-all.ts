@@ -5,7 +5,7 @@
  * pnpm packs, not npm: it turns the `workspace:*` ranges between the packages into their versions.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, PACKAGES } from './build.ts';
@@ -28,6 +28,22 @@ export function packAll(out = join(ROOT, 'packs')): string[] {
   const tarballs = readdirSync(out).filter((f) => f.endsWith('.tgz')).sort();
   if (tarballs.length !== PACKAGES.length) throw new Error(`expected ${PACKAGES.length} tarballs in ${out}, found: ${tarballs.join(', ') || 'none'}`);
   return tarballs.map((f) => join(out, f));
+}
+
+/**
+ * A fresh project in `project` with the tarballs installed, as the README's "Use it in your project" does it;
+ * returns the path of its gru-onnx bin. onnxruntime-node's install script would fetch CUDA libraries from NuGet
+ * (npm 10 runs install scripts; ONNXRUNTIME_NODE_INSTALL=skip is the script's own switch).
+ */
+export function installPacks(tarballs: string[], project: string): string {
+  mkdirSync(project, { recursive: true });
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs], {
+    cwd: project,
+    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return join(project, 'node_modules', '.bin', 'gru-onnx');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
