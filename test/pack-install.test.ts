@@ -4,13 +4,16 @@
  * bin with relative paths, and the library by import — with nothing from this repository on the path.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, chromiumPath } from '../packages/verify/src/browser/chromium.ts';
 import { installPacks, packAll } from '../tools/pack/pack-all.ts';
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'gru-onnx-pack-'));
 const project = join(dir, 'project');
 const work = join(project, 'work');
@@ -65,6 +68,26 @@ describe('the packed tarballs in a fresh project', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toBe("error: FILE.onnx: no such file 'missing.onnx'\n");
     expect(r.stdout).toBe('');
+  });
+
+  it("the README's library example type-checks against the installed declarations and runs on plain Node", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const example = /## As a library[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)![1]!;
+    writeFileSync(join(project, 'example.ts'), example);
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')] },
+        files: ['example.ts'],
+      }),
+    );
+    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { encoding: 'utf8' });
+    expect(tsc.stdout + tsc.stderr).toBe('');
+    writeFileSync(join(project, 'example.mjs'), ts.transpileModule(example, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
+    const run = spawnSync(process.execPath, ['example.mjs'], { cwd: project, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^ort-wasm +pass/m);
   });
 
   it("the library imports from the project: import('@gru-onnx/verify')", () => {

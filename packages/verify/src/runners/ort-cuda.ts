@@ -13,8 +13,9 @@ export const CUDA_EP = 'CUDAExecutionProvider';
 export const CUDA_PROVIDER_LIBS = ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'] as const;
 
 export const CUDA_ENABLE =
-  "with internet: allow onnxruntime-node's install script (pnpm-workspace.yaml allowBuilds: onnxruntime-node: true, " +
-  'then pnpm install) so it downloads the CUDA 12 provider libraries, and install a CUDA 12 runtime with cuDNN 9; ' +
+  "with internet: let onnxruntime-node's install script download the CUDA 12 provider libraries (your project: " +
+  'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node; this repository: pnpm-workspace.yaml allowBuilds: ' +
+  'onnxruntime-node: true, then pnpm install), and install a CUDA 12 runtime with cuDNN 9; ' +
   'offline: copy libonnxruntime_providers_shared.so and libonnxruntime_providers_cuda.so built for ONNX Runtime 1.29.0 ' +
   "next to onnxruntime-node's libonnxruntime.so.1 and put their CUDA libraries (cuBLAS, cuDNN, cudart, cuRAND) on " +
   'LD_LIBRARY_PATH (tools/cuda/)';
