@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, chromiumPath } from '../packages/verify/src/browser/chromium.ts';
@@ -44,6 +44,17 @@ describe('the packed tarballs in a fresh project', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Usage: gru-onnx');
     expect(r.stdout).toContain('verify [options]');
+  });
+
+  it('--help loads no other package: tfjs, onnxruntime, playwright and the model/onnx/verify code wait for a command', () => {
+    // A resolve hook that names every module the bin loads, on stderr.
+    const hook = `import { register } from 'node:module';\nregister('data:text/javascript,' + encodeURIComponent('export async function resolve(s, c, n) { const r = await n(s, c); process.stderr.write(r.url + "\\\\n"); return r; }'));\n`;
+    writeFileSync(join(dir, 'trace.mjs'), hook);
+    const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'trace.mjs')).href, bin, '--help'], { cwd: work, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const loaded = r.stderr.split('\n').filter(Boolean);
+    expect(loaded.some((u) => u.includes('commander'))).toBe(true);
+    expect(loaded.filter((u) => /tensorflow|onnxruntime|playwright|protobufjs|@gru-onnx\/(onnx|verify)\//.test(u))).toEqual([]);
   });
 
   it('train, export and verify with paths relative to the caller', () => {
