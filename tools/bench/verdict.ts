@@ -3,7 +3,8 @@
  * `demo` trains it, the default export with hidden_states) with the default sweep on every local backend, wall
  * time from the command's start to its exit — beside the floor: a bare script that does the same work with no
  * gru-onnx around it (one session per backend, the same inputs, the same runs, the float64 reference and tfjs
- * forward, the browser work in one Chromium beside the Node work, as verify's two lanes do), and the ratio.
+ * forward, the browser work in one Chromium beside the Node work, as verify's two lanes do, in a fresh process),
+ * and the ratio.
  *
  *   npx tsx tools/bench/verdict.ts [--runs N] [--bin PATH]
  *
@@ -17,7 +18,7 @@ import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { referenceForward, saveCheckpoint, SEED_CONFIG, SEED_TRAIN, tfjsForward, trainSeedModel } from '@gru-onnx/model';
+import { loadCheckpoint, referenceForward, saveCheckpoint, SEED_CONFIG, SEED_TRAIN, tfjsForward, trainSeedModel } from '@gru-onnx/model';
 import type { SeedParams } from '@gru-onnx/model';
 import { exportSeedModel } from '@gru-onnx/onnx';
 import { DEFAULT_SEED, DEFAULT_SHAPES, generateCases, readSignature } from '@gru-onnx/verify';
@@ -45,14 +46,14 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 /** The demo's model: the seed configuration trained with the seed's settings, exported as `demo` exports it. */
-async function demoModel(dir: string): Promise<{ model: Uint8Array; params: SeedParams; modelPath: string; weightsPath: string }> {
+async function demoModel(dir: string): Promise<{ modelPath: string; weightsPath: string }> {
   const { params } = await trainSeedModel({ config: SEED_CONFIG, train: SEED_TRAIN });
   const model = exportSeedModel(params, { form: 'auto', hiddenStates: true });
   const modelPath = join(dir, 'model.onnx');
   const weightsPath = join(dir, 'checkpoint.safetensors');
   writeFileSync(modelPath, model);
   saveCheckpoint(weightsPath, { config: SEED_CONFIG, params, metadata: {} });
-  return { model, params, modelPath, weightsPath };
+  return { modelPath, weightsPath };
 }
 
 /** Feeds as onnxruntime-common tensors take them. */
@@ -146,11 +147,22 @@ async function browserFloor(model: Uint8Array, cases: VerifyCase[]): Promise<Rec
   return t;
 }
 
-/** The floor: both lanes at once, as verify runs them. */
-async function floor(model: Uint8Array, params: SeedParams, cases: VerifyCase[]): Promise<{ wallMs: number; parts: Record<string, number> }> {
-  const t0 = now();
+/**
+ * The floor: both lanes at once, as verify runs them, in a fresh process (like the command, it loads onnxruntime,
+ * tfjs and their wasm anew). Its wall time runs from the process's start to the end of the work.
+ */
+function floor(modelPath: string, weightsPath: string): { wallMs: number; parts: Record<string, number> } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--floor', modelPath, weightsPath], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`floor script exited ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { wallMs: number; parts: Record<string, number> };
+}
+
+async function floorProcess(modelPath: string, weightsPath: string): Promise<void> {
+  const model = new Uint8Array(readFileSync(modelPath));
+  const { params } = loadCheckpoint(weightsPath);
+  const cases = generateCases(readSignature(model), { inputSize: SEED_CONFIG.inputSize, hiddenSize: SEED_CONFIG.hiddenSize }, { shapes: DEFAULT_SHAPES, seed: DEFAULT_SEED });
   const [a, b] = await Promise.all([nodeFloor(model, params, cases), chromiumMissing(chromiumPath()) ? Promise.resolve({}) : browserFloor(model, cases)]);
-  return { wallMs: now() - t0, parts: { ...a, ...b } };
+  console.log(JSON.stringify({ wallMs: now(), parts: { ...a, ...b } }));
 }
 
 /** The command, start to exit; its report's per-backend totals. */
@@ -172,8 +184,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const dir = mkdtempSync(join(tmpdir(), 'gru-onnx-verdict-'));
   try {
     console.log(`load average before: ${load()}`);
-    const { model, params, modelPath, weightsPath } = await demoModel(dir);
-    const cases = generateCases(readSignature(model), { inputSize: SEED_CONFIG.inputSize, hiddenSize: SEED_CONFIG.hiddenSize }, { shapes: DEFAULT_SHAPES, seed: DEFAULT_SEED });
+    const { modelPath, weightsPath } = await demoModel(dir);
     const walls: number[] = [];
     const floors: number[] = [];
     let lastCommand: Record<string, number> = {};
@@ -182,13 +193,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       const c = command(bin, modelPath, weightsPath, join(dir, `report-${i}`));
       walls.push(c.wallMs);
       lastCommand = c.backends;
-      const f = await floor(model, params, cases);
+      const f = floor(modelPath, weightsPath);
       floors.push(f.wallMs);
       lastFloor = f.parts;
       console.log(`run ${i + 1}: verify ${(c.wallMs / 1000).toFixed(2)} s, floor ${(f.wallMs / 1000).toFixed(2)} s (load ${load()})`);
     }
     const ms = (x: number) => `${(x / 1000).toFixed(2)} s`;
-    console.log(`\n${cases.length} cases on every local backend (demo model, default sweep); last run's parts:`);
+    console.log(`\n${DEFAULT_SHAPES.length + 2} cases on every local backend (demo model, default sweep); last run's parts:`);
     console.log('  verify, per backend (report timing.totalMs; two lanes run at once):');
     for (const [k, v] of Object.entries(lastCommand)) console.log(`    ${k.padEnd(34)} ${ms(v)}`);
     console.log('  floor, per part (Node lane and browser lane at once):');
@@ -202,4 +213,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const at = process.argv.indexOf('--floor');
+  if (at >= 0) await floorProcess(process.argv[at + 1]!, process.argv[at + 2]!);
+  else await main();
+}
