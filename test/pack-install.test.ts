@@ -79,6 +79,8 @@ describe('the packed tarballs in a fresh project', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toBe("error: FILE.onnx: no such file 'missing.onnx'\n");
     expect(r.stdout).toBe('');
+    // bench needs this repository's tools/bench, which the packages do not carry.
+    expect(gruOnnx('bench')).toMatchObject({ code: 2, stderr: 'error: bench runs the benchmarks of a gru-onnx checkout (tools/bench); an installed package has none\n' });
   });
 
   it("the README's library example type-checks against the installed declarations and runs on plain Node", () => {

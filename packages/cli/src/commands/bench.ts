@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { SUMMARY } from './summary.ts';
@@ -49,6 +49,8 @@ Examples:
   $ pnpm gru-onnx bench --only infer`,
     )
     .action(async (opts: BenchOpts) => {
+      // The benchmarks and their baselines live in the repository, not in the published packages.
+      if (!existsSync(BENCH_DIR)) throw new UserError('bench runs the benchmarks of a gru-onnx checkout (tools/bench); an installed package has none');
       const available = listBenchmarks();
       const names = opts.only ?? available;
       for (const name of names) {
