@@ -25,6 +25,7 @@ import { DEFAULT_SEED, DEFAULT_SHAPES, generateCases, readSignature } from '@gru
 import type { VerifyCase } from '@gru-onnx/verify';
 import { chromiumMissing, chromiumPath, launchChromium, WEBGPU_FLAGS } from '../../packages/verify/src/browser/chromium.ts';
 import { startPageServer } from '../../packages/verify/src/browser/server.ts';
+import { float32Data } from '../../packages/verify/src/tensor.ts';
 
 /** The little of playwright-core this script uses (it is the verify package's dependency, not the root's). */
 interface Page {
@@ -57,7 +58,7 @@ async function demoModel(dir: string): Promise<{ modelPath: string; weightsPath:
 }
 
 /** Feeds as onnxruntime-common tensors take them. */
-const feedsOf = (c: VerifyCase) => Object.entries(c.feeds).map(([name, t]) => ({ name, dims: t.dims, data: t.data }));
+const feedsOf = (c: VerifyCase) => Object.entries(c.feeds).map(([name, t]) => ({ name, dims: t.dims, data: float32Data(t) }));
 
 interface Ort {
   InferenceSession: { create(model: Uint8Array, options?: object): Promise<{ run(feeds: object): Promise<object>; release(): Promise<void> }> };
@@ -81,13 +82,13 @@ async function nodeFloor(model: Uint8Array, params: SeedParams, cases: VerifyCas
   let t0 = now();
   for (const c of cases) {
     const [B, T] = c.feeds.x!.dims as [number, number];
-    referenceForward(params, c.feeds.x!.data, B, T);
+    referenceForward(params, float32Data(c.feeds.x!), B, T);
   }
   t.reference = now() - t0;
   t0 = now();
   for (const c of cases) {
     const [B, T] = c.feeds.x!.dims as [number, number];
-    await tfjsForward(params, c.feeds.x!.data, B, T, undefined, 'auto');
+    await tfjsForward(params, float32Data(c.feeds.x!), B, T, undefined, 'auto');
   }
   t.tfjs = now() - t0;
   t0 = now();
