@@ -4,3 +4,4 @@ export * from './checker.ts';
 export * from './export-seed.ts';
 export * from './exporters/index.ts';
 export * from './reader.ts';
+export * from './surgery.ts';
