@@ -1,3 +1,4 @@
+import type { LocalizationReport } from './localize/localize.ts';
 import type { OutputComparison, Tolerance, WorstElement } from './compare.ts';
 import type { StepAnalysis } from './divergence.ts';
 import type { DecisionReport } from './compare/decisions.ts';
@@ -45,6 +46,8 @@ export interface BackendReport {
   /** Largest max abs error over every case and output (finite pairs). */
   maxAbs: number;
   cases: CaseReport[];
+  /** --localize: where this backend first diverges from the baseline (failing backends only). */
+  localization?: LocalizationReport;
   timing: { probeMs: number; totalMs: number };
 }
 

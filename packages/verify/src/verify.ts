@@ -21,7 +21,8 @@ import { dtypeOf, float32Data } from './tensor.ts';
 import { runtimeVersionNote } from './runtime-versions.ts';
 import { randomOps } from './random-ops.ts';
 import { applyOverride, defaultTolerances, toleranceFor } from './tolerances.ts';
-import type { ToleranceTable } from './tolerances.ts';
+import type { BackendTolerance, ToleranceTable } from './tolerances.ts';
+import { localize } from './localize/localize.ts';
 import type { BundleCaseData, BundleData } from './bundle.ts';
 import { compareDecision, describeDecision } from './compare/decisions.ts';
 import type { Decision } from './compare/decisions.ts';
@@ -90,6 +91,11 @@ export interface VerifyOptions {
   expected?: Report['expected'];
   /** Said before comparing (e.g. weights that are not the ones the model was exported from); in the report too. */
   warnings?: string[];
+  /**
+   * --localize: for each failing backend that runs the graph, the first node out of tolerance against the
+   * baseline (default `ort-cpu`) on the first failing case's inputs; `dir` receives repro-<backend>/.
+   */
+  localize?: { dir?: string };
   /** Called once the inputs and expected values are ready (bad input has thrown by then), before any backend runs. */
   onStart?: () => void;
 }
@@ -172,6 +178,8 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
   const noExpected = new Map<string, string>();
   // The browser backends run one after another in their lane, so one Chromium serves them all.
   const browserHost = createBrowserHost();
+  /** With --localize, runners stay open until localization is done. */
+  const open = new Map<BackendName, Runner>();
 
   const runBackend = async (spec: Runner | BackendName, b: BackendReport): Promise<void> => {
     const name = b.name;
@@ -210,7 +218,9 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
       b.status = 'error';
       b.reason = message(err);
     } finally {
-      if (runner) {
+      if (runner && options.localize && b.status !== 'error') {
+        open.set(name, runner);
+      } else if (runner) {
         const r = runner;
         try {
           await withTimeout('close', timeoutMs, undefined, () => r.close());
@@ -261,8 +271,17 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
       for (const [spec, b] of lane) await runBackend(spec, b);
     }),
   );
-  await browserHost.close();
-  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  const thrown = settled.find((x) => x.status === 'rejected');
+  // Localization runs before Chromium goes: the failing browser backends' runners are still open on it.
+  try {
+    if (options.localize && !thrown) {
+      await localizeFailures(backends, open, cases, expected, { model, params, timeoutMs, signal: options.signal, baseline: baseline ?? DEFAULT_BASELINE, createRunner: (n) => (options.createRunner ? options.createRunner(n, { browserHost }) : createRegisteredRunner(n, { browserHost, ...options.runnerOptions, timeoutMs })), dir: options.localize.dir, carry: options.carry ?? [] });
+    }
+  } finally {
+    for (const r of open.values()) await withTimeout('close', timeoutMs, undefined, () => r.close()).catch(() => undefined);
+    await browserHost.close();
+  }
+  if (thrown) throw thrown.reason;
 
   const require = options.require ?? [];
   const counts: Record<BackendStatus, number> = { pass: 0, fail: 0, partial: 0, unavailable: 0, error: 0, baseline: 0 };
@@ -475,6 +494,63 @@ async function runCases(
     ctx.onCase?.({ backend: b.name, caseId: c.id, index: i + 1, total: cases.length, status: cr.status, maxAbs: Math.max(0, ...cr.outputs.map((o) => o.maxAbs)) });
   }
   finishBackend(b, ctx.isBaseline, ctx.expectedName);
+}
+
+interface LocalizeContext {
+  model: Uint8Array;
+  params: SeedParams | undefined;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  baseline: BackendName;
+  createRunner: (name: BackendName) => Runner | Promise<Runner>;
+  dir: string | undefined;
+  carry: [string, string][];
+}
+
+/** --localize: each failing graph backend's first node out of tolerance, on its first failing case (and step). */
+async function localizeFailures(backends: BackendReport[], open: Map<BackendName, Runner>, cases: VerifyCase[], expected: Map<string, Record<string, ExpectedTensor>>, ctx: LocalizeContext): Promise<void> {
+  for (const b of backends) {
+    const target = open.get(b.name);
+    if (b.status !== 'fail' || !target) continue;
+    const cr = b.cases.find((c) => c.status === 'fail');
+    const c = cases.find((x) => x.id === cr?.id);
+    if (!cr || !c) continue;
+    const skip = (why: string) => {
+      b.localization = { result: 'error', message: `not localized: ${why}`, baseline: ctx.baseline, case: c.id, instrumentedRuns: 0 };
+    };
+    if (NEEDS_PARAMS.includes(b.name)) { skip(`${b.name} does not run the graph`); continue; }
+    if (b.name === ctx.baseline) { skip(`${b.name} is the backend intermediate values are compared with (choose another with --baseline)`); continue; }
+    const step = cr.stepRun?.firstOutOfTolerance?.step;
+    let feeds = c.feeds;
+    if (step !== undefined && c.stepFeeds) {
+      // The failing step, fed the baseline's carried values: each node is judged on the same inputs.
+      feeds = { ...c.feeds, ...c.stepFeeds[step] };
+      const before = step > 0 ? expected.get(`${c.id}#${step - 1}`) : undefined;
+      for (const [out, input] of ctx.carry) if (before?.[out]) feeds[input] = before[out] as NamedTensor;
+    }
+    try {
+      let base = open.get(ctx.baseline);
+      if (!base) {
+        base = await ctx.createRunner(ctx.baseline);
+        open.set(ctx.baseline, base);
+      }
+      const baseRunner = base;
+      b.localization = await localize({
+        model: ctx.model,
+        feeds,
+        caseId: c.id,
+        ...(step !== undefined ? { step } : {}),
+        baseline: baseRunner,
+        target,
+        tolerance: b.tolerance as BackendTolerance,
+        ...(ctx.dir !== undefined ? { reportDir: ctx.dir } : {}),
+        run: async (r, model, f, outputNames) => withTimeout('run', ctx.timeoutMs, ctx.signal, (signal) => r.run({ model, feeds: f, outputNames, ...(ctx.params ? { params: ctx.params } : {}) }, signal)),
+      });
+    } catch (err) {
+      if (err instanceof UserError) throw err;
+      skip(message(err));
+    }
+  }
 }
 
 /** Compares one run's outputs (and decisions) with the expected values into `cr`; the backend's max abs grows with it. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,8 @@ import type { Feeds, Runner } from '../runner.ts';
 import { defaultTolerances } from '../tolerances.ts';
 import { localize } from './localize.ts';
 import type { LocalizeOptions } from './localize.ts';
-import { nodeCorruptingRunner, plantedModel } from './planted.ts';
+import { nodeCorruptingRunner, plantedModel, statefulModel } from './planted.ts';
+import { verifyModel } from '../verify.ts';
 
 const cpu = createRunner('ort-cpu');
 const dir = mkdtempSync(join(tmpdir(), 'gru-onnx-localize-'));
@@ -49,5 +50,47 @@ describe('localize (planted faults on ort-cpu, by node name)', () => {
     const r = await localize({ model, feeds, caseId: 'set 0', baseline: cpu, target: nodeCorruptingRunner(cpu, 'act', tolerance.atol / 10), tolerance, run });
     expect(r.result).toBe('masked');
     expect(r.node).toBeUndefined();
+  });
+});
+
+describe('verify --localize (verifyModel)', () => {
+  it('names the Loop body node, its iteration and placement-free EP, and writes repro-ort-wasm/ that reproduces', async () => {
+    const out = join(dir, 'verify');
+    const r = await verifyModel({
+      model,
+      cases: [{ id: 'set 0', kind: 'signature', feeds }],
+      baseline: 'ort-cpu',
+      runners: [createRunner('ort-cpu'), nodeCorruptingRunner(createRunner('ort-cpu'), 'body_mul', 0.01)],
+      localize: { dir: out },
+    });
+    const b = r.backends.find((x) => x.name === 'ort-wasm')!;
+    expect(b.status).toBe('fail');
+    expect(b.localization?.node).toMatchObject({ name: 'body_mul', opType: 'Mul', where: "Loop 'loop' body", iteration: 0 });
+    expect(b.localization?.node?.inputs.map((i) => [i.name, i.constant])).toEqual([['h_in', false], ['half', true]]);
+    expect(b.localization?.repro?.verdict).toBe('reproduces alone');
+    expect(existsSync(join(out, 'repro-ort-wasm', 'model.onnx'))).toBe(true);
+    expect(existsSync(join(out, 'repro-ort-wasm', 'test_data_set_0', 'input_0.pb'))).toBe(true);
+  });
+
+  // A fault of 0.6·atol per step: no node leaves tolerance on the same inputs, the carried state does by step 1.
+  it.each([
+    [6e-4, 'accumulation', undefined, 1],
+    [3e-3, 'node', 'mix', 0],
+  ] as const)('a stateful run with a fault of %s per step: %s', async (delta, result, node, step) => {
+    const x = (v: number) => ({ dims: [1, 3], data: Float32Array.from([v, -v, 2 * v]) });
+    const r = await verifyModel({
+      model: statefulModel(),
+      cases: [{ id: 'set 0', kind: 'signature', feeds: { x: x(0.1), h: x(0) }, stepFeeds: [{ x: x(0.1), h: x(0) }, { x: x(0.2) }, { x: x(0.3) }] }],
+      baseline: 'ort-cpu',
+      carry: [['h_out', 'h']],
+      override: { atol: 1e-3, rtol: 0 },
+      runners: [createRunner('ort-cpu'), nodeCorruptingRunner(createRunner('ort-cpu'), 'mix', delta)],
+      localize: {},
+    });
+    const l = r.backends.find((b) => b.name === 'ort-wasm')!.localization!;
+    expect(l.result).toBe(result);
+    expect(l.step).toBe(step);
+    expect(l.node?.name).toBe(node);
+    if (result === 'accumulation') expect(l.message).toMatch(/^accumulation: no single node leaves tolerance/);
   });
 });

@@ -47,7 +47,8 @@ export interface LocalizedNode {
 }
 
 export interface ReproReport {
-  dir: string;
+  /** Where repro-<backend>/ was written (only with a report directory). */
+  dir?: string;
   verdict: 'reproduces alone' | 'does not reproduce alone';
   /** What was run: the one-node model on both backends, with the baseline's input values. */
   tried: string;
@@ -62,7 +63,7 @@ export interface LocalizeOptions {
   baseline: Runner;
   target: Runner;
   tolerance: BackendTolerance;
-  /** Where repro-<backend>/ goes; none written without it. */
+  /** Where repro-<backend>/ goes; without it the repro is still re-run, not written. */
   reportDir?: string;
   run: (runner: Runner, model: Uint8Array, feeds: Feeds, outputNames: string[]) => Promise<{ outputs: Record<string, NamedTensor>; placements: { node: string; ep: string }[] }>;
 }
@@ -139,7 +140,7 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
     if (!hit) {
       const outputsFail = originalOutputs.some((n) => compareValue(n, actual.outputs[n], expected.outputs[n], o.tolerance)?.status === 'fail');
       if (outputsFail) throw new Error('an output fails while no node does'); // cannot happen: outputs are node outputs
-      return { ...base, instrumentedRuns: runs, ...(o.step !== undefined
+      return { ...base, instrumentedRuns: runs, ...(o.step !== undefined && o.step > 0
         ? { result: 'accumulation' as const, message: `accumulation: no single node leaves tolerance at step ${o.step} fed ${o.baseline.name}'s carried values; the error builds up over the steps` }
         : { result: 'masked' as const, message: 'the instrumented model matched the baseline where the plain run failed: exposing intermediate values changes what onnxruntime fuses (e.g. FusedGemm), which can mask or move a divergence' }) };
     }
@@ -175,7 +176,7 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
     node,
     message: `first node out of tolerance: ${node.opType} '${node.name}' in ${node.where}${node.iteration !== undefined ? `, iteration ${node.iteration}` : ''} (max abs ${fmt(Math.max(...node.outputs.map((x) => x.maxAbs)))})`,
   };
-  if (o.reportDir) report.repro = await writeRepro(o, found, join(o.reportDir, `repro-${o.target.name}`));
+  report.repro = await writeRepro(o, found, o.reportDir === undefined ? undefined : join(o.reportDir, `repro-${o.target.name}`));
   return report;
 }
 
@@ -254,7 +255,7 @@ function describe(f: Found): LocalizedNode {
 }
 
 /** repro-<backend>/: model.onnx of the node alone + test_data_set_0 with the baseline's values; re-run on both backends. */
-async function writeRepro(o: LocalizeOptions, f: Found, dir: string): Promise<ReproReport> {
+async function writeRepro(o: LocalizeOptions, f: Found, dir: string | undefined): Promise<ReproReport> {
   const n = f.node;
   const feeds: Feeds = {};
   const constants: onnx.ITensorProto[] = [];
@@ -274,7 +275,7 @@ async function writeRepro(o: LocalizeOptions, f: Found, dir: string): Promise<Re
   }
   const source = decodeModelBytes(o.model);
   const model = encodeModelBytes(singleNodeModel(source, n, Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, typeOf(t)])), constants, Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, typeOf(t)]))));
-  saveBundle(dir, model, [{ inputs: feeds, outputs }]);
+  if (dir !== undefined) saveBundle(dir, model, [{ inputs: feeds, outputs }]);
   const names = Object.keys(outputs);
   const expected = await o.run(o.baseline, model, feeds, names);
   const actual = await o.run(o.target, model, feeds, names);
@@ -287,6 +288,6 @@ async function writeRepro(o: LocalizeOptions, f: Found, dir: string): Promise<Re
     if (c.status === 'fail') fails = true;
   }
   const tried = `${n.opType} '${n.name}' alone (model.onnx, ${Object.keys(feeds).length} fed input(s), ${constants.length} initializer(s)) on ${o.target.name} and ${o.baseline.name}, fed ${o.baseline.name}'s input values`;
-  return { dir, verdict: fails ? 'reproduces alone' : 'does not reproduce alone', tried, maxAbs };
+  return { ...(dir !== undefined ? { dir } : {}), verdict: fails ? 'reproduces alone' : 'does not reproduce alone', tried, maxAbs };
 }
 

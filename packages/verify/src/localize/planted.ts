@@ -43,6 +43,18 @@ export function plantedModel(): Uint8Array {
   return encodeModel(makeModel(graph, { opset: 17 }));
 }
 
+/** A stateful model: h_out = h + x ('mix'), carried h_out → h; an error in 'mix' accumulates over the steps. */
+export function statefulModel(): Uint8Array {
+  const v = (name: string) => makeValueInfo(name, 'float32', [1, 3]);
+  const graph = makeGraph({
+    name: 'stateful',
+    nodes: [makeNode('Add', ['h', 'x'], ['s'], {}, { name: 'mix' }), makeNode('Identity', ['s'], ['h_out'], {}, { name: 'out' })],
+    inputs: [v('x'), v('h')],
+    outputs: [v('h_out')],
+  });
+  return encodeModel(makeModel(graph, { opset: 17 }));
+}
+
 /**
  * A test-only backend: `inner` (a real runtime) run on the model with `delta` added to node `name`'s output
  * wherever that node is (top level, If branch, Loop body), so instrumented copies carry the fault too. It keeps
