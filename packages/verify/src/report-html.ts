@@ -1,3 +1,4 @@
+import { localizationLines } from './localize/text.ts';
 import { HISTOGRAM_BINS } from './compare.ts';
 import type { BackendReport, Report } from './report.ts';
 import { expectedLabel, fmtErr } from './report.ts';
@@ -171,7 +172,7 @@ ${(report.warnings ?? []).map((w) => `<p class="warning"><strong>Warning:</stron
 <h2>Max abs error by backend and case</h2>
 <div class="scroll"><table class="cases">${head}\n${rows}</table></div>
 ${reasons ? `<ul>${reasons}</ul>` : ''}
-<h2>Error histogram per backend</h2>
+${report.backends.some((b) => b.localization) ? `<h2>Where each failing backend first diverges</h2>\n${report.backends.filter((b) => b.localization).map((b) => `<ul class="localize">${localizationLines(b.name, b.localization!).map((l) => `<li>${esc(l)}</li>`).join('')}</ul>`).join('\n')}\n` : ''}<h2>Error histogram per backend</h2>
 <div class="plots">${hist || '<p class="note">No backend ran.</p>'}</div>
 <h2>${report.backends.some((b) => b.cases.some((c) => c.stepRun)) ? 'Max abs error per step of the stateful run' : 'Max abs error of hidden_states per time step'}</h2>
 <div class="plots">${stepsSvg(ran)}</div>

@@ -1,3 +1,4 @@
+import { localizationLines } from './localize/text.ts';
 import type { BackendReport, CaseReport, Report } from './report.ts';
 import { expectedLabel, fmtErr } from './report.ts';
 
@@ -92,6 +93,7 @@ export function consoleTable(report: Report): string {
       : `max abs error vs ${report.expected.description}; pass means |a − e| ≤ atol + rtol·|e| for every element`,
     wrapped(grid(report), CONSOLE_WIDTH),
     ...notes(report),
+    ...report.backends.flatMap((b) => (b.localization ? localizationLines(b.name, b.localization).map((l, i) => (i === 0 ? `localize: ${l}` : `  ${l}`)) : [])),
     `${report.summary.status === 'pass' ? 'PASS' : 'FAIL'} (exit ${report.summary.exitCode}): ${report.summary.message}`,
   ].join('\n');
 }
@@ -143,6 +145,12 @@ export function markdownReport(report: Report): string {
     }),
   );
   if (stateful.length > 0) out.push('## Stateful runs', '', ...stateful, '');
+  const localized = report.backends.filter((b) => b.localization);
+  if (localized.length > 0) {
+    out.push('## Where each failing backend first diverges (--localize)', '');
+    for (const b of localized) out.push(...localizationLines(b.name, b.localization!).map((l, i) => `${i === 0 ? '-' : '  -'} ${mdEscape(l)}`));
+    out.push('');
+  }
   const fellBack = report.backends.filter((b) => b.fallbackByOpType && Object.keys(b.fallbackByOpType).length > 0);
   if (fellBack.length > 0) {
     out.push('## Nodes off the accelerator, per op type', '');

@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Ajv } from 'ajv';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,10 @@ import { localize } from './localize.ts';
 import type { LocalizeOptions } from './localize.ts';
 import { nodeCorruptingRunner, plantedModel, statefulModel } from './planted.ts';
 import { verifyModel } from '../verify.ts';
+import { consoleTable, markdownReport } from '../report-text.ts';
+import { htmlReport } from '../report-html.ts';
+
+const schema = JSON.parse(readFileSync(new URL('../../../../docs/report-schema.json', import.meta.url), 'utf8')) as object;
 
 const cpu = createRunner('ort-cpu');
 const dir = mkdtempSync(join(tmpdir(), 'gru-onnx-localize-'));
@@ -54,7 +59,7 @@ describe('localize (planted faults on ort-cpu, by node name)', () => {
 });
 
 describe('verify --localize (verifyModel)', () => {
-  it('names the Loop body node, its iteration and placement-free EP, and writes repro-ort-wasm/ that reproduces', async () => {
+  it('names the Loop body node, its iteration and execution provider, and writes repro-ort-wasm/ that reproduces', async () => {
     const out = join(dir, 'verify');
     const r = await verifyModel({
       model,
@@ -68,8 +73,20 @@ describe('verify --localize (verifyModel)', () => {
     expect(b.localization?.node).toMatchObject({ name: 'body_mul', opType: 'Mul', where: "Loop 'loop' body", iteration: 0 });
     expect(b.localization?.node?.inputs.map((i) => [i.name, i.constant])).toEqual([['h_in', false], ['half', true]]);
     expect(b.localization?.repro?.verdict).toBe('reproduces alone');
+    expect(b.localization?.node?.executionProvider).toBe('CPUExecutionProvider');
     expect(existsSync(join(out, 'repro-ort-wasm', 'model.onnx'))).toBe(true);
     expect(existsSync(join(out, 'repro-ort-wasm', 'test_data_set_0', 'input_0.pb'))).toBe(true);
+    // Every report format says the same: the node, its place and iteration, inputs, attributes, errors, runs.
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, formats: { 'date-time': /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/ } });
+    const validate = ajv.compile(schema);
+    expect(validate(JSON.parse(JSON.stringify(r))), ajv.errorsText(validate.errors)).toBe(true);
+    for (const text of [consoleTable(r), markdownReport(r), htmlReport(r)]) {
+      expect(text).toContain("node: 'body_mul' Mul (domain ai.onnx) in Loop 'loop' body, iteration 0; execution provider on ort-wasm: CPUExecutionProvider");
+      expect(text).toContain('inputs: h_in float32 [2, 3]; half float32 [] (constant)');
+      expect(text).toMatch(/outputs: hm float32 \[2, 3\] fail, max abs 1\.\d\de-2/);
+      expect(text).toContain('repro: reproduces alone');
+      expect(text).toContain('instrumented runs: 2 per backend');
+    }
   });
 
   // A fault of 0.6·atol per step: no node leaves tolerance on the same inputs, the carried state does by step 1.
