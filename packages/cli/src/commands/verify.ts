@@ -71,6 +71,7 @@ export interface VerifyOpts {
   steps?: number;
   carry?: string[];
   webgpuAdapter?: 'auto' | 'hardware' | 'software';
+  localize?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -102,6 +103,7 @@ export function verifyCommand(ctx: Context): Command {
     .option('--steps <n>', 'without --weights or --bundle: a stateful run of N steps per input set; each backend feeds its own outputs back (--carry); fresh inputs per step are generated, or read from a file with a leading step axis', intArg(1, 100_000))
     .option('--carry <OUT=IN>', 'with --steps: output OUT of each step becomes input IN of the next (repeatable); IN takes its --input spec at step 0', collect, [])
     .addOption(new Option('--webgpu-adapter <kind>', "browser-webgpu*: the WebGPU adapter Chromium offers: auto (the GPU when there is one, else SwiftShader), hardware (the GPU only, else unavailable), software (SwiftShader); the report records the adapter's vendor, architecture and description, and whether it is software").choices(['auto', 'hardware', 'software']).default('auto'))
+    .option('--localize', "for each failing backend: the first node out of tolerance against the baseline (default ort-cpu) on the same inputs, reaching into the If branch taken and Loop/Scan bodies (which iteration), and the step of a --steps run; with --report, repro-<backend>/ there: that node alone as an ONNX backend-test bundle with the baseline's values, re-run on both backends")
     .option('--cases <n>', `without --weights or --bundle: how many input sets to generate, each from (seed, index) (default ${DEFAULT_SIGNATURE_CASES})`, intArg(1, 1000))
     .option('--verbose', 'stack traces on errors')
     .addHelpText(
@@ -116,7 +118,8 @@ Examples:
   $ pnpm gru-onnx verify --model model.onnx --weights model.safetensors --backends ort-cpu,ort-wasm --require ort-cpu --shapes 1x10,64x257
   $ pnpm gru-onnx verify --bundle bundle/ --json > report.json
   $ pnpm gru-onnx verify --model model.onnx --bundle captured/      # against PyTorch's own outputs (python/gru_onnx_torch.py capture)
-  $ pnpm gru-onnx verify --model model.onnx --weights model.safetensors --report out/ --save-bundle out/bundle`,
+  $ pnpm gru-onnx verify --model model.onnx --weights model.safetensors --report out/ --save-bundle out/bundle
+  $ pnpm gru-onnx verify --model any.onnx --backends ort-cpu,browser-webgpu --localize --report out/   # out/repro-browser-webgpu/`,
     )
     .action(async (opts: VerifyOpts) => {
       ctx.exitCode = await runVerify(ctx, checkVerifyOpts(opts));
@@ -182,6 +185,7 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
     ...(bundle ? { bundle } : {}),
     ...(signature ? { cases: signature.cases, inputSpecs: signature.specs, baseline: baseline!, carry: signature.carry } : {}),
     decisions: (opts.decision ?? []).map(parseDecision),
+    ...(opts.localize ? { localize: opts.report !== undefined ? { dir: opts.report } : {} } : {}),
     runners: backends.map((b) => (b === 'reference' && imported ? createSourceReferenceRunner(imported) : b)),
     createRunner: (name, shared) => {
       const runner = createRunner(name, { ...shared, ...runnerOptions });

@@ -174,7 +174,7 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
     result: 'node',
     instrumentedRuns: runs,
     node,
-    message: `first node out of tolerance: ${node.opType} '${node.name}' in ${node.where}${node.iteration !== undefined ? `, iteration ${node.iteration}` : ''} (max abs ${fmt(Math.max(...node.outputs.map((x) => x.maxAbs)))})`,
+    message: `first node out of tolerance: ${node.opType} ${node.name ? `'${node.name}'` : `(unnamed, making ${node.outputs.map((x) => x.name).join(', ')})`} in ${node.where}${node.iteration !== undefined ? `, iteration ${node.iteration}` : ''} (max abs ${fmt(Math.max(...node.outputs.map((x) => x.maxAbs)))})`,
   };
   report.repro = await writeRepro(o, found, o.reportDir === undefined ? undefined : join(o.reportDir, `repro-${o.target.name}`));
   return report;

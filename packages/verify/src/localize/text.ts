@@ -15,7 +15,7 @@ export function localizationLines(backend: string, l: LocalizationReport): strin
   const attrs = Object.entries(n.attributes).map(([k, v]) => `${k}=${v}`).join(', ');
   return [
     head,
-    `node: '${n.name}' ${n.opType} (domain ${n.domain}) in ${n.where}${n.iteration !== undefined ? `, iteration ${n.iteration}` : ''}; execution provider on ${backend}: ${n.executionProvider ?? 'not reported'}`,
+    `node: ${n.name ? `'${n.name}'` : `(unnamed, making ${n.outputs.map((o) => o.name).join(', ')})`} ${n.opType} (domain ${n.domain}) in ${n.where}${n.iteration !== undefined ? `, iteration ${n.iteration}` : ''}; execution provider on ${backend}: ${n.executionProvider ?? 'not reported'}`,
     `inputs: ${n.inputs.map((i) => `${i.name} ${i.dtype} [${i.dims.join(', ')}]${i.constant ? ' (constant)' : ''}`).join('; ') || 'none'}`,
     `attributes: ${attrs || 'none'}`,
     `outputs: ${n.outputs.map((o) => `${o.name} ${o.dtype} [${o.dims.join(', ')}] ${o.status}, max abs ${fmt(o.maxAbs)}, max rel ${fmt(o.maxRel)}`).join('; ')}`,
