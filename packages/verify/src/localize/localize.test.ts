@@ -11,6 +11,9 @@ import { localize } from './localize.ts';
 import type { LocalizeOptions } from './localize.ts';
 import { nodeCorruptingRunner, plantedModel, statefulModel } from './planted.ts';
 import { verifyModel } from '../verify.ts';
+import { decodeModelBytes, exportSeedModel } from '@gru-onnx/onnx';
+import { SEED_CONFIG } from '@gru-onnx/model';
+import { fakeParams } from '../fake-runner.ts';
 import { consoleTable, markdownReport } from '../report-text.ts';
 import { htmlReport } from '../report-html.ts';
 
@@ -49,6 +52,16 @@ describe('localize (planted faults on ort-cpu, by node name)', () => {
     expect(Object.keys(b.cases[0]!.outputs)).toEqual(r.node?.outputs.map((o) => o.name));
     // One instrumented run for the main graph, one per If inlined or body exposed.
     expect(r.instrumentedRuns).toBe(name === 'act' ? 1 : 2);
+  });
+
+  it('a fault that needs its context (absent when the node runs alone) is named, and said not to reproduce alone', async () => {
+    const faulty = nodeCorruptingRunner(cpu, 'act', 0.05);
+    // Like a fusion bug: the fault appears only when the node runs inside the larger graph.
+    const target: Runner = { ...faulty, name: 'ort-wasm', run: (job, signal) => ((decodeModelBytes(job.model).graph?.node?.length ?? 0) > 1 ? faulty : cpu).run(job, signal) };
+    const r = await localize({ model, feeds, caseId: 'set 0', baseline: cpu, target, tolerance, run });
+    expect(r.node?.name).toBe('act');
+    expect(r.repro?.verdict).toBe('does not reproduce alone');
+    expect(r.repro?.tried).toMatch(/^Tanh 'act' alone \(model.onnx, 1 fed input\(s\), 0 initializer\(s\)\) on ort-wasm and ort-cpu, fed ort-cpu's input values$/);
   });
 
   it('a fault inside tolerance names no node', async () => {
@@ -109,5 +122,28 @@ describe('verify --localize (verifyModel)', () => {
     expect(l.step).toBe(step);
     expect(l.node?.name).toBe(node);
     if (result === 'accumulation') expect(l.message).toMatch(/^accumulation: no single node leaves tolerance/);
+  });
+});
+
+// The exporter's own graphs: a Scan body under an If branch, and a Loop body under two nested Ifs (form auto).
+describe('verify --localize on exported seed models (expected: the reference; intermediates: ort-cpu)', () => {
+  const params = fakeParams(SEED_CONFIG, 3);
+  it.each([
+    ['scan', 'body_Tanh_h_tilde', /^If 'If_h_n' else_branch > Scan 'steps_Scan_steps_h_T' body$/],
+    ['auto', 'body_Add_h_next', /^If 'If_h_n' (then|else)_branch > If 'scan_If_scan_h_T' else_branch > Loop 'scan_steps_Loop_scan_steps_h_T' body$/],
+  ] as const)('form %s: a fault in %s is named in its nested body at iteration 0', async (form, name, where) => {
+    const r = await verifyModel({
+      model: exportSeedModel(params, { form, hiddenStates: true }),
+      params,
+      shapes: [{ batch: 200, seq: 4 }],
+      edgeCases: false,
+      runners: ['reference', nodeCorruptingRunner(createRunner('ort-cpu'), name, 0.01)],
+      localize: {},
+    });
+    const l = r.backends[1]!.localization!;
+    expect(l.node?.name).toBe(name);
+    expect(l.node?.where).toMatch(where);
+    expect(l.node?.iteration).toBe(0);
+    expect(l.repro?.verdict).toBe('reproduces alone');
   });
 });
