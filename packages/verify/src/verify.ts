@@ -520,6 +520,8 @@ async function localizeFailures(backends: BackendReport[], open: Map<BackendName
     };
     if (NEEDS_PARAMS.includes(b.name)) { skip(`${b.name} does not run the graph`); continue; }
     if (b.name === ctx.baseline) { skip(`${b.name} is the backend intermediate values are compared with (choose another with --baseline)`); continue; }
+    const baseReport = backends.find((x) => x.name === ctx.baseline);
+    if (baseReport && (baseReport.status === 'fail' || baseReport.status === 'error')) { skip(`${ctx.baseline}, whose intermediate values are the yardstick, itself ${baseReport.status === 'fail' ? 'fails' : 'errs'} against the expected values`); continue; }
     const step = cr.stepRun?.firstOutOfTolerance?.step;
     let feeds = c.feeds;
     if (step !== undefined && c.stepFeeds) {
@@ -547,7 +549,7 @@ async function localizeFailures(backends: BackendReport[], open: Map<BackendName
         run: async (r, model, f, outputNames) => withTimeout('run', ctx.timeoutMs, ctx.signal, (signal) => r.run({ model, feeds: f, outputNames, ...(ctx.params ? { params: ctx.params } : {}) }, signal)),
       });
     } catch (err) {
-      if (err instanceof UserError) throw err;
+      // Surgery or an instrumented run that fails is this localization's error, never the whole command's.
       skip(message(err));
     }
   }

@@ -102,6 +102,18 @@ describe('verify --localize (verifyModel)', () => {
     }
   });
 
+  it('is not attempted against a baseline that itself fails (a bundle whose stored outputs neither backend matches)', async () => {
+    const y = { dims: [2, 3], data: new Float32Array(6).fill(7) };
+    const r = await verifyModel({
+      bundle: { model, cases: [{ name: 'set 0', inputs: feeds, outputs: { y } }] },
+      runners: [createRunner('ort-cpu'), nodeCorruptingRunner(createRunner('ort-cpu'), 'act', 0.05)],
+      localize: {},
+    });
+    expect(r.backends.map((b) => b.status)).toEqual(['fail', 'fail']);
+    expect(r.backends[0]!.localization?.message).toMatch(/^not localized: ort-cpu is the backend intermediate values are compared with/);
+    expect(r.backends[1]!.localization).toMatchObject({ result: 'error', message: 'not localized: ort-cpu, whose intermediate values are the yardstick, itself fails against the expected values' });
+  });
+
   // A fault of 0.6·atol per step: no node leaves tolerance on the same inputs, the carried state does by step 1.
   it.each([
     [6e-4, 'accumulation', undefined, 1],

@@ -129,6 +129,7 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
   const originalOutputs = (current.graph?.output ?? []).map((v) => v.name ?? '');
   const base: LocalizationReport = { result: 'error', message: '', baseline: o.baseline.name, case: o.caseId, ...(o.step !== undefined ? { step: o.step } : {}), instrumentedRuns: 0 };
   let found: Found | undefined;
+  let bodyNote: string | undefined;
   for (let depth = 0; depth < 32 && !found; depth++) {
     const { model, exposed } = exposeMainGraph(current);
     const bytes = encodeModelBytes(model);
@@ -162,9 +163,14 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
     const ep = actual.placements.find((p) => p.node === node.name)?.ep;
     found = { node, where: nodeWhere, outputs: outputsOf(node, hit.results, expected.outputs, actual.outputs), values, constants, constantOutputs: constantOutputsOf(current.graph), ...(ep ? { executionProvider: ep } : {}) };
     if ((node.opType === 'Loop' || node.opType === 'Scan') && (node.domain ?? '') === '') {
-      const inBody = await localizeBody(o, current, node, nodeWhere, values);
-      runs++;
-      if (inBody) found = { ...inBody, constants: new Map([...constants, ...inBody.constants]), constantOutputs: new Set([...found.constantOutputs, ...inBody.constantOutputs]) };
+      try {
+        const inBody = await localizeBody(o, current, node, nodeWhere, values);
+        runs++;
+        if (inBody) found = { ...inBody, constants: new Map([...constants, ...inBody.constants]), constantOutputs: new Set([...found.constantOutputs, ...inBody.constantOutputs]) };
+      } catch (err) {
+        // A body whose values cannot come out as scan outputs (shapes that change per iteration): the Loop/Scan node stands.
+        bodyNote = `its body could not be exposed per iteration (${(err instanceof Error ? err.message : String(err)).split('\n')[0]})`;
+      }
     }
   }
   if (!found) return { ...base, instrumentedRuns: runs, message: 'If branches nested too deep to follow' };
@@ -174,7 +180,7 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
     result: 'node',
     instrumentedRuns: runs,
     node,
-    message: `first node out of tolerance: ${node.opType} ${node.name ? `'${node.name}'` : `(unnamed, making ${node.outputs.map((x) => x.name).join(', ')})`} in ${node.where}${node.iteration !== undefined ? `, iteration ${node.iteration}` : ''} (max abs ${fmt(Math.max(...node.outputs.map((x) => x.maxAbs)))})`,
+    message: `first node out of tolerance: ${node.opType} ${node.name ? `'${node.name}'` : `(unnamed, making ${node.outputs.map((x) => x.name).join(', ')})`} in ${node.where}${node.iteration !== undefined ? `, iteration ${node.iteration}` : ''} (max abs ${fmt(Math.max(...node.outputs.map((x) => x.maxAbs)))})${bodyNote ? `; ${bodyNote}` : ''}`,
   };
   report.repro = await writeRepro(o, found, o.reportDir === undefined ? undefined : join(o.reportDir, `repro-${o.target.name}`));
   return report;
