@@ -293,7 +293,7 @@ async function writeRepro(o: LocalizeOptions, f: Found, dir: string | undefined)
     maxAbs = Math.max(maxAbs, c.maxAbs);
     if (c.status === 'fail') fails = true;
   }
-  const tried = `${n.opType} '${n.name}' alone (model.onnx, ${Object.keys(feeds).length} fed input(s), ${constants.length} initializer(s)) on ${o.target.name} and ${o.baseline.name}, fed ${o.baseline.name}'s input values`;
+  const tried = `${n.opType} ${n.name ? `'${n.name}'` : `(unnamed, making ${(n.output ?? []).join(', ')})`} alone (model.onnx, ${Object.keys(feeds).length} fed input(s), ${constants.length} initializer(s)) on ${o.target.name} and ${o.baseline.name}, fed ${o.baseline.name}'s input values`;
   return { ...(dir !== undefined ? { dir } : {}), verdict: fails ? 'reproduces alone' : 'does not reproduce alone', tried, maxAbs };
 }
 
