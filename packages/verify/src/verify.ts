@@ -218,7 +218,8 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
       b.status = 'error';
       b.reason = message(err);
     } finally {
-      if (runner && options.localize && b.status !== 'error') {
+      // Localization needs the failing backends and the baseline; every other runner (a browser…) closes now.
+      if (runner && options.localize && (b.status === 'fail' || name === (baseline ?? DEFAULT_BASELINE))) {
         open.set(name, runner);
       } else if (runner) {
         const r = runner;
