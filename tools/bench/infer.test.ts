@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exportSeedModel } from '@gru-onnx/onnx';
+import { exportTunedSeedModel } from '../../packages/onnx/src/export-seed.ts';
 import { benchmark, formatTable, readFixtureWeights, seq20Check } from './infer.ts';
 
 describe("inference bench (tiny rounds: it runs and reports; the numbers are the bench's job)", () => {
@@ -7,7 +8,7 @@ describe("inference bench (tiny rounds: it runs and reports; the numbers are the
 
   it('times every candidate at every batch and prints each ratio against the faster baseline', async () => {
     const candidates = [
-      { name: 'fused node', bytes: exportSeedModel(params, { form: 'fused', fusedEmptyGuard: false }), baseline: true },
+      { name: 'fused node', bytes: exportTunedSeedModel(params, { form: 'fused' }, { fusedEmptyGuard: false }), baseline: true },
       { name: 'auto', bytes: exportSeedModel(params), baseline: false },
     ];
     const rows = await benchmark(candidates, { batches: [1, 3], rounds: 1, roundMs: 5 });

@@ -10,30 +10,20 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { PARAM_NAMES, Rng, UserError, referenceForward } from '@gru-onnx/model';
-import type { SeedParams, Tensor } from '@gru-onnx/model';
-import { exportSeedModel } from '@gru-onnx/onnx';
-import type { ExportOptions, ExportTuning } from '@gru-onnx/onnx';
+import { loadCheckpoint, referenceForward, Rng } from '@gru-onnx/model';
+import type { SeedParams } from '@gru-onnx/model';
+import type { ExportOptions } from '@gru-onnx/onnx';
+import { exportTunedSeedModel } from '../../packages/onnx/src/export-seed.ts';
+import type { ExportTuning } from '../../packages/onnx/src/seed-graph.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const PYTORCH_FIXTURE = join(ROOT, 'fixtures', 'pytorch-export');
 
-/** Reads the fixture's float32 safetensors file (8-byte header length, JSON header, little-endian data). */
+/** The fixture's weights, through the checkpoint reader (validated: names, shapes, dtype, offsets). */
 export function readFixtureWeights(path = join(PYTORCH_FIXTURE, 'weights.safetensors')): SeedParams {
-  const buf = readFileSync(path);
-  const headerLen = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-  const out: Partial<Record<string, Tensor>> = {};
-  for (const name of PARAM_NAMES) {
-    const e = header[name];
-    if (!e || e.dtype !== 'F32') throw new UserError(`${path}: tensor ${name} missing or not F32`);
-    const bytes = buf.subarray(8 + headerLen + e.data_offsets[0], 8 + headerLen + e.data_offsets[1]);
-    const data = new Float32Array(bytes.byteLength / 4);
-    for (let i = 0; i < data.length; i++) data[i] = bytes.readFloatLE(i * 4);
-    out[name] = { shape: e.shape, data };
-  }
-  return out as SeedParams;
+  return loadCheckpoint(path).params;
 }
 
 export interface Candidate {
@@ -140,12 +130,12 @@ export async function seq20Check(params: SeedParams, ours: Uint8Array): Promise<
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
-  const quick = argv.includes('--quick');
+  const { quick } = parseArgs({ args: argv, strict: true, options: { quick: { type: 'boolean', default: false } } }).values;
   const params = readFixtureWeights();
-  const form = (o: ExportOptions & ExportTuning) => exportSeedModel(params, { opset: 17, ...o });
+  const form = (o: ExportOptions, tuning: ExportTuning = {}) => exportTunedSeedModel(params, { opset: 17, ...o }, tuning);
   const candidates: Candidate[] = [
     // The issue's baseline: the GRU node alone, which aborts onnxruntime on an empty x (seq 0 or batch 0).
-    { name: 'fused node', bytes: form({ form: 'fused', fusedEmptyGuard: false }), baseline: true },
+    { name: 'fused node', bytes: form({ form: 'fused' }, { fusedEmptyGuard: false }), baseline: true },
     { name: 'pytorch', bytes: readFileSync(join(PYTORCH_FIXTURE, 'model.onnx')), baseline: true },
     // The exported fused form: the same node behind the empty-x guard, the cheapest exact graph around it.
     { name: 'fused', bytes: form({ form: 'fused' }), baseline: false },
@@ -153,7 +143,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     { name: 'auto', bytes: form({}), baseline: false },
     // auto without its exactness: the batch switch alone (Shape → Gather → Less → If), which aborts at seq 0.
     // At batch 1 it runs the bare node's kernels plus the If, so it is the floor of any run-time choice of form.
-    { name: 'switch only', bytes: form({ autoEmptyGuard: false }), baseline: false },
+    { name: 'switch only', bytes: form({}, { autoEmptyGuard: false }), baseline: false },
   ];
   for (const extra of (process.env.GRU_ONNX_BENCH_EXTRA ?? '').split(',').filter(Boolean)) {
     // FORM@OPSET[:flag...], e.g. scan@8, auto@9, scan@17:loop (Loop body), auto@17:t48 (batch threshold 48),
@@ -162,16 +152,18 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     const [f, rest] = extra.split('@');
     const [o, ...flags] = (rest ?? '17').split(':');
     const threshold = flags.find((f) => /^t\d+$/.test(f));
-    const opts: ExportOptions & ExportTuning = {
+    const opts: ExportOptions = {
       form: f as ExportOptions['form'],
       opset: Number(o),
+      ...(threshold ? { autoBatchThreshold: Number(threshold.slice(1)) } : {}),
+    };
+    const tuning: ExportTuning = {
       loop: flags.includes('loop'),
       autoEmptyGuard: !flags.includes('noguard'),
       fusedEmptyGuard: !flags.includes('noguard'),
       ...(flags.includes('hoisted') ? { autoProjection: 'hoisted' as const } : {}),
-      ...(threshold ? { autoBatchThreshold: Number(threshold.slice(1)) } : {}),
     };
-    candidates.push({ name: extra, bytes: exportSeedModel(params, opts), baseline: false });
+    candidates.push({ name: extra, bytes: exportTunedSeedModel(params, opts, tuning), baseline: false });
   }
   console.log(`onnxruntime-node ${ort.env.versions.node ?? ''} CPU, intraOpNumThreads 1, seed sizes (8/16/4), seq 10; µs per run (median)`);
   const batches = (process.env.GRU_ONNX_BENCH_BATCHES ?? '1,64,1024').split(',').map(Number);

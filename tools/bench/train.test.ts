@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { main } from './train.ts';
+import { main, parseTrainArgs } from './train.ts';
 
 function hasTorch(): boolean {
   try {
@@ -31,5 +31,14 @@ describe('training bench (tiny sizes: it runs and reports; the numbers are the b
     expect(torch.samples).toBe(200);
     expect(r.wasmVsPytorch).toBeCloseTo(r.rows[0]!.samplesPerSecond / torch.samplesPerSecond, 9);
     expect(lines.at(-2)).toMatch(/^tfjs-wasm vs PyTorch \(seed code, 1 thread, same run\): \d+\.\d\d× the samples\/s by wall time, \d+\.\d\d× by CPU time/);
+  });
+});
+
+describe('parseTrainArgs', () => {
+  it('reads numbers and flags, and refuses unknown options and non-positive counts by name', () => {
+    expect(parseTrainArgs(['--samples', '64', '--seq-len=5', '--skip-cpu'])).toEqual({ samples: 64, seqLen: 5, skipCpu: true });
+    expect(() => parseTrainArgs(['--sample', '3'])).toThrow(/--sample/);
+    expect(() => parseTrainArgs(['--epochs', '0'])).toThrow("--epochs needs a positive integer, not '0'");
+    expect(() => parseTrainArgs(['--epochs'])).toThrow(/--epochs/);
   });
 });

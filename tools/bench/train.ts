@@ -12,6 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { SEED_CONFIG, SEED_TRAIN, trainSeedModel } from '@gru-onnx/model';
 
 const PYTHON = '/usr/bin/python3';
@@ -123,26 +124,38 @@ export async function main(partial: Partial<TrainBenchOptions> = {}): Promise<Tr
   return result;
 }
 
-function parseArgs(argv: string[]): Partial<TrainBenchOptions> {
+export function parseTrainArgs(argv: string[]): Partial<TrainBenchOptions> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      samples: { type: 'string' },
+      'cpu-samples': { type: 'string' },
+      'seq-len': { type: 'string' },
+      epochs: { type: 'string' },
+      'skip-cpu': { type: 'boolean' },
+      'skip-pytorch': { type: 'boolean' },
+    },
+  });
+  const num = (name: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    const v = Number(text);
+    if (!Number.isSafeInteger(v) || v < 1) throw new Error(`--${name} needs a positive integer, not '${text}'`);
+    return v;
+  };
   const o: Partial<TrainBenchOptions> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const num = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${a} needs a positive integer`);
-      return v;
-    };
-    if (a === '--samples') o.samples = num();
-    else if (a === '--cpu-samples') o.cpuSamples = num();
-    else if (a === '--seq-len') o.seqLen = num();
-    else if (a === '--epochs') o.epochs = num();
-    else if (a === '--skip-cpu') o.skipCpu = true;
-    else if (a === '--skip-pytorch') o.skipPytorch = true;
-    else throw new Error(`unknown option ${a}`);
-  }
+  const set = <K extends keyof TrainBenchOptions>(k: K, v: TrainBenchOptions[K] | undefined) => {
+    if (v !== undefined) o[k] = v;
+  };
+  set('samples', num('samples', values.samples));
+  set('cpuSamples', num('cpu-samples', values['cpu-samples']));
+  set('seqLen', num('seq-len', values['seq-len']));
+  set('epochs', num('epochs', values.epochs));
+  if (values['skip-cpu']) o.skipCpu = true;
+  if (values['skip-pytorch']) o.skipPytorch = true;
   return o;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  await main(parseArgs(process.argv.slice(2)));
+  await main(parseTrainArgs(process.argv.slice(2)));
 }

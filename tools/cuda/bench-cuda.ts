@@ -9,6 +9,7 @@
 // a Node caller sees it); throughput is sequences per second at the median latency. Before timing, a profiled
 // session records which execution provider ran each node, so a CUDA row cannot silently be a CPU result.
 // Exit code 3 when an EP named in --require cannot create a session.
+import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -55,19 +56,6 @@ export interface Placement {
   node: string;
   op: string;
   provider: string;
-}
-
-function parseArgs(argv: string[]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const eq = a.indexOf('=');
-    const [key, val] = eq > 0 ? [a.slice(2, eq), a.slice(eq + 1)] : [a.slice(2), argv[++i]];
-    if (val === undefined) throw new Error(`${a} needs a value`);
-    out.set(key, [...(out.get(key) ?? []), val]);
-  }
-  return out;
 }
 
 export function quantile(sorted: readonly number[], q: number): number {
@@ -118,9 +106,26 @@ function fmt(n: number, digits = 3): string {
 }
 
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
-  const one = (k: string, d: string): string => args.get(k)?.at(-1) ?? d;
-  const models = (args.get('model') ?? []).map((m) => {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    strict: true,
+    options: {
+      model: { type: 'string', multiple: true },
+      batches: { type: 'string' },
+      seq: { type: 'string' },
+      eps: { type: 'string' },
+      require: { type: 'string' },
+      'cpu-threads': { type: 'string' },
+      'min-ms': { type: 'string' },
+      'max-iters': { type: 'string' },
+      'device-id': { type: 'string' },
+      ort: { type: 'string' },
+      json: { type: 'string' },
+      md: { type: 'string' },
+    },
+  });
+  const one = (k: Exclude<keyof typeof values, 'model'>, d: string): string => values[k] ?? d;
+  const models = (values.model ?? []).map((m) => {
     const eq = m.indexOf('=');
     return eq > 0 ? { name: m.slice(0, eq), path: m.slice(eq + 1) } : { name: m, path: m };
   });
@@ -250,9 +255,9 @@ async function main(): Promise<number> {
   const table = markdownTable(rows);
   console.log(`\n${table}`);
   const report = { ...header, rows, placements, errors };
-  const jsonPath = args.get('json')?.at(-1);
+  const jsonPath = values.json;
   if (jsonPath) writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  const mdPath = args.get('md')?.at(-1);
+  const mdPath = values.md;
   if (mdPath) writeFileSync(mdPath, `# CUDA benchmark\n\n${Object.entries(header).map(([k, v]) => `- ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('\n')}\n\n${table}\n`);
   const missing = required.filter((ep) => Object.keys(errors).some((l) => l.split('/')[1]!.startsWith(ep)));
   if (missing.length > 0) {

@@ -17,6 +17,7 @@ import type { Metafile } from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 
 export const EXTERNALS = ['onnxruntime-node', 'onnxruntime-web', 'onnxruntime-common', '@tensorflow/*', 'playwright-core', 'playwright'];
 /** Externals present at run time on the GPU machine. */
@@ -201,23 +202,19 @@ export function copyOrtNode(nodeModules: string, expectVersion = '1.29.0'): { bi
   return { bindingDir, version, bytes };
 }
 
-function parseArgs(argv: string[]): Record<string, string | true> {
-  const out: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const next = argv[i + 1];
-    if (next === undefined || next.startsWith('--')) out[a.slice(2)] = true;
-    else {
-      out[a.slice(2)] = next;
-      i++;
-    }
-  }
-  return out;
-}
-
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const { values: args } = parseArgs({
+    args: process.argv.slice(2),
+    strict: true,
+    options: {
+      entry: { type: 'string' },
+      out: { type: 'string' },
+      entry2: { type: 'string' },
+      out2: { type: 'string' },
+      root: { type: 'string' },
+      'ort-node': { type: 'boolean' },
+    },
+  });
   const pairs: [string, string][] = [];
   if (typeof args.entry === 'string' && typeof args.out === 'string') pairs.push([args.entry, args.out]);
   if (typeof args.entry2 === 'string' && typeof args.out2 === 'string') pairs.push([args.entry2, args.out2]);

@@ -7,27 +7,32 @@
 //                [--report DIR] [--json]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { Runner, RunResult } from '../../packages/verify/src/runner.ts';
 import { createOrtCpuRunner } from '../../packages/verify/src/runners/ort-cpu.ts';
 import { float32Data } from '../../packages/verify/src/tensor.ts';
 import { createOrtCudaRunner } from '../../packages/verify/src/runners/ort-cuda.ts';
 
-type Args = Map<string, string | true>;
+type Args = Map<string, string | boolean>;
 
 function parse(argv: string[]): { cmd: string; args: Args } {
-  const [cmd = '', ...rest] = argv;
-  const args: Args = new Map();
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const next = rest[i + 1];
-    if (next === undefined || next.startsWith('--')) args.set(a.slice(2), true);
-    else {
-      args.set(a.slice(2), next);
-      i++;
-    }
-  }
-  return { cmd, args };
+  const { positionals, values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean' },
+      model: { type: 'string' },
+      backends: { type: 'string' },
+      require: { type: 'string' },
+      shapes: { type: 'string' },
+      'input-size': { type: 'string' },
+      report: { type: 'string' },
+    },
+  });
+  const [cmd = '', ...rest] = positionals;
+  if (rest.length > 0) throw new Error(`unexpected argument ${rest[0]}`);
+  return { cmd, args: new Map(Object.entries(values).filter((e): e is [string, string | boolean] => e[1] !== undefined)) };
 }
 
 const RUNNERS: Record<string, () => Runner> = {

@@ -5,22 +5,26 @@
  *
  *   npx tsx tools/report/screenshot.ts [--backends reference,ort-cpu,ort-wasm,browser-wasm,browser-webgpu] [--out docs/report-screenshot.png]
  */
+import { parseArgs } from 'node:util';
 import { loadCheckpoint, writeFileAtomic } from '@gru-onnx/model';
 import { exportSeedModel } from '@gru-onnx/onnx';
 import { consoleTable, htmlReport, isBackendName, renderHtmlToPng, verifyModel } from '@gru-onnx/verify';
 import type { BackendName } from '@gru-onnx/verify';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-
-const out = arg('--out', 'docs/report-screenshot.png');
-const backends = arg('--backends', 'reference,ort-cpu,ort-wasm,browser-wasm,browser-webgpu').split(',');
+const { values } = parseArgs({
+  strict: true,
+  options: {
+    out: { type: 'string', default: 'docs/report-screenshot.png' },
+    backends: { type: 'string', default: 'reference,ort-cpu,ort-wasm,browser-wasm,browser-webgpu' },
+    weights: { type: 'string', default: 'fixtures/seed-pytorch/model.safetensors' },
+  },
+});
+const out = values.out;
+const backends = values.backends.split(',');
 const names = backends.filter(isBackendName) as BackendName[];
 if (names.length !== backends.length) throw new Error(`unknown backend in ${backends.join(',')}`);
 
-const { params } = loadCheckpoint(arg('--weights', 'fixtures/seed-pytorch/model.safetensors'));
+const { params } = loadCheckpoint(values.weights);
 const model = exportSeedModel(params, { form: 'auto', hiddenStates: true, hN: true });
 const report = await verifyModel({
   model,

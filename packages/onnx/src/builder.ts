@@ -194,8 +194,16 @@ const IR_FOR_OPSET: ReadonlyArray<readonly [opset: number, ir: number]> = [
   [1, 3], [7, 3], [9, 4], [10, 5], [11, 6], [12, 7], [15, 8], [19, 9], [21, 10],
 ];
 
+/** The opsets the exporters write: GRU's semantics are the same from 7 (its last change) to 21. */
 export const MIN_OPSET = 7;
 export const MAX_OPSET = 21;
+
+/** Refuses an opset the exporters do not write; `whose` names the semantics ("the seed's", "these"). */
+export function assertGruOpset(opset: number, whose: string): void {
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+    throw new UserError(`opset ${opset} is outside ${MIN_OPSET}–${MAX_OPSET}, the range where ONNX GRU keeps ${whose} semantics`);
+  }
+}
 
 /** The IR version an opset needs: the one released with it (onnx's table), so older runtimes still load it. */
 export function irVersionForOpset(opset: number): number {

@@ -3,7 +3,7 @@ import { UserError } from '@gru-onnx/model';
 import { assertValidModel, checkModel } from './checker.ts';
 import * as ort from 'onnxruntime-node';
 import { attr, encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './builder.ts';
-import { buildSeedModel, exportSeedModel } from './export-seed.ts';
+import { buildSeedModel, buildTunedSeedModel, exportSeedModel } from './export-seed.ts';
 import { decodeModel } from './reader.ts';
 import { onnx } from './proto.ts';
 import { randomSeedParams } from './test-params.ts';
@@ -11,7 +11,7 @@ import { randomSeedParams } from './test-params.ts';
 const params = randomSeedParams(3);
 /** A fresh decoded copy of a valid fused model, to break by hand. */
 // The bare GRU node (no seq-0 guard): a flat graph whose node names the findings below can be matched against.
-const fused = (): onnx.ModelProto => decodeModel(exportSeedModel(params, { form: 'fused', h0: true, fusedEmptyGuard: false }));
+const fused = (): onnx.ModelProto => buildTunedSeedModel(params, { form: 'fused', h0: true }, { fusedEmptyGuard: false });
 const gruNode = (m: onnx.ModelProto) => m.graph!.node!.find((n) => n.opType === 'GRU')!;
 const setAttr = (n: onnx.INodeProto, name: string, a: onnx.IAttributeProto) => {
   n.attribute = [...(n.attribute ?? []).filter((x) => x.name !== name), onnx.AttributeProto.create({ name, ...a })];
@@ -82,7 +82,7 @@ describe('checkModel', () => {
       `${where}: 'GRU' at opset 17 has no attribute 'perm' (it has activation_alpha, activation_beta, activations, clip, direction, hidden_size, layout, linear_before_reset)`,
     ]);
     // layout came with GRU-14: at opset 13 it is an unknown attribute, not only an unsupported value.
-    const early = decodeModel(exportSeedModel(params, { form: 'fused', opset: 13, fusedEmptyGuard: false }));
+    const early = buildTunedSeedModel(params, { form: 'fused', opset: 13 }, { fusedEmptyGuard: false });
     setAttr(gruNode(early), 'layout', { type: onnx.AttributeProto.AttributeType.INT, i: 0 });
     expect(messages(early)).toContainEqual(expect.stringMatching(/'GRU' at opset 13 has no attribute 'layout'/));
     const typed = fused();

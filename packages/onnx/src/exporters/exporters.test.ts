@@ -4,7 +4,8 @@ import * as ort from 'onnxruntime-node';
 import { loadSourceModel, UserError } from '@gru-onnx/model';
 import { checkModel } from '../checker.ts';
 import { onnx } from '../proto.ts';
-import { exportSourceModel, reorderRznToZrh, transposeMatrix } from './index.ts';
+import { transposeMatrix } from '../matrix.ts';
+import { exportSourceModel, reorderRznToZrh } from './index.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../../fixtures/', import.meta.url));
 

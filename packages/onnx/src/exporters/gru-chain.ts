@@ -6,8 +6,8 @@
  * ONNX GRU reads X as [seq, batch, input] and writes Y [seq, dirs, batch, H] and Y_h [dirs, batch, H]; between
  * layers Y becomes [seq, batch, dirs·H] (forward then reverse features, as PyTorch concatenates them).
  */
-import { UserError, type PytorchHead } from '@gru-onnx/model';
-import { attr, encodeModel, makeModel, makeValueInfo, MAX_OPSET, MIN_OPSET } from '../builder.ts';
+import type { PytorchHead } from '@gru-onnx/model';
+import { assertGruOpset, attr, encodeModel, makeModel, makeValueInfo } from '../builder.ts';
 import type { AttributeValue } from '../builder.ts';
 import { assertValidModel } from '../checker.ts';
 import { DEFAULT_OPSET } from '../export-seed.ts';
@@ -52,7 +52,7 @@ export interface ImportExportOptions {
 /** Builds, checks and encodes the chain's model. */
 export function buildGruChain(c: GruChain, options: ImportExportOptions = {}): onnx.ModelProto {
   const opset = options.opset ?? DEFAULT_OPSET;
-  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) throw new UserError(`opset ${opset} is outside ${MIN_OPSET}–${MAX_OPSET}, the range where ONNX GRU keeps these semantics`);
+  assertGruOpset(opset, 'these');
   const s = new Scope('');
   const { head } = c;
   const top = c.layers[c.layers.length - 1]!;

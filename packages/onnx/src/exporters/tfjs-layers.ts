@@ -7,14 +7,8 @@
 import { HARD_SIGMOID_ALPHA, HARD_SIGMOID_BETA, type TfjsGruLayer, type TfjsLayersGru } from '@gru-onnx/model';
 import { encodeModel } from '../builder.ts';
 import type { onnx } from '../proto.ts';
+import { transposeMatrix } from '../matrix.ts';
 import { buildGruChain, type ImportExportOptions, type OnnxGruLayer } from './gru-chain.ts';
-
-/** [rows, cols] row-major → [cols, rows]. */
-export function transposeMatrix(m: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(m.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = m[i * cols + j]!;
-  return out;
-}
 
 function onnxLayer(l: TfjsGruLayer): OnnxGruLayer {
   const { inputSize: I, hiddenSize: H } = l;
