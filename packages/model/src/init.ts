@@ -1,6 +1,6 @@
 import type { ModelConfig } from './config.ts';
 import { PARAM_NAMES, paramShapes, type SeedParams } from './params.ts';
-import type { Rng } from './rng.ts';
+import { Rng } from './rng.ts';
 
 /**
  * nn.Linear's default initialisation: weight and bias both uniform in ±1/sqrt(fan_in), fan_in being the
@@ -21,6 +21,23 @@ export function initParams(config: ModelConfig, rng: Rng): SeedParams {
     const data = new Float32Array(size);
     for (let i = 0; i < size; i++) data[i] = rng.range(-bound, bound);
     params[name] = { shape: [...shape], data };
+  }
+  return params;
+}
+
+/**
+ * Seeded parameters with the seed's shapes, for tests and benchmarks (not a trained model): nn.Linear's
+ * initialisation (initParams), or, given `bound`, every value uniform in ±bound (drawn in PARAM_NAMES order).
+ */
+export function randomParams(config: ModelConfig, seed: number, bound?: number): SeedParams {
+  const rng = new Rng(seed);
+  if (bound === undefined) return initParams(config, rng);
+  const shapes = paramShapes(config);
+  const params = {} as SeedParams;
+  for (const name of PARAM_NAMES) {
+    const data = new Float32Array(shapes[name].reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; i++) data[i] = rng.range(-bound, bound);
+    params[name] = { shape: [...shapes[name]], data };
   }
   return params;
 }

@@ -1,24 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { SEED_CONFIG } from './config.ts';
-import { paramShapes, type SeedParams, PARAM_NAMES } from './params.ts';
+import { randomParams } from './init.ts';
+import type { SeedParams } from './params.ts';
 import { referenceForward } from './reference.ts';
 import { Rng } from './rng.ts';
 
-function randomParams(seed: number): SeedParams {
-  const rng = new Rng(seed);
-  const shapes = paramShapes(SEED_CONFIG);
-  const p = {} as Record<string, { shape: number[]; data: Float32Array }>;
-  for (const n of PARAM_NAMES) {
-    const shape = shapes[n];
-    const size = shape.reduce((a, b) => a * b, 1);
-    p[n] = { shape, data: Float32Array.from({ length: size }, () => rng.range(-0.5, 0.5)) };
-  }
-  return p as SeedParams;
-}
+const randomSeedParams = (seed: number): SeedParams => randomParams(SEED_CONFIG, seed, 0.5);
 
 describe('referenceForward', () => {
   it('keeps h at h0 when z = 0 everywhere (σ(−∞) = 0): h\' = (1 − z) h + z h̃', () => {
-    const p = randomParams(1);
+    const p = randomSeedParams(1);
     p['gru.W_xz.bias'].data.fill(-1e4); // z → 0: the seed's cell then keeps the previous state
     const h0 = Float64Array.from({ length: 2 * 16 }, (_, i) => Math.sin(i));
     const x = new Rng(2).normals(2 * 5 * 8);
@@ -27,7 +18,7 @@ describe('referenceForward', () => {
   });
 
   it('moves h to h̃ when z = 1: one step from h0 = 0 gives tanh(W_xh x + b_xh)', () => {
-    const p = randomParams(3);
+    const p = randomSeedParams(3);
     p['gru.W_xz.bias'].data.fill(1e4);
     const x = new Rng(4).normals(8);
     const out = referenceForward(p, x, 1, 1);

@@ -1,18 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { SEED_CONFIG } from './config.ts';
-import { initParams } from './init.ts';
+import { randomParams } from './init.ts';
 import { PARAM_NAMES, type SeedParams } from './params.ts';
 import { referenceForward } from './reference.ts';
 import { Rng } from './rng.ts';
 import { tfjsForward, tfjsLossAndGrads } from './tfjs-model.ts';
 
 /** Weights of a trained-looking size (±0.6), larger than nn.Linear's init, so the gates are exercised. */
-function wideParams(seed: number): SeedParams {
-  const p = initParams(SEED_CONFIG, new Rng(seed));
-  const rng = new Rng(seed + 100);
-  for (const n of PARAM_NAMES) p[n].data.forEach((_, i, a) => (a[i] = rng.range(-0.6, 0.6)));
-  return p;
-}
+const wideParams = (seed: number): SeedParams => randomParams(SEED_CONFIG, seed + 100, 0.6);
 
 /** Float64 mean cross-entropy of the reference logits. */
 function referenceLoss(p: SeedParams, x: Float32Array, labels: Int32Array, batch: number, seq: number): number {

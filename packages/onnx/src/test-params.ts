@@ -1,14 +1,8 @@
-/** Seeded seed-model parameters for tests and benchmarks (not a trained model: scaled normals). */
-import { paramShapes, Rng, SEED_CONFIG } from '@gru-onnx/model';
-import type { ModelConfig, SeedParams, Tensor } from '@gru-onnx/model';
+/** Seeded seed-model parameters for the exporter's tests (not a trained model). */
+import { randomParams, SEED_CONFIG } from '@gru-onnx/model';
+import type { ModelConfig, SeedParams } from '@gru-onnx/model';
 
-export function randomSeedParams(seed: number, config: ModelConfig = SEED_CONFIG, scale = 0.5): SeedParams {
-  const rng = new Rng(seed);
-  const out: Partial<Record<string, Tensor>> = {};
-  for (const [name, shape] of Object.entries(paramShapes(config))) {
-    const data = rng.normals(shape.reduce((a, d) => a * d, 1));
-    for (let i = 0; i < data.length; i++) data[i] = data[i]! * scale;
-    out[name] = { shape, data };
-  }
-  return out as SeedParams;
+/** Uniform in ±0.87 (standard deviation 0.5): wider than nn.Linear's init, so every gate saturates somewhere. */
+export function randomSeedParams(seed: number, config: ModelConfig = SEED_CONFIG): SeedParams {
+  return randomParams(config, seed, 0.87);
 }

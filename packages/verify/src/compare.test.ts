@@ -43,6 +43,24 @@ describe('compareOutput', () => {
     expect(describeComparison(fail)).toMatch(/1\/2 elements outside tolerance; first at \[1\]/);
   });
 
+  // The rule at exactly its bound, in numbers float32 and float64 hold exactly (so no rounding decides): atol 0.25,
+  // rtol 0.5, |e| = 2 give the bound 0.25 + 0.5·2 = 1.25, where max(atol, rtol·|e|) would give 1 and rtol·|a| 1.875.
+  it('passes an element exactly at atol + rtol·|expected| and fails one a float32 step past it', () => {
+    const t = { atol: 0.25, rtol: 0.5 };
+    const one = (a: number, e: number) => compareOutput('y', { dims: [1], data: f32([a]) }, { dims: [1], data: f64([e]) }, t).status;
+    expect(one(3.25, 2)).toBe('pass'); // |a − e| = 1.25 = the bound: ≤, not <
+    expect(one(0.75, 2)).toBe('pass'); // below e: the bound is symmetric
+    expect(one(-3.25, -2)).toBe('pass'); // |e|, not e
+    const past = Math.fround(3.25 + 2 ** -21); // the next float32 above 3.25
+    expect(past).toBeGreaterThan(3.25);
+    expect(one(past, 2)).toBe('fail');
+    // Both terms count (a sum, not max): 1.2 passes only when atol is added to rtol·|e| = 1.
+    expect(one(3.2, 2)).toBe('pass');
+    // The scale is the expected value's, not the actual's: with rtol·|a| both of these would pass.
+    expect(one(0.45, 0)).toBe('fail'); // bound 0.25; 0.25 + 0.5·0.45 would be 0.475
+    expect(one(3.5, 2)).toBe('fail'); // 1.5 > 1.25; 0.25 + 0.5·3.5 would be 2
+  });
+
   it('near-zero references do not inflate the relative error, and atol decides them', () => {
     const c = compareOutput('y', { dims: [1], data: f32([1e-9]) }, { dims: [1], data: f64([0]) }, tol);
     expect(c.status).toBe('pass');

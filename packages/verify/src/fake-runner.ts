@@ -1,5 +1,5 @@
 import { onnx } from '@gru-onnx/onnx';
-import { PARAM_NAMES, paramShapes, referenceForward, Rng } from '@gru-onnx/model';
+import { randomParams, referenceForward } from '@gru-onnx/model';
 import type { ModelConfig, SeedParams } from '@gru-onnx/model';
 import type { BackendName, Job, NamedTensor, Placement, Probe, Runner, RunResult } from './runner.ts';
 import { float32Data } from './tensor.ts';
@@ -56,19 +56,9 @@ export function fakeRunner(name: BackendName, behaviour: FakeBehaviour = {}): Ru
   };
 }
 
-/** Seeded parameters with PyTorch's shapes, uniform in ±1/√H like nn.Linear's default init. */
+/** Seeded parameters with PyTorch's shapes, uniform in ±1/√H like nn.Linear's default init of the recurrence. */
 export function fakeParams(config: ModelConfig, seed = 1): SeedParams {
-  const rng = new Rng(seed);
-  const shapes = paramShapes(config);
-  const bound = 1 / Math.sqrt(config.hiddenSize);
-  const out: Partial<SeedParams> = {};
-  for (const name of PARAM_NAMES) {
-    const shape = shapes[name];
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    for (let i = 0; i < data.length; i++) data[i] = rng.range(-bound, bound);
-    out[name] = { shape, data };
-  }
-  return out as SeedParams;
+  return randomParams(config, seed, 1 / Math.sqrt(config.hiddenSize));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { onnx } from '@gru-onnx/onnx';
-import { Rng, configFromParams, initParams } from '@gru-onnx/model';
-import type { ModelConfig, ParamName, SeedParams } from '@gru-onnx/model';
+import { configFromParams } from '@gru-onnx/model';
+import type { ParamName, SeedParams } from '@gru-onnx/model';
 
 /**
  * Tiny ONNX models for the runners' own tests, built directly with the generated protobuf classes so these
@@ -8,9 +8,7 @@ import type { ModelConfig, ParamName, SeedParams } from '@gru-onnx/model';
  */
 
 /** Seeded parameters with PyTorch's shapes and nn.Linear's initialisation. */
-export function randomParams(config: ModelConfig, seed: number): SeedParams {
-  return initParams(config, new Rng(seed));
-}
+export { randomParams } from '@gru-onnx/model';
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
