@@ -1,10 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from './checkpoint.ts';
+import { decodeSafetensors } from './safetensors.ts';
 import { SEED_CONFIG } from './config.ts';
 import { randomParams } from './init.ts';
 import type { SeedParams } from './params.ts';
 import { referenceForward } from './reference.ts';
 import { Rng } from './rng.ts';
 
+const SEED_PYTORCH = (f: string) => fileURLToPath(new URL(`../../../fixtures/seed-pytorch/${f}`, import.meta.url));
 const randomSeedParams = (seed: number): SeedParams => randomParams(SEED_CONFIG, seed, 0.5);
 
 describe('referenceForward', () => {
@@ -52,5 +57,46 @@ describe('referenceForward', () => {
       for (let k = 0; k < H; k++) s += Whh[j * H + k]! * (1 / (1 + Math.exp(-p['gru.W_xr.bias'].data[k]!))) * h0[k]!;
       expect(out.hN[j]).toBeCloseTo(Math.tanh(s), 12);
     }
+  });
+
+  it("matches PyTorch's own logits for the seed's MyModel (fixtures/seed-pytorch, batch 1 and 3, seq 1 to 37)", () => {
+    const params = loadCheckpoint(SEED_PYTORCH('model.safetensors')).params;
+    const cases = decodeSafetensors(readFileSync(SEED_PYTORCH('model.cases.safetensors'))).tensors;
+    let checked = 0;
+    for (const [name, x] of cases) {
+      if (!name.startsWith('x_')) continue;
+      const want = cases.get(name.replace('x_', 'logits_'))!;
+      const [B, T] = x.shape as [number, number];
+      const got = referenceForward(params, x.data, B, T).logits;
+      expect(got).toHaveLength(want.data.length);
+      got.forEach((v, i) => expect(Math.abs(v - want.data[i]!), `${name}[${i}]`).toBeLessThanOrEqual(1e-5));
+      checked++;
+    }
+    expect(checked).toBe(6);
+  });
+
+  it('lays hidden_states out as [batch, seq, hidden]: step t of row b is h_T of that row alone, cut at t', () => {
+    const p = randomSeedParams(8);
+    const [B, T, I, H] = [3, 5, 8, 16];
+    const x = new Rng(9).normals(B * T * I);
+    const h0 = Float64Array.from({ length: B * H }, (_, i) => Math.sin(i));
+    const all = referenceForward(p, x, B, T, h0);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const prefix = x.subarray(b * T * I, (b * T + t + 1) * I);
+        const alone = referenceForward(p, prefix, 1, t + 1, h0.subarray(b * H, (b + 1) * H));
+        expect([...all.hiddenStates.subarray((b * T + t) * H, (b * T + t + 1) * H)]).toEqual([...alone.hN]);
+        if (t === T - 1) {
+          expect([...all.hN.subarray(b * H, (b + 1) * H)]).toEqual([...alone.hN]);
+          expect([...all.logits.subarray(b * 4, (b + 1) * 4)]).toEqual([...alone.logits]);
+        }
+      }
+    }
+  });
+
+  it('refuses x and h0 of the wrong length, saying what it expected', () => {
+    const p = randomSeedParams(1);
+    expect(() => referenceForward(p, new Float32Array(15), 1, 2)).toThrow('x has 15 values, expected 1×2×8');
+    expect(() => referenceForward(p, new Float32Array(16), 1, 2, new Float32Array(15))).toThrow('h0 has 15 values, expected 1×16');
   });
 });

@@ -4,7 +4,6 @@ import * as ort from 'onnxruntime-node';
 import { loadSourceModel, UserError } from '@gru-onnx/model';
 import { checkModel } from '../checker.ts';
 import { onnx } from '../proto.ts';
-import { transposeMatrix } from '../matrix.ts';
 import { exportSourceModel, reorderRznToZrh } from './index.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../../fixtures/', import.meta.url));
@@ -16,9 +15,6 @@ describe('gate and layout helpers', () => {
   it("reorderRznToZrh moves PyTorch's r, z, n row blocks to ONNX's z, r, h", () => {
     // H = 2, 1 column: rows r0 r1 z0 z1 n0 n1.
     expect([...reorderRznToZrh(Float32Array.of(1, 2, 3, 4, 5, 6), 2, 1)]).toEqual([3, 4, 1, 2, 5, 6]);
-  });
-  it('transposeMatrix turns [rows, cols] into [cols, rows]', () => {
-    expect([...transposeMatrix(Float32Array.of(1, 2, 3, 4, 5, 6), 2, 3)]).toEqual([1, 4, 2, 5, 3, 6]);
   });
 });
 

@@ -1,0 +1,34 @@
+/**
+ * The modules where a silent bug would pass a wrong model, each with the files Stryker mutates and the tests that
+ * must kill the mutants. `pnpm mutate:<name>` runs one (tools/mutation/run.ts); scores and the survivors judged
+ * equivalent are in docs/mutation.md.
+ */
+export interface MutationModule {
+  /** Files (or `file:from-to` line ranges) to mutate. */
+  mutate: string[];
+  /** Test files run against each mutant. */
+  tests: string[];
+}
+
+export const MODULES: Record<string, MutationModule> = {
+  compare: {
+    mutate: ['packages/verify/src/compare.ts', 'packages/verify/src/tolerances.ts'],
+    tests: ['packages/verify/src/compare.test.ts', 'packages/verify/src/tolerances.test.ts'],
+  },
+  placement: {
+    mutate: ['packages/verify/src/placement.ts', 'packages/verify/src/placement-policy.ts'],
+    tests: ['packages/verify/src/placement.test.ts', 'packages/verify/src/placement-policy.test.ts'],
+  },
+  readers: {
+    mutate: ['packages/model/src/safetensors.ts', 'packages/onnx/src/reader.ts'],
+    tests: ['packages/model/src/safetensors.test.ts', 'packages/model/src/checkpoint.test.ts', 'packages/onnx/src/reader.test.ts'],
+  },
+  'weight-mapping': {
+    mutate: ['packages/onnx/src/exporters/pytorch-gru.ts', 'packages/onnx/src/exporters/tfjs-layers.ts', 'packages/onnx/src/matrix.ts'],
+    tests: ['packages/onnx/src/exporters/exporters.test.ts', 'packages/onnx/src/matrix.test.ts'],
+  },
+  reference: {
+    mutate: ['packages/model/src/reference.ts'],
+    tests: ['packages/model/src/reference.test.ts'],
+  },
+};
