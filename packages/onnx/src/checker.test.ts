@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { attr, encodeModel, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './builder.ts';
 import { buildSeedModel, buildTunedSeedModel, exportSeedModel } from './export-seed.ts';
 import { decodeModel } from './reader.ts';
+import { OP_TABLE_OPSET } from './generated/op-schemas.ts';
 import { onnx } from './proto.ts';
 import { randomSeedParams } from './test-params.ts';
 
@@ -65,9 +66,9 @@ describe('checkModel', () => {
     const m = fused();
     gruNode(m).opType = 'Gru';
     expect(messages(m)).toContainEqual("node 'GRU_gru_Y_h' (Gru) in graph 'seed_gru_fused': 'Gru' is not an ai.onnx operator at opset 17");
-    // Past the table (onnx 1.12 knows opsets up to 17) a name may be an op added since: not refused.
+    // Past the table (opsets up to OP_TABLE_OPSET, 21) a name may be an op added since: not refused.
     const later = fused();
-    later.opsetImport = [{ domain: '', version: 21 }];
+    later.opsetImport = [{ domain: '', version: OP_TABLE_OPSET + 1 }];
     gruNode(later).opType = 'Gru';
     expect(messages(later).filter((msg) => msg.includes('operator'))).toEqual([]);
   });
@@ -92,6 +93,35 @@ describe('checkModel', () => {
     const guard = m.graph!.node!.find((n) => n.opType === 'If')!;
     guard.attribute = guard.attribute!.filter((a) => a.name !== 'else_branch');
     expect(messages(m)).toContainEqual(expect.stringMatching(/\(If\) in graph 'seed_gru_fused': 'If' needs attribute 'else_branch'$/));
+  });
+
+  // Opsets 18–21 changed attributes of ops the fuzzer and imports write: the checks apply there too (the table
+  // comes from onnx 1.16's operator changelog, which adds those opsets to onnx 1.12's).
+  it.each([
+    // [op, opset, attributes, inputs, the message, or undefined when valid]
+    ['ReduceMean', 17, { axes: attr.ints([1]) }, ['x'], undefined],
+    ['ReduceMean', 18, { axes: attr.ints([1]) }, ['x'], "'ReduceMean' at opset 18 has no attribute 'axes' (it has keepdims, noop_with_empty_axes)"],
+    ['ReduceMean', 18, { noop_with_empty_axes: attr.int(1) }, ['x'], undefined],
+    ['Split', 17, { num_outputs: attr.int(1) }, ['x'], "'Split' at opset 17 has no attribute 'num_outputs' (it has axis)"],
+    ['Split', 18, { num_outputs: attr.int(1) }, ['x'], undefined],
+    ['Resize', 17, { antialias: attr.int(1) }, ['x', '', 'scales'], "'Resize' at opset 17 has no attribute 'antialias'"],
+    ['Resize', 19, { antialias: attr.int(1) }, ['x', '', 'scales'], undefined],
+    ['Col2Im', 17, {}, ['x', 'shape', 'shape'], "'Col2Im' needs ai.onnx opset 18 or later; the model imports opset 17"],
+    ['Cast', 19, { to: attr.int(1), saturate: attr.float(1) }, ['x'], "attribute 'saturate' is FLOAT, but 'Cast' takes INT"],
+    ['GroupNormalization', 18, { num_groups: attr.int(1), stash_type: attr.int(1) }, ['x', 'scale', 'scale'], "'GroupNormalization' at opset 18 has no attribute 'stash_type'"],
+    ['GroupNormalization', 21, { stash_type: attr.int(1) }, ['x', 'scale', 'scale'], "'GroupNormalization' needs attribute 'num_groups'"],
+    ['DequantizeLinear', 21, { block_size: attr.int(2) }, ['x', 'scale'], undefined],
+  ] as const)('%s at opset %i: %o', (op, opset, attributes, inputs, message: string | undefined) => {
+    const init = [makeTensor('scales', 'float32', [2], [1, 1]), makeTensor('shape', 'int64', [2], [1, 1]), makeTensor('scale', 'float32', [1], [1])];
+    const g = makeGraph({
+      name: 'g',
+      nodes: [makeNode(op, inputs, ['y'], attributes, { name: 'n' })],
+      inputs: [makeValueInfo('x', 'float32', [1, 2])],
+      outputs: [makeValueInfo('y', 'float32', undefined)],
+      initializers: init.filter((t) => inputs.includes(t.name as never)),
+    });
+    const found = messages(makeModel(g, { opset })).filter((m) => m.startsWith("node 'n'"));
+    expect(found).toEqual(message === undefined ? [] : [expect.stringContaining(message)]);
   });
 
   it('rejects an initializer whose dims do not match its data', () => {
