@@ -15,14 +15,6 @@ export const EXIT = Object.freeze({
   interrupted: 130,
 });
 
-/** A command the libraries cannot serve yet; exits as an internal error (a bug), never as a fake success. */
-export class NotImplementedError extends Error {
-  override readonly name = 'NotImplementedError';
-  constructor(what: string) {
-    super(`not yet implemented: ${what}`);
-  }
-}
-
 /** Thrown when SIGINT stopped a command; main() maps it to exit 130. */
 export class InterruptedError extends Error {
   override readonly name = 'InterruptedError';

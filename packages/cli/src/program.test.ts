@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '@gru-onnx/model';
 import { main, type Io } from './index.ts';
-import { describeError, EXIT, NotImplementedError, InterruptedError } from './exit-codes.ts';
+import { describeError, EXIT, InterruptedError } from './exit-codes.ts';
 
 /** Runs the CLI in-process, capturing what it writes. */
 async function run(...argv: string[]) {
@@ -84,7 +84,6 @@ describe('describeError', () => {
   });
   it('anything else is an internal error, exit 70', () => {
     expect(describeError(new TypeError('x is undefined'), false)).toEqual({ line: 'error: internal: x is undefined', code: EXIT.internal });
-    expect(describeError(new NotImplementedError('foo'), false).code).toBe(EXIT.internal);
   });
   it('a failed system call (a missing directory, no permission) is bad input, exit 2', () => {
     const err = Object.assign(new Error("ENOENT: no such file or directory, open 'nope/x.onnx'"), { code: 'ENOENT', syscall: 'open' });
