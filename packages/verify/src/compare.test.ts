@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareOutput, describeComparison, histogramBin, histogramLabels, HISTOGRAM_BINS, REL_FLOOR } from './compare.ts';
+import { compareOutput, describeComparison, histogramBin, histogramLabels, HISTOGRAM_BINS, REL_FLOOR, unravel } from './compare.ts';
 import { analyzeSteps } from './divergence.ts';
 
 const tol = { atol: 1e-5, rtol: 1e-5 };
@@ -104,6 +104,62 @@ describe('compareOutput', () => {
     const a = new Float32Array(e.length);
     a[1 * 12 + 2 * 4 + 3] = 1;
     expect(compareOutput('y', { dims: [2, 3, 4], data: a }, { dims: [2, 3, 4], data: e }, tol).firstFailure?.index).toEqual([1, 2, 3]);
+  });
+});
+
+describe('compareOutput, the messages a report shows', () => {
+  const e2 = { dims: [2], data: f64([1, 2]) };
+
+  it('names the dtype, a shape mismatch of the same size, and a data length that does not fit the shape', () => {
+    const i32 = compareOutput('y', { dims: [2], data: Int32Array.of(1, 2) as unknown as Float32Array }, e2, tol);
+    expect(i32.message).toBe('output y: dtype Int32Array, expected float32');
+    // Same element count, dims permuted or of another rank: still a shape mismatch, never compared as values.
+    const perm = compareOutput('y', { dims: [2, 3, 1], data: new Float32Array(6) }, { dims: [2, 1, 3], data: new Float64Array(6) }, tol);
+    expect(perm.message).toBe('output y: shape [2, 3, 1], expected [2, 1, 3]');
+    expect(compareOutput('y', { dims: [2], data: f32([1, 2]) }, { dims: [2, 1], data: f64([1, 2]) }, tol).message).toBe('output y: shape [2], expected [2, 1]');
+    expect(compareOutput('y', { dims: [2], data: [1, 2] as unknown as Float32Array }, e2, tol).message).toBe('output y: dtype Array, expected float32');
+    const bare = Object.create(null) as Float32Array;
+    expect(compareOutput('y', { dims: [2], data: bare }, e2, tol).message).toBe('output y: dtype object, expected float32');
+    expect(compareOutput('y', { dims: [1, 2], data: f32([1, 2, 3]) }, { dims: [1, 2], data: f64([1, 2]) }, tol).message).toBe('output y: 3 values for shape [1, 2]');
+    const long = compareOutput('y', { dims: [2], data: f32([1, 2, 3]) }, e2, tol);
+    expect(long).toMatchObject({ status: 'fail', message: 'output y: 3 values for shape [2]', elements: 0 });
+    expect(describeComparison(long)).toBe('output y: 3 values for shape [2]');
+  });
+
+  it('describes a pass, and a fail with both kinds of failure and a multi-dimensional first index', () => {
+    const pass = compareOutput('h_n', { dims: [2], data: f32([1, 2.5]) }, { dims: [2], data: f64([1, 2.5 + 1e-6]) }, tol);
+    expect(describeComparison(pass)).toBe('h_n: pass (max abs 1.00e-6 vs expected)');
+    const a = f32([0, 0, 5, NaN]);
+    const fail = compareOutput('y', { dims: [2, 2], data: a }, { dims: [2, 2], data: f64([0, 0, 0, 1]) }, tol);
+    expect(describeComparison(fail)).toBe('y: 1/4 elements outside tolerance, 1 NaN/Inf mismatches; first at [1, 0]: got 5, expected 0');
+    const nanOnly = compareOutput('y', { dims: [1], data: f32([NaN]) }, { dims: [1], data: f64([1]) }, tol);
+    expect(describeComparison(nanOnly)).toBe('y: 1 NaN/Inf mismatches; first at [0]: got NaN, expected 1');
+  });
+
+  it('keeps the largest abs and relative error wherever it is, and p99 of unsorted errors', () => {
+    const e = new Float64Array(200).fill(1);
+    const a = new Float32Array(200).fill(1);
+    a[0] = 2; // the largest, first
+    a[1] = 1.5;
+    a[2] = 1.25;
+    const c = compareOutput('y', { dims: [200], data: a }, { dims: [200], data: e }, { atol: 2, rtol: 0 });
+    expect([c.maxAbs, c.maxRel, c.p99Abs]).toEqual([1, 1, 0.25]);
+  });
+
+  it('has no finite pair to summarise when every value is NaN on both sides: zeros, not undefined', () => {
+    const c = compareOutput('y', { dims: [2], data: f32([NaN, NaN]) }, { dims: [2], data: f64([NaN, NaN]) }, tol);
+    expect(c).toMatchObject({ status: 'pass', maxAbs: 0, meanAbs: 0, p99Abs: 0, nonFiniteAgreements: 2 });
+  });
+
+  it('labels the histogram bins by decade, the first and last open-ended', () => {
+    const labels = histogramLabels();
+    expect(labels.slice(0, 3)).toEqual(['0', '<1e-11', '1e-11']);
+    expect(labels.slice(-2)).toEqual(['1e0', '≥1e1']);
+  });
+
+  it('unravels a flat index, and gives zeros along an empty axis rather than NaN', () => {
+    expect(unravel(23, [2, 3, 4])).toEqual([1, 2, 3]);
+    expect(unravel(0, [3, 0])).toEqual([0, 0]);
   });
 });
 

@@ -49,5 +49,15 @@ describe('acceleratorCheck', () => {
     expect(acceleratorCheck('browser-webgpu', [{ node: 'g', opType: 'GRU', ep: 'JsExecutionProvider' }])!.partial).toBeUndefined();
     expect(acceleratorCheck('browser-webgpu', [{ node: 'g', opType: 'GRU', ep: CUDA }])!.partial).toMatch(/not a WebGPU result/);
     expect(acceleratorCheck('ort-cuda', [{ node: 'g', opType: 'GRU', ep: 'CUDAExecutionProviderX' }])!.partial).toMatch(/not a CUDA result/);
+    // "Js" only at the start names JSEP; elsewhere in a name it does not.
+    expect(acceleratorCheck('browser-webgpu', [{ node: 'g', opType: 'GRU', ep: 'CpuJsBridge' }])!.partial).toMatch(/not a WebGPU result/);
+  });
+
+  it('names every fallback node, in order', () => {
+    const r = acceleratorCheck('ort-cuda', [
+      { node: 'gru', opType: 'GRU', ep: CPU },
+      { node: 'head', opType: 'Gemm', ep: CPU },
+    ])!;
+    expect(r.partial).toBe(`outputs match, but not a CUDA result: GRU gru ran on ${CPU}, Gemm head ran on ${CPU}`);
   });
 });

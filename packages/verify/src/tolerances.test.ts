@@ -54,4 +54,28 @@ describe('tolerances', () => {
     expect(t['ort-cpu'].rtol).toBe(1e-5);
     expect(() => applyOverride(t, { rtol: Number.NaN })).toThrow(/--rtol/);
   });
+
+  it('refuses every malformed file with a message naming the file and the entry', () => {
+    const parse = (text: string) => () => parseTolerances(text, 'x.json');
+    for (const doc of ['null', '5', '"s"', '[]', '{}', '{"backends":null}', '{"backends":5}']) expect(parse(doc)).toThrow(new UserError('x.json: expected an object with "backends"'));
+    expect(parse('{"backends":{"tfjs":null}}')).toThrow(new UserError('x.json: backends.tfjs must be an object'));
+    expect(parse('{"backends":{"tfjs":5}}')).toThrow(new UserError('x.json: backends.tfjs must be an object'));
+    expect(parse('{"backends":{"tfjs":{"atol":"1","rtol":0}}}')).toThrow(new UserError('x.json: backends.tfjs.atol: must be a finite number ≥ 0'));
+    expect(parse('{"backends":{"tfjs":{"atol":0,"rtol":-1}}}')).toThrow(new UserError('x.json: backends.tfjs.rtol: must be a finite number ≥ 0'));
+    expect(parse('{"backends":{"gpu":{}}}')).toThrow(new UserError(`x.json: unknown backend "gpu" (known: ${BACKENDS.join(', ')})`));
+    // Without a base table every backend needs an entry.
+    const two = JSON.stringify({ backends: Object.fromEntries(BACKENDS.slice(2).map((b) => [b, { atol: 0, rtol: 0 }])) });
+    expect(parse(two)).toThrow(new UserError(`x.json: no tolerance for ${BACKENDS.slice(0, 2).join(', ')}`));
+    expect(() => loadTolerances('/nonexistent/t.json')).toThrow(/^\/nonexistent\/t\.json: cannot read \(ENOENT/);
+  });
+
+  it('leaves the table as it is without an override, and names the option a bad override came from', () => {
+    const t = defaultTolerances();
+    expect(applyOverride(t, undefined)).toBe(t);
+    expect(applyOverride(t, {})).toBe(t);
+    const r = applyOverride(t, { rtol: 0 });
+    expect(r.tfjs).toEqual({ atol: t.tfjs.atol, rtol: 0, source: 'command line' });
+    expect(() => applyOverride(t, { atol: -1 })).toThrow(new UserError('--atol: must be a finite number ≥ 0'));
+    expect(() => applyOverride(t, { rtol: Infinity })).toThrow(new UserError('--rtol: must be a finite number ≥ 0'));
+  });
 });
