@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'packages/*/dist/**', 'packs/**', 'gru-onnx-out/**', 'fixtures/**', 'tools/cuda/out/**', '.cuda-stage/**', 'test/.readme-tmp/**', '**/*.js', '**/generated/**', '!eslint.config.js'] },
+  { ignores: ['**/node_modules/**', 'packages/*/dist/**', 'packs/**', 'gru-onnx-out/**', 'fixtures/**', 'tools/cuda/out/**', '.cuda-stage/**', 'test/.readme-tmp/**', '.stryker-tmp/**', 'reports/**', '**/*.js', '**/generated/**', '!eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

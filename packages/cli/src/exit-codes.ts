@@ -1,7 +1,7 @@
 import { UserError } from '@gru-onnx/model';
 
 /**
- * Exit codes of the `gru-onnx` command (DESIGN.md's contract, plus 70 and 130).
+ * Exit codes of the `gru-onnx` command (the contract in docs/architecture.md and the README).
  * 70 is sysexits' EX_SOFTWARE: an internal error is a bug in gru-onnx, not the user's input, so it must not
  * look like exit 2 to a CI script that treats 2 as "fix your arguments".
  * 130 is the shell's 128 + SIGINT, so `gru-onnx demo; echo $?` reads like any interrupted command.

@@ -5,8 +5,8 @@ import { UserError } from './errors.ts';
 import { configFromParams, PARAM_NAMES, type ParamName, type SeedParams } from './params.ts';
 
 /**
- * The seed's model in TensorFlow.js, in the formulation that trains fastest on tfjs-wasm (measured: DESIGN.md and
- * tools/bench/train.ts), computing exactly the seed's function:
+ * The seed's model in TensorFlow.js, in the formulation that trains fastest on tfjs-wasm (measured by
+ * tools/bench/train.ts; the README's training table), computing exactly the seed's function:
  *
  *   activations are feature-major, [features, batch]; per step t, with X̂_t = [x_tᵀ; 1] [I + 1, B]:
  *     z  = σ([W_xz | b_xz] X̂_t + W_hz h)

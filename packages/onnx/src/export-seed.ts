@@ -1,5 +1,5 @@
 /**
- * Exports the seed's GRU classifier (DESIGN.md, "The numerics") as an ONNX model, in one of three forms:
+ * Exports the seed's GRU classifier (docs/architecture.md, "Numerics and conventions of each source") as an ONNX model, in one of three forms:
  *
  * - `fused`: one ONNX `GRU` node. The seed's z is ONNX's 1 − z and σ(−a) = 1 − σ(a), so the z rows of W, R and
  *   Wb are negated; linear_before_reset = 0 is the seed's h̃ = tanh(W_xh x + b_xh + W_hh (r ⊙ h)). The node sits

@@ -40,7 +40,7 @@ const transposeBlock = (a: Float32Array, n: number) => {
   return t;
 };
 
-/** The seed model as one ONNX GRU node (DESIGN.md's mapping), with `mistake` planted. */
+/** The seed model as one ONNX GRU node (the mapping in docs/architecture.md), with `mistake` planted. */
 function buggyModel(p: SeedParams, mistake: Mistake): Uint8Array {
   const { inputSize: I, hiddenSize: H, outputSize: O } = configFromParams(p);
   const d = (n: ParamName) => p[n].data;

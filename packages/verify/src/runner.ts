@@ -1,7 +1,7 @@
 import type { SeedParams } from '@gru-onnx/model';
 import type { Tensor } from './tensor.ts';
 
-/** Backend names of the command-line contract (DESIGN.md). */
+/** Backend names of the command-line contract (docs/architecture.md). */
 export const BACKENDS = ['reference', 'tfjs', 'ort-cpu', 'ort-cuda', 'ort-wasm', 'browser-wasm', 'browser-webgpu', 'browser-webgpu-jsep'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 

@@ -8,7 +8,7 @@ import { log } from '../io.ts';
 
 /** tools/bench, from this file (packages/cli/src/commands/). */
 const BENCH_DIR = fileURLToPath(new URL('../../../../tools/bench/', import.meta.url));
-/** The benchmarks in the order DESIGN.md's data flow runs them; any other tools/bench/*.ts with a main() follow. */
+/** The benchmarks in the order the data flow runs them (train, then export and infer); any other tools/bench/*.ts with a main() follow. */
 const ORDER = ['train', 'infer'];
 
 interface BenchOpts {

@@ -10,7 +10,7 @@ import { findPytorchGruPrefix, pytorchGruForward, pytorchGruFromSafetensors, typ
 import { loadTfjsLayersModel, tfjsLayersForward, type TfjsLayersGru } from './tfjs-layers.ts';
 
 /**
- * Where a model comes from, and so which GRU convention its weights follow (DESIGN.md, "The numerics"):
+ * Where a model comes from, and so which GRU convention its weights follow (docs/architecture.md, "Numerics and conventions of each source"):
  * - `seed`: the seed's `MyModel` state_dict (safetensors, `gru.W_xz.weight`, …) — the native checkpoint;
  * - `pytorch-gru`: an `nn.GRU` + `nn.Linear` state_dict (safetensors, `gru.weight_ih_l0`, …);
  * - `tfjs-layers`: a TensorFlow.js layers `model.json` (+ weight files) holding GRU → Dense.

@@ -35,7 +35,7 @@ function valueInfo(name: string, dims: (number | string)[]): onnx.ValueInfoProto
 /**
  * The seed model as one ONNX GRU node (layout 1, batch-first) plus the fc head: inputs `x` [B, T, I];
  * outputs `logits` [B, O], `hidden_states` [B, T, H], `h_n` [B, H]. The seed's z is ONNX's 1 − z, so the z
- * rows of W, R and Wb are negated (DESIGN.md).
+ * rows of W, R and Wb are negated (docs/architecture.md).
  */
 export function seedGruModel(p: SeedParams): Uint8Array {
   const { inputSize: I, hiddenSize: H, outputSize: O } = configFromParams(p);
