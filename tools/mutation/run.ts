@@ -29,12 +29,15 @@ const r = spawnSync(
     module.mutate.join(','),
     '--concurrency',
     values.concurrency,
+    // One sandbox folder per module, so two modules can run side by side.
+    '--tempDirName',
+    `.stryker-tmp/${name}`,
     // Reuses the last run's results for unchanged code and tests: quicker reruns while killing survivors.
     ...(values.incremental ? ['--incremental', '--incrementalFile', `reports/mutation/${name}.incremental.json`] : []),
   ],
   {
     stdio: 'inherit',
-    env: { ...process.env, GRU_ONNX_MUTATION_TESTS: module.tests.join(',') },
+    env: { ...process.env, GRU_ONNX_MUTATION_TESTS: module.tests.join(','), GRU_ONNX_MUTATION_SKIP: module.skip?.source ?? '' },
   },
 );
 process.exit(r.status ?? 1);

@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: (process.env.GRU_ONNX_MUTATION_TESTS ?? '').split(',').filter(Boolean),
+    ...(process.env.GRU_ONNX_MUTATION_SKIP ? { testNamePattern: new RegExp(`^(?!.*(?:${process.env.GRU_ONNX_MUTATION_SKIP}))`) } : {}),
     testTimeout: 120_000,
     pool: 'forks',
   },
