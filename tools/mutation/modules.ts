@@ -38,7 +38,14 @@ export const MODULES: Record<string, MutationModule> = {
       'packages/onnx/src/seed-graph.ts:104-112',
       'packages/onnx/src/seed-graph.ts:143-154',
     ],
-    tests: ['packages/onnx/src/exporters/exporters.test.ts', 'packages/onnx/src/matrix.test.ts', 'packages/onnx/src/export-seed.test.ts'],
+    // The imports' numeric checks against PyTorch's and tfjs's own answers live in test/imports-*.
+    tests: [
+      'packages/onnx/src/exporters/exporters.test.ts',
+      'packages/onnx/src/matrix.test.ts',
+      'packages/onnx/src/export-seed.test.ts',
+      'test/imports-tfjs.test.ts',
+      'test/imports-pytorch-bi.test.ts',
+    ],
   },
   reference: {
     mutate: ['packages/model/src/reference.ts'],

@@ -104,24 +104,25 @@ describe('checkpoint round trip', () => {
 });
 
 describe('the loader rejects each kind of bad file with its own message', () => {
-  const good = encodeCheckpoint(seedCheckpoint());
+  // Made inside each test: a throw here, at collection, would leave vitest no test to fail.
+  const good = () => encodeCheckpoint(seedCheckpoint());
 
   it('truncated in the data', () => {
-    expect(rejection(good.subarray(0, good.length - 10))).toMatch(/tensor 'fc\.bias': data_offsets \[\d+, \d+\] run past the end of the data .*truncated file/);
+    expect(rejection(good().subarray(0, good().length - 10))).toMatch(/tensor 'fc\.bias': data_offsets \[\d+, \d+\] run past the end of the data .*truncated file/);
   });
 
   it('truncated inside the header length', () => {
-    expect(rejection(good.subarray(0, 5))).toMatch(/truncated: 5 bytes, too short for the 8-byte header length/);
+    expect(rejection(good().subarray(0, 5))).toMatch(/truncated: 5 bytes, too short for the 8-byte header length/);
   });
 
   it('a header length longer than the file', () => {
-    const bad = Uint8Array.from(good);
-    new DataView(bad.buffer).setBigUint64(0, BigInt(good.length), true);
-    expect(rejection(bad)).toMatch(new RegExp(`header length says ${good.length} bytes but only ${good.length - 8} follow`));
+    const bad = Uint8Array.from(good());
+    new DataView(bad.buffer).setBigUint64(0, BigInt(good().length), true);
+    expect(rejection(bad)).toMatch(new RegExp(`header length says ${good().length} bytes but only ${good().length - 8} follow`));
   });
 
   it('a header length shorter than the header', () => {
-    const bad = Uint8Array.from(good);
+    const bad = Uint8Array.from(good());
     const n = new DataView(bad.buffer).getBigUint64(0, true);
     new DataView(bad.buffer).setBigUint64(0, n - 20n, true);
     expect(rejection(bad)).toMatch(/header is not valid JSON \(.*\): wrong header length or not a safetensors file/);
@@ -146,14 +147,14 @@ describe('the loader rejects each kind of bad file with its own message', () => 
   });
 
   it('shape × 4 bytes not equal to the data_offsets span', () => {
-    const bad = withHeader(good, (h) => (h['gru.W_xz.bias']!.shape = [15]));
+    const bad = withHeader(good(), (h) => (h['gru.W_xz.bias']!.shape = [15]));
     expect(rejection(bad)).toBe("bad.safetensors: tensor 'gru.W_xz.bias': shape [15] needs 60 bytes of F32 but data_offsets [512, 576] hold 64");
   });
 
   it('a wrong dtype, named', () => {
-    const bad = withHeader(good, (h) => (h['gru.W_hz.weight']!.dtype = 'F16'));
+    const bad = withHeader(good(), (h) => (h['gru.W_hz.weight']!.dtype = 'F16'));
     expect(rejection(bad)).toBe("bad.safetensors: tensor 'gru.W_hz.weight': dtype F16 is not supported (checkpoints are F32)");
-    const unknown = withHeader(good, (h) => (h['fc.bias']!.dtype = 'float32'));
+    const unknown = withHeader(good(), (h) => (h['fc.bias']!.dtype = 'float32'));
     expect(rejection(unknown)).toBe(`bad.safetensors: tensor 'fc.bias': unknown dtype "float32"`);
   });
 
@@ -178,19 +179,19 @@ describe('the loader rejects each kind of bad file with its own message', () => 
   });
 
   it('overlapping, gapped or trailing data', () => {
-    const overlap = withHeader(good, (h) => (h['gru.W_xz.bias']!.data_offsets = [508, 572]));
+    const overlap = withHeader(good(), (h) => (h['gru.W_xz.bias']!.data_offsets = [508, 572]));
     expect(rejection(overlap)).toMatch(/tensor 'gru\.W_xz\.bias': data_offsets \[508, 572\] overlap the previous tensor \(which ends at 512\)/);
-    const gap = withHeader(good, (h) => (h['gru.W_xz.weight']!.data_offsets = [4, 516]));
+    const gap = withHeader(good(), (h) => (h['gru.W_xz.weight']!.data_offsets = [4, 516]));
     expect(rejection(gap)).toMatch(/tensor 'gru\.W_xz\.weight': data_offsets \[4, 516\] leave a gap after byte 0/);
-    const trailing = new Uint8Array(good.length + 4);
-    trailing.set(good);
+    const trailing = new Uint8Array(good().length + 4);
+    trailing.set(good());
     expect(rejection(trailing)).toMatch(/^bad\.safetensors: 4 bytes after the last tensor are not described by the header/);
   });
 
   it('absurd dimensions, before allocating anything', () => {
-    const bad = withHeader(good, (h) => (h['fc.weight']!.shape = [2 ** 20, 2 ** 20]));
+    const bad = withHeader(good(), (h) => (h['fc.weight']!.shape = [2 ** 20, 2 ** 20]));
     expect(rejection(bad)).toBe("bad.safetensors: tensor 'fc.weight': shape [1048576,1048576] has more than 536870912 elements");
-    const negative = withHeader(good, (h) => (h['fc.weight']!.shape = [-4, -16]));
+    const negative = withHeader(good(), (h) => (h['fc.weight']!.shape = [-4, -16]));
     expect(rejection(negative)).toMatch(/tensor 'fc\.weight': shape \[-4,-16\] is not a list of at most 8 non-negative integers/);
   });
 

@@ -116,22 +116,31 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): Sa
   if (expected !== dataLen) fail(`${dataLen - expected} bytes after the last tensor are not described by the header (wrong header length, or data appended)`);
 
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const e of entries) {
-    const count = (e.end - e.begin) / 4;
-    let data: Float32Array;
-    if (littleEndianHost) {
-      // Copy into a fresh, aligned buffer: the file's data need not be 4-byte aligned, and a Node Buffer's
-      // slice() would share (and expose) its whole pooled ArrayBuffer.
-      const copy = new Uint8Array(e.end - e.begin);
-      copy.set(bytes.subarray(dataStart + e.begin, dataStart + e.end));
-      data = new Float32Array(copy.buffer);
-    } else {
-      data = new Float32Array(count);
-      for (let i = 0; i < count; i++) data[i] = view.getFloat32(dataStart + e.begin + 4 * i, true);
-    }
-    tensors.set(e.name, { shape: e.shape, data });
-  }
+  for (const e of entries) tensors.set(e.name, { shape: e.shape, data: float32FromLittleEndian(bytes.subarray(dataStart + e.begin, dataStart + e.end)) });
   return { tensors, metadata };
+}
+
+/**
+ * Little-endian float32 bytes (safetensors' byte order) as a fresh Float32Array. On a little-endian host a copy
+ * into an aligned buffer (the file's data need not be 4-byte aligned, and a Node Buffer's slice() would share
+ * and expose its whole pooled ArrayBuffer); on a big-endian one, value by value. `hostLittleEndian` is for tests.
+ */
+export function float32FromLittleEndian(src: Uint8Array, hostLittleEndian = littleEndianHost): Float32Array {
+  if (hostLittleEndian) return new Float32Array(Uint8Array.from(src).buffer);
+  const view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  const data = new Float32Array(src.byteLength / 4);
+  for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(4 * i, true);
+  return data;
+}
+
+/** `data` as little-endian bytes into `out` at `pos`; `hostLittleEndian` is for tests. */
+export function float32ToLittleEndian(data: Float32Array, out: Uint8Array, pos: number, hostLittleEndian = littleEndianHost): void {
+  if (hostLittleEndian) {
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), pos);
+    return;
+  }
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let i = 0; i < data.length; i++) view.setFloat32(pos + 4 * i, data[i]!, true);
 }
 
 /**
@@ -161,13 +170,11 @@ export function encodeSafetensors(
     json = p;
   }
   const out = new Uint8Array(8 + json.byteLength + offset);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(json.byteLength), true);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
   out.set(json, 8);
   let pos = 8 + json.byteLength;
   for (const [, t] of list) {
-    if (littleEndianHost) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
-    else for (let i = 0; i < t.data.length; i++) view.setFloat32(pos + 4 * i, t.data[i]!, true);
+    float32ToLittleEndian(t.data, out, pos);
     pos += t.data.byteLength;
   }
   return out;

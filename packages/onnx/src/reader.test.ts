@@ -88,12 +88,44 @@ describe('summarizeModel', () => {
     expect(validate({ ...s, irVersion: 'eight' })).toBe(false);
   });
 
+  it('names initializers, node counts and parameters the way a reader needs them', () => {
+    const F = onnx.TensorProto.DataType;
+    const t = (name: string, dataType: number, dims: number[]) => ({ name, dataType, dims });
+    const model = {
+      irVersion: 8,
+      producerName: 'p',
+      producerVersion: '1.2',
+      docString: 'doc',
+      opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }],
+      graph: {
+        node: [
+          { opType: 'Relu', domain: '' },
+          { opType: 'FusedGemm', domain: 'com.microsoft' },
+          { opType: 'Add', domain: 'ai.onnx' },
+          { opType: 'Add' },
+        ],
+        initializer: [t('f64', F.DOUBLE, [2]), t('f16', F.FLOAT16, [3]), t('bf16', F.BFLOAT16, [4]), t('i64', F.INT64, [5]), t('odd', 99, [1])],
+        input: [{ name: 'x', type: { tensorType: { elemType: F.FLOAT } } }],
+      },
+    };
+    const s = summarizeModel(model);
+    expect(Object.keys(s.nodeCounts)).toEqual(['Add', 'Relu', 'com.microsoft.FusedGemm']);
+    expect(s.nodeCounts.Add).toBe(2);
+    expect(s.parameterCount).toBe(2 + 3 + 4);
+    expect(s.initializers.map((i) => i.elemType)).toEqual(['DOUBLE', 'FLOAT16', 'BFLOAT16', 'INT64', 'TYPE_99']);
+    expect(s.inputs).toEqual([{ name: 'x', elemType: 'FLOAT', dims: null }]);
+    expect([s.producerName, s.producerVersion, s.docString]).toEqual(['p', '1.2', 'doc']);
+    expect(s.opsetImports).toEqual([{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }]);
+  });
+
   it('turns malformed bytes and unreadable files into one-line UserErrors', () => {
-    expect(() => summarizeModel(new Uint8Array([0x0a, 0xff, 0xff, 0xff]))).toThrow(UserError);
-    expect(() => decodeModel(new Uint8Array([1, 2, 3]), 'junk.onnx')).toThrow(/^junk.onnx is not a valid ONNX model: [^\n]*$/);
+    expect(() => summarizeModel(new Uint8Array([0x0a, 0xff, 0xff, 0xff]))).toThrow(new UserError('model is not a valid ONNX model: index out of range: 4 + 1 > 4'));
+    expect(() => decodeModel(new Uint8Array([1, 2, 3]), 'junk.onnx')).toThrow(new UserError('junk.onnx is not a valid ONNX model: illegal tag: field number 0'));
     expect(() => decodeModel(new Uint8Array(0))).toThrow(/no graph or ir_version/);
-    expect(() => readModelFile('/nonexistent/m.onnx')).toThrow(UserError);
-    expect(() => readModelFile('/nonexistent/m.onnx')).toThrow(/\/nonexistent\/m.onnx/);
+    // Either one missing is enough.
+    expect(() => decodeModel(onnx.ModelProto.encode({ irVersion: 8 }).finish(), 'm')).toThrow('m is not a valid ONNX model: no graph or ir_version');
+    expect(() => decodeModel(onnx.ModelProto.encode({ graph: { name: 'g' } }).finish(), 'm')).toThrow('m is not a valid ONNX model: no graph or ir_version');
+    expect(() => readModelFile('/nonexistent/m.onnx')).toThrow(new UserError('/nonexistent/m.onnx: cannot read ONNX model (ENOENT)'));
   });
 });
 
