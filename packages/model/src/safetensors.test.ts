@@ -60,6 +60,7 @@ describe('decodeSafetensors', () => {
     expect(msg('{"a":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1],"data_offsets":[0,4]}}', [1])).toBe('accepted');
     expect(msg('{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', [1])).toMatch(/shape \[-1\] is not a list/);
     expect(msg('{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}', [1])).toMatch(/shape \[1.5\] is not a list/);
+    expect(msg('{"a":{"dtype":"F32","shape":[2,-1],"data_offsets":[0,4]}}', [1])).toMatch(/shape \[2,-1\] is not a list/);
     expect(msg(`{"a":{"dtype":"F32","shape":[${2 ** 29 + 1}],"data_offsets":[0,4]}}`, [1])).toBe(`f: tensor 'a': shape [${2 ** 29 + 1}] has more than ${2 ** 29} elements`);
     expect(msg(`{"a":{"dtype":"F32","shape":[${2 ** 29}],"data_offsets":[0,4]}}`, [1])).toMatch(/needs 2147483648 bytes of F32 but data_offsets \[0, 4\] hold 4$/);
     expect(msg('{"a":{"dtype":"F32","shape":[1],"data_offsets":"0-4"}}', [1])).toBe(`f: tensor 'a': data_offsets "0-4" is not [begin, end]`);

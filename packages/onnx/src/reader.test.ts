@@ -118,6 +118,31 @@ describe('summarizeModel', () => {
     expect(s.opsetImports).toEqual([{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }]);
   });
 
+  it('summarizes a message with every optional field left out (as a caller may build one), with empty names, not undefined', () => {
+    expect(summarizeModel({})).toEqual({
+      irVersion: 0, producerName: '', producerVersion: '', docString: '', opsetImports: [], inputs: [], outputs: [],
+      nodeCount: 0, nodeCounts: {}, initializers: [], parameterCount: 0, metadata: {},
+    });
+    const bare = summarizeModel({
+      opsetImport: [{}],
+      metadataProps: [{}],
+      graph: { node: [{}, { domain: 'com.x' }], initializer: [{}], input: [{}, { name: 'y', type: { tensorType: { shape: { dim: [{}] } } } }], output: [{}] },
+    });
+    expect(bare).toMatchObject({
+      opsetImports: [{ domain: '', version: 0 }],
+      metadata: { '': '' },
+      nodeCounts: { '': 1, 'com.x.': 1 },
+      initializers: [{ name: '', elemType: 'UNDEFINED', dims: [], size: 1 }],
+      inputs: [{ name: 'y', elemType: 'UNDEFINED', dims: [null] }],
+      outputs: [{ name: '', elemType: 'UNDEFINED', dims: null }],
+    });
+  });
+
+  it('sorts node counts by op name whatever order the nodes come in', () => {
+    const ops = ['Tanh', 'Sub', 'Relu', 'Mul', 'Gemm', 'Add'];
+    expect(Object.keys(summarizeModel({ graph: { node: ops.map((opType) => ({ opType })) } }).nodeCounts)).toEqual([...ops].sort());
+  });
+
   it('turns malformed bytes and unreadable files into one-line UserErrors', () => {
     expect(() => summarizeModel(new Uint8Array([0x0a, 0xff, 0xff, 0xff]))).toThrow(new UserError('model is not a valid ONNX model: index out of range: 4 + 1 > 4'));
     expect(() => decodeModel(new Uint8Array([1, 2, 3]), 'junk.onnx')).toThrow(new UserError('junk.onnx is not a valid ONNX model: illegal tag: field number 0'));
