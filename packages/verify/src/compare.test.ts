@@ -120,6 +120,8 @@ describe('compareOutput, the messages a report shows', () => {
     expect(compareOutput('y', { dims: [2], data: [1, 2] as unknown as Float32Array }, e2, tol).message).toBe('output y: dtype Array, expected float32');
     const bare = Object.create(null) as Float32Array;
     expect(compareOutput('y', { dims: [2], data: bare }, e2, tol).message).toBe('output y: dtype object, expected float32');
+    const orphan = Object.create(Object.create(null) as object) as Float32Array; // a prototype without a constructor
+    expect(compareOutput('y', { dims: [2], data: orphan }, e2, tol).message).toBe('output y: dtype object, expected float32');
     expect(compareOutput('y', { dims: [1, 2], data: f32([1, 2, 3]) }, { dims: [1, 2], data: f64([1, 2]) }, tol).message).toBe('output y: 3 values for shape [1, 2]');
     const long = compareOutput('y', { dims: [2], data: f32([1, 2, 3]) }, e2, tol);
     expect(long).toMatchObject({ status: 'fail', message: 'output y: 3 values for shape [2]', elements: 0 });
