@@ -138,6 +138,14 @@ describe('summarizeModel', () => {
     });
   });
 
+  it('keeps an unnamed input of a graph without initializers, and reads a non-tensor type as UNDEFINED', () => {
+    const s = summarizeModel({ graph: { input: [{}, { name: 's', type: { sequenceType: {} } }] } });
+    expect(s.inputs).toEqual([
+      { name: '', elemType: 'UNDEFINED', dims: null },
+      { name: 's', elemType: 'UNDEFINED', dims: null },
+    ]);
+  });
+
   it('sorts node counts by op name whatever order the nodes come in', () => {
     const ops = ['Tanh', 'Sub', 'Relu', 'Mul', 'Gemm', 'Add'];
     expect(Object.keys(summarizeModel({ graph: { node: ops.map((opType) => ({ opType })) } }).nodeCounts)).toEqual([...ops].sort());
