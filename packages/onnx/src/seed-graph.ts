@@ -75,7 +75,7 @@ export interface Recurrence {
  * Fused: Transpose x to GRU's layout 0 [seq, batch, input] (the layout attribute only exists from opset 14, and
  * onnxruntime's CPU kernel does not take layout 1), one GRU node, reshape its outputs back.
  */
-function writeFused(s: Scope, p: SeedParams, z: Sizes, want: Want, out: { hT: string; hs: string }, xSeqMajor?: string): Recurrence {
+function writeFused(s: Scope, { p, z, want }: Seed, out: { hT: string; hs: string }, xSeqMajor?: string): Recurrence {
   const { I, H } = z;
   const d = (n: keyof SeedParams) => p[n].data;
   // ONNX gate order z, r, h; the seed's z rows negated (σ(−a) = 1 − σ(a)).
@@ -172,16 +172,7 @@ type Projection = 'hoisted' | 'step';
  *   slow, so this is about 20% faster on onnxruntime CPU (tools/bench/infer.md). A Loop runs zero times at seq 0
  *   and its kernels take batch 0, so its h_T is exact on an empty x without a guard.
  */
-function writeScan(
-  s: Scope,
-  p: SeedParams,
-  z: Sizes,
-  want: Want,
-  ops: Ops,
-  out: { hT: string; hs: string },
-  projection: Projection = 'hoisted',
-  xSeqMajor?: string,
-): Recurrence {
+function writeScan(s: Scope, { p, z, want, ops }: Seed, out: { hT: string; hs: string }, projection: Projection = 'hoisted', xSeqMajor?: string): Recurrence {
   const { H } = z;
   const h0 = want.h0 ? 'h0' : zerosState(s, H);
   const hsRaw = want.hiddenStates ? `${s.prefix}hs_seq_major` : undefined;
@@ -274,21 +265,13 @@ function recurrenceOutputs(rec: Recurrence, H: number): onnx.ValueInfoProto[] {
  * itself) or the hoisted scan behind its empty-x guard. The branches read x (or its seq-major copy made before
  * the If), h0 and their weights from the outer scope.
  */
-function writeAuto(
-  s: Scope,
-  p: SeedParams,
-  z: Sizes,
-  want: Want,
-  ops: Ops,
-  out: { hT: string; hs: string },
-  threshold: number,
-  projection: Projection,
-): Recurrence {
+function writeAuto(s: Scope, seed: Seed, out: { hT: string; hs: string }, threshold: number, projection: Projection): Recurrence {
+  const { z, want, ops } = seed;
   const useFused = ops.tuning.autoEmptyGuard === false ? writeBatchOnlyCondition(s, ops.opset, threshold) : writeAutoCondition(s, z, ops.opset, threshold);
   // The hoisted scan and the GRU node both start from x in seq-major layout: transpose it once, before the If.
   const xT = projection === 'hoisted' ? s.node('Transpose', ['x'], ['x_seq_major'], { perm: attr.ints([1, 0, 2]) }) : undefined;
   const f = s.child('fused_');
-  const fusedRec = writeFused(f, p, z, want, { hT: 'fused_h_T', hs: 'fused_hs' }, xT);
+  const fusedRec = writeFused(f, seed, { hT: 'fused_h_T', hs: 'fused_hs' }, xT);
   const sc = s.child('scan_');
   const scanOut = { hT: 'scan_h_T', hs: 'scan_hs' };
   // The step Loop gives h_T exactly on an empty x by itself (zero trips at seq 0); hidden_states would come out
@@ -296,8 +279,8 @@ function writeAuto(
   // on an empty axis: those two keep the guard.
   const scanRec =
     projection === 'step' && !want.hiddenStates
-      ? writeScan(sc, p, z, want, ops, scanOut, 'step')
-      : writeEmptyGuarded(sc, z, want, scanOut, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o, projection, xT));
+      ? writeScan(sc, seed, scanOut, 'step')
+      : writeEmptyGuarded(sc, z, want, scanOut, 'the scan', (st, o) => writeScan(st, seed, o, projection, xT));
   const thenBranch = makeGraph({ name: 'fused_branch', nodes: f.nodes, inputs: [], outputs: recurrenceOutputs(fusedRec, z.H), docString: 'Small batch, seq ≥ 1: one GRU node.' });
   const elseBranch = makeGraph({ name: 'scan_branch', nodes: sc.nodes, inputs: [], outputs: recurrenceOutputs(scanRec, z.H), docString: 'Large batch or an empty x: the scan.' });
   const outs = want.hiddenStates ? [out.hT, out.hs] : [out.hT];
@@ -353,8 +336,17 @@ export interface SeedPlan {
 /** The recurrence of `plan.built` in the main scope, its h_T (and hidden_states) under `names`. */
 export function writeRecurrence(s: Scope, p: SeedParams, z: Sizes, want: Want, names: { hT: string; hs: string }, plan: SeedPlan): Recurrence {
   const ops = new Ops(plan.opset, plan.tuning);
-  if (plan.built === 'fused' && ops.tuning.fusedEmptyGuard === false) return writeFused(s, p, z, want, names);
-  if (plan.built === 'fused') return writeEmptyGuarded(s, z, want, names, 'the GRU node', (st, o) => writeFused(st, p, z, want, o));
-  if (plan.built === 'scan') return writeEmptyGuarded(s, z, want, names, 'the scan', (st, o) => writeScan(st, p, z, want, ops, o));
-  return writeAuto(s, p, z, want, ops, names, plan.threshold, ops.tuning.autoProjection ?? (plan.target === 'cpu' ? 'step' : 'hoisted'));
+  const seed: Seed = { p, z, want, ops };
+  if (plan.built === 'fused' && ops.tuning.fusedEmptyGuard === false) return writeFused(s, seed, names);
+  if (plan.built === 'fused') return writeEmptyGuarded(s, z, want, names, 'the GRU node', (st, o) => writeFused(st, seed, o));
+  if (plan.built === 'scan') return writeEmptyGuarded(s, z, want, names, 'the scan', (st, o) => writeScan(st, seed, o));
+  return writeAuto(s, seed, names, plan.threshold, ops.tuning.autoProjection ?? (plan.target === 'cpu' ? 'step' : 'hoisted'));
+}
+
+/** What every writer reads: the weights, their sizes, the inputs and outputs asked for, and the opset with the knobs. */
+interface Seed {
+  p: SeedParams;
+  z: Sizes;
+  want: Want;
+  ops: Ops;
 }
