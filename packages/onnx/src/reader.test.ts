@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
-import { UserError } from '@gru-onnx/model';
+import { encodeSafetensors, UserError } from '@gru-onnx/model';
 import { attr, encodeModel, irVersionForOpset, makeGraph, makeModel, makeNode, makeTensor, makeValueInfo } from './builder.ts';
 import { exportSeedModel } from './export-seed.ts';
 import { decodeModel, MODEL_SUMMARY_SCHEMA, readModelFile, summarizeModel } from './reader.ts';
@@ -149,6 +149,22 @@ describe('summarizeModel', () => {
   it('sorts node counts by op name whatever order the nodes come in', () => {
     const ops = ['Tanh', 'Sub', 'Relu', 'Mul', 'Gemm', 'Add'];
     expect(Object.keys(summarizeModel({ graph: { node: ops.map((opType) => ({ opType })) } }).nodeCounts)).toEqual([...ops].sort());
+  });
+
+  it('names a safetensors file passed as a model, and only that layout', () => {
+    const st = encodeSafetensors([['w', { shape: [1], data: Float32Array.of(1) }]]);
+    const said = 'is a safetensors checkpoint, not an ONNX model';
+    expect(() => decodeModel(st, 'w.safetensors')).toThrow(new UserError(`w.safetensors ${said}; pass it as --weights (and to export --weights to make the ONNX model)`));
+    const near = (change: (b: Uint8Array) => void) => {
+      const b = Uint8Array.from(st);
+      change(b);
+      return () => decodeModel(b, 'm');
+    };
+    expect(near((b) => (b[8] = 0x20))).not.toThrow(said); // no '{' where the JSON starts
+    expect(near((b) => (b[9] = 0x20))).not.toThrow(said); // '{' not followed by '"'
+    expect(near((b) => (b[5] = 1))).not.toThrow(said); // a header length over 2^32: not one
+    expect(near((b) => (b[7] = 1))).not.toThrow(said);
+    expect(() => decodeModel(st.subarray(0, 10), 'm')).toThrow(said);
   });
 
   it('turns malformed bytes and unreadable files into one-line UserErrors', () => {
