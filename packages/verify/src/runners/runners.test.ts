@@ -172,7 +172,8 @@ describe('ort-cuda', () => {
     expect(out.placements.length).toBeGreaterThan(0);
     // onnxruntime 1.29's CUDA EP declines GRU with linear_before_reset = 0; whatever ran elsewhere is listed.
     expect(out.placements.some((p) => p.ep === 'CUDAExecutionProvider')).toBe(true);
-    expect(Math.max(...out.outputs.logits!.data.map((v, i) => Math.abs(v - expected.logits[i]!)))).toBeLessThan(1e-4);
+    const logits = out.outputs.logits!.data as Float32Array;
+    expect(Math.max(...logits.map((v, i) => Math.abs(v - expected.logits[i]!)))).toBeLessThan(1e-4);
   });
 
   test('with provider libraries present but unloadable, the probe tries a session and reports its error', async () => {
