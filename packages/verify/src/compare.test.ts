@@ -112,16 +112,12 @@ describe('compareOutput, the messages a report shows', () => {
 
   it('names the dtype, a shape mismatch of the same size, and a data length that does not fit the shape', () => {
     const i32 = compareOutput('y', { dims: [2], data: Int32Array.of(1, 2) as unknown as Float32Array }, e2, tol);
-    expect(i32.message).toBe('output y: dtype Int32Array, expected float32');
+    expect(i32.message).toBe('output y: dtype int32, expected float32');
     // Same element count, dims permuted or of another rank: still a shape mismatch, never compared as values.
     const perm = compareOutput('y', { dims: [2, 3, 1], data: new Float32Array(6) }, { dims: [2, 1, 3], data: new Float64Array(6) }, tol);
     expect(perm.message).toBe('output y: shape [2, 3, 1], expected [2, 1, 3]');
     expect(compareOutput('y', { dims: [2], data: f32([1, 2]) }, { dims: [2, 1], data: f64([1, 2]) }, tol).message).toBe('output y: shape [2], expected [2, 1]');
-    expect(compareOutput('y', { dims: [2], data: [1, 2] as unknown as Float32Array }, e2, tol).message).toBe('output y: dtype Array, expected float32');
-    const bare = Object.create(null) as Float32Array;
-    expect(compareOutput('y', { dims: [2], data: bare }, e2, tol).message).toBe('output y: dtype object, expected float32');
-    const orphan = Object.create(Object.create(null) as object) as Float32Array; // a prototype without a constructor
-    expect(compareOutput('y', { dims: [2], data: orphan }, e2, tol).message).toBe('output y: dtype object, expected float32');
+    expect(compareOutput('y', { dims: [2], data: ['1', '2'] }, e2, tol).message).toBe('output y: dtype string, expected float32');
     expect(compareOutput('y', { dims: [1, 2], data: f32([1, 2, 3]) }, { dims: [1, 2], data: f64([1, 2]) }, tol).message).toBe('output y: 3 values for shape [1, 2]');
     const long = compareOutput('y', { dims: [2], data: f32([1, 2, 3]) }, e2, tol);
     expect(long).toMatchObject({ status: 'fail', message: 'output y: 3 values for shape [2]', elements: 0 });

@@ -74,7 +74,7 @@ describe('tolerances', () => {
     expect(applyOverride(t, undefined)).toBe(t);
     expect(applyOverride(t, {})).toBe(t);
     const r = applyOverride(t, { rtol: 0 });
-    expect(r.tfjs).toEqual({ atol: t.tfjs.atol, rtol: 0, source: 'command line' });
+    expect(r.tfjs).toMatchObject({ atol: t.tfjs.atol, rtol: 0, source: 'command line' });
     expect(() => applyOverride(t, { atol: -1 })).toThrow(new UserError('--atol: must be a finite number ≥ 0'));
     expect(() => applyOverride(t, { rtol: Infinity })).toThrow(new UserError('--rtol: must be a finite number ≥ 0'));
   });
