@@ -121,7 +121,7 @@ describe('summarizeModel', () => {
   it('summarizes a message with every optional field left out (as a caller may build one), with empty names, not undefined', () => {
     expect(summarizeModel({})).toEqual({
       irVersion: 0, producerName: '', producerVersion: '', docString: '', opsetImports: [], inputs: [], outputs: [],
-      nodeCount: 0, nodeCounts: {}, initializers: [], parameterCount: 0, metadata: {},
+      nodeCount: 0, nodeCounts: {}, initializers: [], parameterCount: 0, constantNodes: 0, constantParameterCount: 0, metadata: {},
     });
     const bare = summarizeModel({
       opsetImport: [{}],
