@@ -37,6 +37,16 @@ function liveWorkers(parent = process.pid): number {
     .filter(([ppid, stat, ...args]) => Number(ppid) === parent && !stat!.startsWith('Z') && args.join(' ').includes('ort-worker.mjs')).length;
 }
 
+/**
+ * liveWorkers() once it reaches `n`, or after 3 s. A SIGKILLed child takes a moment to disappear (longer on a
+ * loaded machine), so a count taken at once can still see a worker that is already dying; one that was never
+ * killed (a hang) stays and still fails the assertion.
+ */
+async function settledWorkers(n: number): Promise<number> {
+  for (let i = 0; i < 30 && liveWorkers() !== n; i++) await new Promise((r) => setTimeout(r, 100));
+  return liveWorkers();
+}
+
 /** Whether `pid` is a live (non-zombie) process. */
 function running(pid: number): boolean {
   try {
@@ -211,7 +221,7 @@ describe('stuck and crashing backends', () => {
     const t0 = Date.now();
     await expect(make('ort-cpu', { timeoutMs: 1500 }).run(job)).rejects.toThrow(/no answer within 1500 ms/);
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect(liveWorkers()).toBe(0);
+    expect(await settledWorkers(0)).toBe(0);
   });
 
   test('the runner recovers: the next run starts a fresh worker', async () => {
@@ -222,9 +232,9 @@ describe('stuck and crashing backends', () => {
     delete process.env.GRU_ONNX_TEST_FAULT;
     const out = await r.run(job);
     expect(out.outputs.logits!.dims).toEqual([B, config.outputSize]);
-    expect(liveWorkers()).toBe(1); // one worker, kept for the next run
+    expect(await settledWorkers(1)).toBe(1); // one worker, kept for the next run
     await r.close();
-    expect(liveWorkers()).toBe(0);
+    expect(await settledWorkers(0)).toBe(0);
   });
 
   test('an abort stops a hung run at once', async () => {
@@ -232,7 +242,7 @@ describe('stuck and crashing backends', () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);
     await expect(make('ort-wasm').run(job, ac.signal)).rejects.toThrow(/aborted/);
-    expect(liveWorkers()).toBe(0);
+    expect(await settledWorkers(0)).toBe(0);
   });
 
   test('a crashed child becomes an error naming the signal', async () => {
