@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { UserError } from '@gru-onnx/model';
 import type { BackendName, Feeds } from '../runner.ts';
 import type { BrowserHost } from './browser.ts';
+import { TimeoutError } from '../timeout.ts';
 
 /** Options every runner factory accepts; each runner reads the ones that concern it and ignores the rest. */
 export interface RunnerOptions {
@@ -118,12 +119,13 @@ export async function withDeadline<T>(
   // Set before cancelling: the work then fails too ("target closed", "worker exited"), and this is the real cause.
   let stopped: Error | undefined;
   const stop = new Promise<never>((_, reject) => {
-    const halt = (why: string): void => {
-      stopped = new Error(`${name}: ${why}`);
+    const halt = (err: Error): void => {
+      stopped = err;
       void Promise.resolve(cancel()).finally(() => reject(stopped));
     };
-    timer = setTimeout(() => halt(`no answer within ${timeoutMs} ms (the run's timeout); stopped it`), timeoutMs);
-    onAbort = () => halt('run aborted');
+    // A TimeoutError, so verify skips the backend's remaining cases: one timeout per backend, not one per case.
+    timer = setTimeout(() => halt(new TimeoutError(`${name}: no answer within ${timeoutMs} ms (the run's timeout); stopped it`)), timeoutMs);
+    onAbort = () => halt(new Error(`${name}: run aborted`));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
   try {
