@@ -182,3 +182,90 @@ describe('analyzeSteps', () => {
     expect(analyzeSteps({ dims: [1, 3, 2], data: Float32Array.from(e) }, { dims: [1, 2, 3], data: e }, tol)).toBeUndefined();
   });
 });
+
+// Integer, bool and string outputs: exact equality, whatever the tolerance says.
+describe('compareOutput, exact dtypes', () => {
+  const loose = { atol: 100, rtol: 100 };
+
+  it('fails an int32 output on any differing element, however loose the tolerance, and reports the integer errors', () => {
+    const c = compareOutput('idx', { dims: [2, 2], data: Int32Array.of(1, 5, -3, 7) }, { dtype: 'int32', dims: [2, 2], data: Int32Array.of(1, 2, -3, 17) }, loose);
+    expect(c).toMatchObject({ status: 'fail', rule: 'exact', dtype: 'int32', elements: 4, failing: 2, maxAbs: 10, meanAbs: 13 / 4, p99Abs: 0 });
+    expect(c.firstFailure).toEqual({ index: [0, 1], actual: 5, expected: 2 });
+    // Two equal elements in bin 0, |5 − 2| = 3 in the 1e0 decade, |7 − 17| = 10 in the last bin.
+    const h = new Array<number>(HISTOGRAM_BINS).fill(0);
+    h[0] = 2;
+    h[histogramLabels().indexOf('1e0')] = 1;
+    h[HISTOGRAM_BINS - 1] = 1;
+    expect(c.histogram).toEqual(h);
+    expect(describeComparison(c)).toBe('idx: 2/4 elements differ (compared exactly); first at [0, 1]: got 5, expected 2');
+  });
+
+  it('passes equal integers with zero error, and an empty tensor with zeros rather than NaN', () => {
+    const same = compareOutput('idx', { dims: [3], data: Int32Array.of(-1, 0, 9) }, { dtype: 'int32', dims: [3], data: Int32Array.of(-1, 0, 9) }, { atol: 0, rtol: 0 });
+    expect(same).toMatchObject({ status: 'pass', rule: 'exact', failing: 0, maxAbs: 0, meanAbs: 0 });
+    expect(same.firstFailure).toBeUndefined();
+    expect(same.histogram[0]).toBe(3);
+    const empty = compareOutput('idx', { dims: [0], data: new Int32Array(0) }, { dtype: 'int32', dims: [0], data: new Int32Array(0) }, loose);
+    expect(empty).toMatchObject({ status: 'pass', elements: 0, maxAbs: 0, meanAbs: 0 });
+  });
+
+  it('subtracts int64 values as BigInt: 2^60 + 1 vs 2^60 differ by exactly 1, which Number() alone would lose', () => {
+    const big = 2n ** 60n;
+    expect(Number(big + 1n) - Number(big)).toBe(0); // why BigInt subtraction is needed
+    const c = compareOutput('ids', { dims: [2], data: BigInt64Array.of(big + 1n, 5n) }, { dtype: 'int64', dims: [2], data: BigInt64Array.of(big, 5n) }, loose);
+    expect(c).toMatchObject({ status: 'fail', failing: 1, maxAbs: 1, meanAbs: 0.5 });
+    // JSON has no BigInt: the first failure carries the decimal strings.
+    expect(c.firstFailure).toEqual({ index: [0], actual: '1152921504606846977', expected: '1152921504606846976' });
+    expect(() => JSON.stringify(c)).not.toThrow();
+  });
+
+  it('compares strings for equality, each differing element an error of 1', () => {
+    const c = compareOutput('label', { dims: [3], data: ['cat', 'dog', 'cat'] }, { dtype: 'string', dims: [3], data: ['cat', 'cow', 'dog'] }, loose);
+    expect(c).toMatchObject({ status: 'fail', rule: 'exact', failing: 2, maxAbs: 1, meanAbs: 2 / 3 });
+    expect(c.firstFailure).toEqual({ index: [1], actual: 'dog', expected: 'cow' });
+    expect(describeComparison(c, "ort-cpu's")).toBe("label: 2/3 elements differ (compared exactly); first at [1]: got dog, ort-cpu's cow");
+  });
+
+  it('compares bool outputs exactly, and refuses a uint8 tensor where bool is expected', () => {
+    const c = compareOutput('mask', { dtype: 'bool', dims: [3], data: Uint8Array.of(1, 0, 0) }, { dtype: 'bool', dims: [3], data: Uint8Array.of(1, 1, 0) }, loose);
+    expect(c).toMatchObject({ status: 'fail', dtype: 'bool', failing: 1, maxAbs: 1 });
+    expect(c.firstFailure).toEqual({ index: [1], actual: 0, expected: 1 });
+    const u8 = compareOutput('mask', { dims: [3], data: Uint8Array.of(1, 1, 0) }, { dtype: 'bool', dims: [3], data: Uint8Array.of(1, 1, 0) }, loose);
+    expect(u8).toMatchObject({ status: 'fail', dtype: 'uint8', message: 'output mask: dtype uint8, expected bool', elements: 0 });
+  });
+});
+
+// Half precision is held as 16-bit patterns; the comparison decodes them. The patterns are IEEE 754 binary16 and
+// bfloat16 (the top half of a float32) by hand: 0x3C00 = 1, 0x3C01 = 1 + 2^-10, 0x4000 = 2, 0xC000 = −2,
+// 0x7C00 = +Inf, 0xFC00 = −Inf, 0x7E00 = NaN; bfloat16 0x3F80 = 1, 0x3F81 = 1 + 2^-7, 0x4040 = 3.
+describe('compareOutput, float16 and bfloat16', () => {
+  const half = (dtype: 'float16' | 'bfloat16', bits: number[]) => ({ dtype, dims: [bits.length], data: Uint16Array.from(bits) });
+
+  it('compares float16 values, not their bit patterns, under the rule at exactly its bound', () => {
+    const t = { atol: 0, rtol: 2 ** -10 };
+    const c = compareOutput('y', half('float16', [0x3c00, 0x3c01, 0x4000]), half('float16', [0x3c00, 0x3c00, 0xc000]), t);
+    // 1 + 2^-10 vs 1: an error of exactly rtol·|e| passes; 2 vs −2 is an error of 4 (the patterns differ by 0x8000).
+    expect(c).toMatchObject({ status: 'fail', dtype: 'float16', rule: { atol: 0, rtol: 2 ** -10, dtype: 'float16' }, failing: 1, maxAbs: 4 });
+    expect(c.firstFailure).toEqual({ index: [2], actual: 2, expected: -2 });
+    expect(c.meanAbs).toBe((2 ** -10 + 4) / 3);
+    expect(compareOutput('y', half('float16', [0x3c01]), half('float16', [0x3c00]), t).status).toBe('pass');
+  });
+
+  it('decodes bfloat16 and float16 non-finite values: NaN agrees with NaN, +Inf does not with −Inf', () => {
+    const b = compareOutput('y', half('bfloat16', [0x3f81, 0x4040]), half('bfloat16', [0x3f80, 0x4040]), { atol: 0, rtol: 0 });
+    expect(b).toMatchObject({ status: 'fail', failing: 1, maxAbs: 2 ** -7 });
+    expect(b.firstFailure).toEqual({ index: [0], actual: 1 + 2 ** -7, expected: 1 });
+    const nf = compareOutput('y', half('float16', [0x7e00, 0x7c00]), half('float16', [0x7e00, 0xfc00]), { atol: 1, rtol: 1 });
+    expect(nf).toMatchObject({ status: 'fail', nonFiniteAgreements: 1, nonFiniteMismatches: 1 });
+    expect(nf.firstFailure).toEqual({ index: [1], actual: 'Infinity', expected: '-Infinity' });
+  });
+
+  it('refuses float16 against float32, and names the actual dtype on every mismatch', () => {
+    const c = compareOutput('y', half('float16', [0x3c00]), { dims: [1], data: f64([1]) }, tol);
+    expect(c).toMatchObject({ status: 'fail', dtype: 'float16', message: 'output y: dtype float16, expected float32' });
+    const shape = compareOutput('y', half('float16', [0x3c00]), { dtype: 'float16', dims: [1, 1], data: Uint16Array.of(0x3c00) }, tol);
+    expect(shape).toMatchObject({ dtype: 'float16', message: 'output y: shape [1], expected [1, 1]' });
+    const len = compareOutput('y', { dtype: 'float16', dims: [1], data: Uint16Array.of(0x3c00, 0) }, { dtype: 'float16', dims: [1], data: Uint16Array.of(0x3c00) }, tol);
+    expect(len).toMatchObject({ dtype: 'float16', message: 'output y: 2 values for shape [1]' });
+  });
+});
