@@ -188,16 +188,16 @@ describe('compareOutput, exact dtypes', () => {
   const loose = { atol: 100, rtol: 100 };
 
   it('fails an int32 output on any differing element, however loose the tolerance, and reports the integer errors', () => {
-    const c = compareOutput('idx', { dims: [2, 2], data: Int32Array.of(1, 5, -3, 7) }, { dtype: 'int32', dims: [2, 2], data: Int32Array.of(1, 2, -3, 17) }, loose);
+    const c = compareOutput('idx', { dims: [2, 2], data: Int32Array.of(1, 5, -3, 7) }, { dtype: 'int32', dims: [2, 2], data: Int32Array.of(1, 15, -3, 4) }, loose);
     expect(c).toMatchObject({ status: 'fail', rule: 'exact', dtype: 'int32', elements: 4, failing: 2, maxAbs: 10, meanAbs: 13 / 4, p99Abs: 0 });
-    expect(c.firstFailure).toEqual({ index: [0, 1], actual: 5, expected: 2 });
-    // Two equal elements in bin 0, |5 − 2| = 3 in the 1e0 decade, |7 − 17| = 10 in the last bin.
+    expect(c.firstFailure).toEqual({ index: [0, 1], actual: 5, expected: 15 });
+    // Two equal elements in bin 0, |5 − 15| = 10 (the largest, first) in the last bin, |7 − 4| = 3 in the 1e0 decade.
     const h = new Array<number>(HISTOGRAM_BINS).fill(0);
     h[0] = 2;
     h[histogramLabels().indexOf('1e0')] = 1;
     h[HISTOGRAM_BINS - 1] = 1;
     expect(c.histogram).toEqual(h);
-    expect(describeComparison(c)).toBe('idx: 2/4 elements differ (compared exactly); first at [0, 1]: got 5, expected 2');
+    expect(describeComparison(c)).toBe('idx: 2/4 elements differ (compared exactly); first at [0, 1]: got 5, expected 15');
   });
 
   it('passes equal integers with zero error, and an empty tensor with zeros rather than NaN', () => {

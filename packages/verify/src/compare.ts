@@ -1,6 +1,6 @@
 import type { NamedTensor } from './runner.ts';
 import type { DType, Tensor } from './tensor.ts';
-import { dtypeOf, isBig, isFloat, toNumbers } from './tensor.ts';
+import { dtypeOf, floatValues, isBig, isFloat } from './tensor.ts';
 
 /**
  * Expected values: a bundle's or a baseline backend's tensor (its `dtype` set, compared dtype for dtype), or the
@@ -153,8 +153,8 @@ export function compareOutput(
   c.elements = n;
   if (!isFloat(dtype)) return compareExact(c, actual, expected);
   c.rule = { atol: tol.atol, rtol: tol.rtol, dtype };
-  const actualValues = actual.data instanceof Float32Array || actual.data instanceof Float64Array ? actual.data : toNumbers(actual);
-  const expectedValues = expected.data instanceof Float32Array || expected.data instanceof Float64Array ? expected.data : toNumbers(expected);
+  const actualValues = floatValues(actual);
+  const expectedValues = floatValues(expected);
   const abs = new Float64Array(n);
   let finite = 0;
   let sum = 0;
@@ -203,7 +203,8 @@ function compareExact(c: OutputComparison, actual: Tensor, expected: Tensor): Ou
       c.histogram[0]!++;
       continue;
     }
-    const err = typeof x === 'string' || typeof y === 'string' ? 1 : big ? Math.abs(Number(BigInt(x) - BigInt(y))) : Math.abs(Number(x) - Number(y));
+    // Both sides hold the same dtype (checked by the caller), so the actual's says which subtraction applies.
+    const err = c.dtype === 'string' ? 1 : big ? Math.abs(Number(BigInt(x) - BigInt(y))) : Math.abs(Number(x) - Number(y));
     sum += err;
     if (err > c.maxAbs) c.maxAbs = err;
     c.histogram[histogramBin(err)]!++;

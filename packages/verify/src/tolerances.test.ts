@@ -69,6 +69,23 @@ describe('tolerances', () => {
     expect(() => loadTolerances('/nonexistent/t.json')).toThrow(/^\/nonexistent\/t\.json: cannot read \(ENOENT/);
   });
 
+  it('refuses a half-precision entry that is not an object with valid numbers, naming the entry', () => {
+    const parse = (half: string) => () => parseTolerances(`{"backends":{"tfjs":{"atol":0,"rtol":0,"bfloat16":${half}}}}`, 'x.json', defaultTolerances());
+    for (const bad of ['5', '"0.01"']) expect(parse(bad)).toThrow(new UserError('x.json: backends.tfjs.bfloat16 must be an object with atol and rtol'));
+    expect(parse('{"atol":-1,"rtol":0}')).toThrow(new UserError('x.json: backends.tfjs.bfloat16.atol: must be a finite number ≥ 0'));
+    expect(parse('{"atol":0.5,"rtol":0.25}')().tfjs.bfloat16).toEqual({ atol: 0.5, rtol: 0.25 });
+    // JSON null reads as absent: the default's entry stays.
+    expect(parse('null')().tfjs.bfloat16).toEqual(defaultTolerances().tfjs.bfloat16);
+  });
+
+  it('overrides only the half-precision entries a backend has', () => {
+    // A complete table with no float16/bfloat16 entries at all: the override adds none and does not trip on them.
+    const plain = parseTolerances(JSON.stringify({ backends: Object.fromEntries(BACKENDS.map((b) => [b, { atol: 0, rtol: 0 }])) }), 'x.json');
+    const r = applyOverride(plain, { atol: 0.5 });
+    expect(r.tfjs).toEqual({ atol: 0.5, rtol: 0, source: 'command line' });
+    expect(toleranceFor(r.tfjs, 'float16')).toEqual({ atol: 0.5, rtol: 0 });
+  });
+
   it('leaves the table as it is without an override, and names the option a bad override came from', () => {
     const t = defaultTolerances();
     expect(applyOverride(t, undefined)).toBe(t);
