@@ -118,6 +118,33 @@ describe('summarizeModel', () => {
     expect(s.opsetImports).toEqual([{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }]);
   });
 
+  // Counted by hand: only ai.onnx Constant nodes whose `value` tensor is a float type, subgraphs included.
+  it('counts the float tensors held in Constant nodes, and no other constant', () => {
+    const constant = (dataType: number, dims: number[] | undefined, extra: Partial<onnx.INodeProto> = {}, name = 'value'): onnx.INodeProto => ({
+      opType: 'Constant',
+      attribute: [{ name, t: { dataType, ...(dims ? { dims } : {}) } }],
+      ...extra,
+    });
+    const { FLOAT, FLOAT16, DOUBLE, BFLOAT16, INT64 } = onnx.TensorProto.DataType;
+    const s = summarizeModel({
+      graph: {
+        initializer: [{ name: 'w', dataType: FLOAT, dims: [3] }],
+        node: [
+          constant(FLOAT, [2, 3]), // 6
+          constant(FLOAT16, [4], { domain: 'ai.onnx' }), // 4
+          constant(DOUBLE, undefined), // a scalar: 1
+          constant(INT64, [5]), // not a float
+          constant(FLOAT, [7], { domain: 'com.x' }), // another domain's Constant
+          constant(FLOAT, [8], {}, 'sparse_value'), // not the `value` attribute
+          { ...constant(FLOAT, [9]), opType: 'Identity' },
+          { opType: 'Constant', attribute: [{ name: 'value_float', f: 1 }] },
+          { opType: 'If', attribute: [{ name: 'then_branch', g: { node: [constant(BFLOAT16, [2])] } }] }, // 2, in a subgraph
+        ],
+      },
+    });
+    expect([s.constantNodes, s.constantParameterCount, s.parameterCount]).toEqual([4, 6 + 4 + 1 + 2, 3 + 13]);
+  });
+
   it('summarizes a message with every optional field left out (as a caller may build one), with empty names, not undefined', () => {
     expect(summarizeModel({})).toEqual({
       irVersion: 0, producerName: '', producerVersion: '', docString: '', opsetImports: [], inputs: [], outputs: [],

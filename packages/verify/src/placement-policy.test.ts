@@ -53,6 +53,19 @@ describe('acceleratorCheck', () => {
     expect(acceleratorCheck('browser-webgpu', [{ node: 'g', opType: 'GRU', ep: 'CpuJsBridge' }])!.partial).toMatch(/not a WebGPU result/);
   });
 
+  it('counts every off-accelerator node per op type, also when the result is partial', () => {
+    const r = acceleratorCheck('ort-cuda', [
+      { node: 's1', opType: 'Shape', ep: CPU },
+      { node: 'g', opType: 'GRU', ep: CPU },
+      { node: 's2', opType: 'Shape', ep: CPU },
+      { node: 's3', opType: 'Shape', ep: CUDA },
+      { node: 'h', opType: 'Gemm', ep: CUDA },
+    ])!;
+    expect(r.fallbackByOpType).toEqual({ Shape: 2, GRU: 1 });
+    expect(r.partial).toBe(`outputs match, but not a CUDA result: GRU g ran on ${CPU}`);
+    expect(acceleratorCheck('ort-cuda', [{ node: 's', opType: 'Shape', ep: CPU }])!.fallbackByOpType).toEqual({ Shape: 1 });
+  });
+
   it('names every fallback node, in order', () => {
     const r = acceleratorCheck('ort-cuda', [
       { node: 'gru', opType: 'GRU', ep: CPU },
