@@ -51,6 +51,10 @@ describe('acceleratorCheck', () => {
     expect(acceleratorCheck('ort-cuda', [{ node: 'g', opType: 'GRU', ep: 'CUDAExecutionProviderX' }])!.partial).toMatch(/not a CUDA result/);
     // "Js" only at the start names JSEP; elsewhere in a name it does not.
     expect(acceleratorCheck('browser-webgpu', [{ node: 'g', opType: 'GRU', ep: 'CpuJsBridge' }])!.partial).toMatch(/not a WebGPU result/);
+    // The JSEP backend (onnxruntime-web's default bundle) checks the same EP names, under its own label.
+    expect(acceleratorCheck('browser-webgpu-jsep', [{ node: 'g', opType: 'GRU', ep: 'JsExecutionProvider' }])).toEqual({ fallbackNodes: [], fallbackByOpType: {} });
+    expect(acceleratorCheck('browser-webgpu-jsep', [{ node: 'g', opType: 'GRU', ep: WEBGPU }])!.partial).toBeUndefined();
+    expect(acceleratorCheck('browser-webgpu-jsep', [{ node: 'g', opType: 'GRU', ep: 'CpuJsBridge' }])!.partial).toBe('outputs match, but not a WebGPU (JSEP) result: GRU g ran on CpuJsBridge');
   });
 
   it('counts every off-accelerator node per op type, also when the result is partial', () => {
