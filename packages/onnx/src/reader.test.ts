@@ -138,6 +138,7 @@ describe('summarizeModel', () => {
           constant(FLOAT, [8], {}, 'sparse_value'), // not the `value` attribute
           { ...constant(FLOAT, [9]), opType: 'Identity' },
           { opType: 'Constant', attribute: [{ name: 'value_float', f: 1 }] },
+          { opType: 'Constant' }, // no attributes at all (a caller's message may leave them out)
           { opType: 'If', attribute: [{ name: 'then_branch', g: { node: [constant(BFLOAT16, [2])] } }] }, // 2, in a subgraph
         ],
       },
