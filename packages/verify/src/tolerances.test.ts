@@ -71,11 +71,12 @@ describe('tolerances', () => {
 
   it('refuses a half-precision entry that is not an object with valid numbers, naming the entry', () => {
     const parse = (half: string) => () => parseTolerances(`{"backends":{"tfjs":{"atol":0,"rtol":0,"bfloat16":${half}}}}`, 'x.json', defaultTolerances());
-    for (const bad of ['5', '"0.01"']) expect(parse(bad)).toThrow(new UserError('x.json: backends.tfjs.bfloat16 must be an object with atol and rtol'));
+    for (const bad of ['5', '"0.01"', 'null']) expect(parse(bad)).toThrow(new UserError('x.json: backends.tfjs.bfloat16 must be an object with atol and rtol'));
     expect(parse('{"atol":-1,"rtol":0}')).toThrow(new UserError('x.json: backends.tfjs.bfloat16.atol: must be a finite number ≥ 0'));
     expect(parse('{"atol":0.5,"rtol":0.25}')().tfjs.bfloat16).toEqual({ atol: 0.5, rtol: 0.25 });
-    // JSON null reads as absent: the default's entry stays.
-    expect(parse('null')().tfjs.bfloat16).toEqual(defaultTolerances().tfjs.bfloat16);
+    // Absent (not null) keeps the default's entry.
+    const absent = parseTolerances('{"backends":{"tfjs":{"atol":0,"rtol":0}}}', 'x.json', defaultTolerances());
+    expect(absent.tfjs.bfloat16).toEqual(defaultTolerances().tfjs.bfloat16);
   });
 
   it('overrides only the half-precision entries a backend has', () => {

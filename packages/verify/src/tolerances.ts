@@ -52,7 +52,8 @@ export function parseTolerances(text: string, source: string, base?: ToleranceTa
     const where = `${source}: backends.${name}`;
     const t: BackendTolerance = { atol: checkNumber(e.atol, `${where}.atol`), rtol: checkNumber(e.rtol, `${where}.rtol`), source };
     for (const half of HALF_DTYPES) {
-      const h = e[half] ?? base?.[name as BackendName]?.[half];
+      // Absent keeps the base table's entry; null is a mistake to name, not a way to say "default".
+      const h = half in e ? e[half] : base?.[name as BackendName]?.[half];
       if (h === undefined) continue;
       if (typeof h !== 'object' || h === null) throw new UserError(`${where}.${half} must be an object with atol and rtol`);
       const hh = h as Record<string, unknown>;
