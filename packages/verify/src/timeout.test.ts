@@ -23,6 +23,15 @@ describe('withTimeout', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(59);
   });
 
+  it('reports the timeout, not the error of a call that rejects in the same tick as its signal aborts', async () => {
+    // A plain (non-async) promise whose reject runs inside the abort event, before withTimeout's own settles.
+    const eager = (signal: AbortSignal) => new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('inner saw abort')), { once: true }));
+    await expect(withTimeout('run', 20, undefined, eager)).rejects.toBeInstanceOf(TimeoutError);
+    const outer = new AbortController();
+    setTimeout(() => outer.abort(), 5);
+    await expect(withTimeout('run', 1000, outer.signal, eager)).rejects.toThrow('run interrupted');
+  });
+
   it('stops at once, not as a timeout, when the outer signal aborts (already or later)', async () => {
     const done = new AbortController();
     done.abort();

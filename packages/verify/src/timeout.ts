@@ -16,14 +16,15 @@ export async function withTimeout<T>(what: string, ms: number, outer: AbortSigna
   const stop = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const err = new TimeoutError(`${what} timed out: no answer within ${ms} ms`);
-      ac.abort(err);
+      // Settle first: a call that rejects synchronously on abort would otherwise win the race with its own error.
       reject(err);
+      ac.abort(err);
     }, guard);
     if (outer) {
       onAbort = () => {
         const err = new Error(`${what} interrupted`);
-        ac.abort(err);
         reject(err);
+        ac.abort(err);
       };
       if (outer.aborted) onAbort();
       else outer.addEventListener('abort', onAbort, { once: true });
