@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { loadSourceModel, UserError } from '@gru-onnx/model';
 import { checkModel } from '../checker.ts';
 import { onnx } from '../proto.ts';
-import { exportSourceModel, reorderRznToZrh } from './index.ts';
+import { exportSourceModel, nodeAttributes, reorderRznToZrh, type OnnxRecurrentLayer } from './index.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../../fixtures/', import.meta.url));
 
@@ -78,5 +78,21 @@ describe('exportSourceModel', () => {
     const seed = loadSourceModel(`${FIXTURES}seed-pytorch/model.safetensors`);
     const model = onnx.ModelProto.decode(exportSourceModel(seed, { form: 'scan', hiddenStates: true }));
     expect(model.graph!.output!.map((o) => o.name)).toEqual(['logits', 'hidden_states']);
+  });
+});
+
+describe('nodeAttributes', () => {
+  const layer = (dirs: 1 | 2): OnnxRecurrentLayer => ({
+    cell: 'LSTM', inputSize: 1, hiddenSize: 2, dirs, W: new Float32Array(0), R: new Float32Array(0), B: new Float32Array(0),
+    activations: { names: ['HardSigmoid', 'Tanh', 'Tanh'], alpha: [0.2], beta: [0.5] },
+  });
+  it('repeats one direction\'s activations, alpha and beta for the reverse, and writes no linear_before_reset outside GRU', () => {
+    const bi = nodeAttributes(layer(2));
+    expect(bi.activations).toEqual({ kind: 'strings', value: ['HardSigmoid', 'Tanh', 'Tanh', 'HardSigmoid', 'Tanh', 'Tanh'] });
+    expect(bi.activation_alpha).toEqual({ kind: 'floats', value: [0.2, 0.2] });
+    expect(bi.activation_beta).toEqual({ kind: 'floats', value: [0.5, 0.5] });
+    expect(bi.direction).toEqual({ kind: 'string', value: 'bidirectional' });
+    expect(bi.linear_before_reset).toBeUndefined();
+    expect(nodeAttributes(layer(1)).activations).toEqual({ kind: 'strings', value: ['HardSigmoid', 'Tanh', 'Tanh'] });
   });
 });

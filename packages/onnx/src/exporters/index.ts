@@ -3,7 +3,7 @@ import { exportSeedModel, type ExportOptions } from '../export-seed.ts';
 import { exportPytorchGruModel } from './pytorch-gru.ts';
 import { exportTfjsLayersModel } from './tfjs-layers.ts';
 
-export * from './gru-chain.ts';
+export * from './recurrent-chain.ts';
 export * from './pytorch-gru.ts';
 export * from './tfjs-layers.ts';
 
@@ -18,7 +18,6 @@ export function exportSourceModel(source: SourceModel, options: ExportOptions = 
   for (const [key, flag] of [['hiddenStates', '--hidden-states'], ['hN', '--h-n'], ['h0', '--h0']] as const) {
     if (options[key]) throw new UserError(`${flag} is only available for the seed model, not for a ${source.kind} model`);
   }
-  // One fused GRU node per layer whatever the target; the file still records the target it was exported for.
-  const imports = { opset: options.opset, metadata: { ...options.metadata, 'gru_onnx.target': options.target ?? 'cpu' } };
+  const imports = { opset: options.opset, target: options.target, form: options.form, metadata: options.metadata };
   return source.kind === 'pytorch-gru' ? exportPytorchGruModel(source, imports) : exportTfjsLayersModel(source, imports);
 }

@@ -4,7 +4,7 @@
  * own update, so the only change is the gate order: PyTorch stacks r, z, n, ONNX z, r, h.
  */
 import { pytorchForward, type PytorchGru } from '@gru-onnx/model';
-import { buildGruChain, type ImportExportOptions, type OnnxGruLayer } from './gru-chain.ts';
+import { buildRecurrentChain, type ChainExportOptions, type OnnxRecurrentLayer } from './recurrent-chain.ts';
 import { encodeModel } from '../builder.ts';
 import type { onnx } from '../proto.ts';
 
@@ -18,7 +18,7 @@ export function reorderRznToZrh(m: Float32Array, H: number, n: number): Float32A
   return out;
 }
 
-function onnxLayers(m: PytorchGru): OnnxGruLayer[] {
+function onnxLayers(m: PytorchGru): OnnxRecurrentLayer[] {
   const H = m.hiddenSize;
   return m.layers.map((layer) => {
     const dirs = layer.directions.length as 1 | 2;
@@ -31,13 +31,13 @@ function onnxLayers(m: PytorchGru): OnnxGruLayer[] {
       B.set(reorderRznToZrh(d.bIh, H, 1), k * 6 * H);
       B.set(reorderRznToZrh(d.bHh, H, 1), k * 6 * H + 3 * H);
     });
-    return { W, R, B, inputSize: layer.inputSize, hiddenSize: H, dirs, linearBeforeReset: 1 };
+    return { cell: 'GRU', W, R, B, inputSize: layer.inputSize, hiddenSize: H, dirs, linearBeforeReset: 1 };
   });
 }
 
-export function buildPytorchGruModel(m: PytorchGru, options: ImportExportOptions = {}): onnx.ModelProto {
+export function buildPytorchGruModel(m: PytorchGru, options: ChainExportOptions = {}): onnx.ModelProto {
   const dirs = m.bidirectional ? 2 : 1;
-  return buildGruChain(
+  return buildRecurrentChain(
     {
       name: 'pytorch_gru_classifier',
       inputSize: m.inputSize,
@@ -60,6 +60,6 @@ export function buildPytorchGruModel(m: PytorchGru, options: ImportExportOptions
   );
 }
 
-export function exportPytorchGruModel(m: PytorchGru, options: ImportExportOptions = {}): Uint8Array {
+export function exportPytorchGruModel(m: PytorchGru, options: ChainExportOptions = {}): Uint8Array {
   return encodeModel(buildPytorchGruModel(m, options));
 }

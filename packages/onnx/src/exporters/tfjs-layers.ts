@@ -8,21 +8,21 @@ import { HARD_SIGMOID_ALPHA, HARD_SIGMOID_BETA, type TfjsGruLayer, type TfjsLaye
 import { encodeModel } from '../builder.ts';
 import type { onnx } from '../proto.ts';
 import { transposeMatrix } from '../matrix.ts';
-import { buildGruChain, type ImportExportOptions, type OnnxGruLayer } from './gru-chain.ts';
+import { buildRecurrentChain, type ChainExportOptions, type OnnxRecurrentLayer } from './recurrent-chain.ts';
 
-function onnxLayer(l: TfjsGruLayer): OnnxGruLayer {
+function onnxLayer(l: TfjsGruLayer): OnnxRecurrentLayer {
   const { inputSize: I, hiddenSize: H } = l;
   const B = new Float32Array(6 * H);
   B.set(l.bias, 0); // Rb = 0: tfjs has one bias, added with the input projection.
   const activations = l.recurrentActivation === 'hardSigmoid'
     ? { names: ['HardSigmoid', 'Tanh'], alpha: [HARD_SIGMOID_ALPHA], beta: [HARD_SIGMOID_BETA] }
     : { names: ['Sigmoid', 'Tanh'], alpha: [], beta: [] };
-  return { W: transposeMatrix(l.kernel, I, 3 * H), R: transposeMatrix(l.recurrentKernel, H, 3 * H), B, inputSize: I, hiddenSize: H, dirs: 1, linearBeforeReset: 0, activations };
+  return { cell: 'GRU', W: transposeMatrix(l.kernel, I, 3 * H), R: transposeMatrix(l.recurrentKernel, H, 3 * H), B, inputSize: I, hiddenSize: H, dirs: 1, linearBeforeReset: 0, activations };
 }
 
-export function buildTfjsLayersModel(m: TfjsLayersGru, options: ImportExportOptions = {}): onnx.ModelProto {
+export function buildTfjsLayersModel(m: TfjsLayersGru, options: ChainExportOptions = {}): onnx.ModelProto {
   const grus = m.grus.map((l) => `GRU '${l.name}' (units ${l.hiddenSize}, recurrentActivation ${l.recurrentActivation})`).join(' → ');
-  return buildGruChain(
+  return buildRecurrentChain(
     {
       name: 'tfjs_layers_gru',
       inputSize: m.inputSize,
@@ -40,6 +40,6 @@ export function buildTfjsLayersModel(m: TfjsLayersGru, options: ImportExportOpti
   );
 }
 
-export function exportTfjsLayersModel(m: TfjsLayersGru, options: ImportExportOptions = {}): Uint8Array {
+export function exportTfjsLayersModel(m: TfjsLayersGru, options: ChainExportOptions = {}): Uint8Array {
   return encodeModel(buildTfjsLayersModel(m, options));
 }
