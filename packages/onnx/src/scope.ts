@@ -45,12 +45,16 @@ export class Scope {
   }
 }
 
-/** Zeros [batch, width] for x's dynamic batch: Tile works at every opset from 7 (ConstantOfShape needs 9). */
-export function zerosState(s: Scope, width: number): string {
-  const shape = s.node('Shape', ['x'], [`${s.prefix}x_shape`]);
-  const batch = s.node('Gather', [shape, s.int64(`${s.prefix}index_0`, [1], [0])], [`${s.prefix}batch_1d`], { axis: attr.int(0) });
-  const repeats = s.node('Concat', [batch, s.int64(`${s.prefix}one_1d`, [1], [1])], [`${s.prefix}zeros_repeats`], { axis: attr.int(0) });
-  return s.node('Tile', [s.float(`${s.prefix}zeros_1_${width}`, [1, width], new Float32Array(width)), repeats], [`${s.prefix}h0_zeros`]);
+/**
+ * Zeros [batch, width] for x's dynamic batch: Tile works at every opset from 7 (ConstantOfShape needs 9). `tag`
+ * tells apart the names of several in one scope.
+ */
+export function zerosState(s: Scope, width: number, tag = ''): string {
+  const p = `${s.prefix}${tag}`;
+  const shape = s.node('Shape', ['x'], [`${p}x_shape`]);
+  const batch = s.node('Gather', [shape, s.int64(`${p}index_0`, [1], [0])], [`${p}batch_1d`], { axis: attr.int(0) });
+  const repeats = s.node('Concat', [batch, s.int64(`${p}one_1d`, [1], [1])], [`${p}zeros_repeats`], { axis: attr.int(0) });
+  return s.node('Tile', [s.float(`${p}zeros_1_${width}`, [1, width], new Float32Array(width)), repeats], [`${p}h0_zeros`]);
 }
 
 /** One float32 output of {@link ifEmptyX}: its name in the enclosing scope and its dimensions. */
@@ -62,8 +66,8 @@ export interface GuardedOutput {
 /**
  * If(Size(x) = 0): `empty` writes what an empty x (seq 0 or batch 0) gives, `steps` the recurrence, each into
  * its own branch scope and returning its values in the order of `outputs`. onnxruntime 1.29's GRU kernel aborts
- * the whole process at seq 0 and at batch 0, and its Scan cannot slice an empty axis, so no recurrence may see
- * an empty x. Size is one kernel at every opset and is 0 exactly when seq or batch is (input > 0).
+ * the whole process at seq 0 and at batch 0, its LSTM kernel at batch 0 (its RNN kernel survives both; checked
+ * in a child process), and its Scan cannot slice an empty axis, so no recurrence may see an empty x. Size is one kernel at every opset and is 0 exactly when seq or batch is (input > 0).
  */
 export function ifEmptyX(
   s: Scope,

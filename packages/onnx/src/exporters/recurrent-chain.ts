@@ -19,11 +19,11 @@ import { DEFAULT_OPSET, EXPORT_FORMS, EXPORT_TARGETS } from '../export-seed.ts';
 import type { ExportForm, ExportTarget } from '../export-seed.ts';
 import type { onnx } from '../proto.ts';
 import { ifEmptyX, mainGraph, Scope, zerosState } from '../scope.ts';
+import { CELL_GATES, layerActivations, writeScanLayer } from './scan-cells.ts';
 
 export type OnnxCell = 'GRU' | 'LSTM' | 'RNN';
 
-/** Gate blocks per cell: GRU z, r, h; LSTM i, o, f, c; RNN one. */
-export const CELL_GATES: Readonly<Record<OnnxCell, number>> = { GRU: 3, LSTM: 4, RNN: 1 };
+export { CELL_GATES } from './scan-cells.ts';
 
 export interface OnnxRecurrentLayer {
   cell: OnnxCell;
@@ -108,7 +108,7 @@ function slotsOf(layers: readonly OnnxRecurrentLayer[]): Slots {
 }
 
 /** One layer's results in the scope it was written into. */
-interface LayerOut {
+export interface LayerOut {
   /** [seq, batch, dirs·H], when asked for. */
   Y?: string;
   /** [dirs, batch, H] */
@@ -118,7 +118,7 @@ interface LayerOut {
 }
 
 /** What a layer writer gets: the layer's input [seq, batch, in] and its initial states [dirs, batch, H] if given. */
-interface LayerIn {
+export interface LayerIn {
   X: string;
   h0?: string;
   c0?: string;
@@ -126,7 +126,7 @@ interface LayerIn {
   needYc: boolean;
 }
 
-type LayerWriter = (s: Scope, l: OnnxRecurrentLayer, k: number, input: LayerIn) => LayerOut;
+type LayerWriter = (s: Scope, l: OnnxRecurrentLayer, k: number, input: LayerIn, opset: number) => LayerOut;
 
 /** The ONNX attributes of a layer's node; activations (and their alpha/beta) repeated for the reverse direction. */
 export function nodeAttributes(l: OnnxRecurrentLayer): Record<string, AttributeValue> {
@@ -190,8 +190,8 @@ export function buildRecurrentChain(c: RecurrentChain, options: ChainExportOptio
     const expected = k === 0 ? c.inputSize : c.layers[k - 1]!.dirs * c.layers[k - 1]!.hiddenSize;
     if (l.inputSize !== expected) throw new Error(`${c.name}: layer ${k} reads ${l.inputSize} features, the one before gives ${expected}`);
   });
+  c.layers.forEach((l, k) => layerActivations(l, `${c.name} layer ${k}`));
   const built: BuiltForm = form === 'auto' ? autoForm(c, target) : form;
-  if (built === 'scan') throw new UserError('--form scan is not written yet for imported models');
   const want: Want = { hiddenStates: !!options.hiddenStates, hN: !!options.hN, h0: !!options.h0 };
   const slots = slotsOf(c.layers);
   if ((want.h0 || want.hN) && slots.H === undefined) {
@@ -213,7 +213,7 @@ export function buildRecurrentChain(c: RecurrentChain, options: ChainExportOptio
     outputs,
     'the recurrent layers',
     (e) => writeEmpty(e, c, want, slots),
-    (st) => writeLayers(st, c, want, slots, opset, writeFusedLayer),
+    (st) => writeLayers(st, c, want, slots, opset, built === 'fused' ? writeFusedLayer : writeScanLayer),
   );
 
   const { head } = c;
@@ -323,7 +323,7 @@ function writeLayers(s: Scope, c: RecurrentChain, want: Want, slots: Slots, opse
       needY: k < last || c.reads !== 'final-state' || want.hiddenStates,
       needYc: want.hN && lstm,
     };
-    const out = writeLayer(s, l, k, input);
+    const out = writeLayer(s, l, k, input, opset);
     Yhs.push(out.Yh);
     if (out.Yc) Ycs.push(out.Yc);
     if (k < last) X = out.Y!;
