@@ -18,6 +18,7 @@ function exported(path: string) {
   return {
     source: m.metadataProps!.find((p) => p.key === 'gru_onnx.source')?.value,
     target: m.metadataProps!.find((p) => p.key === 'gru_onnx.target')?.value,
+    form: m.metadataProps!.find((p) => p.key === 'gru_onnx.form')?.value,
     ops: allNodes(m.graph!).map((n) => n.opType),
   };
 }
@@ -29,24 +30,32 @@ describe('gru-onnx export --weights takes every source kind, detected from the f
     await saveTfjsLayersModel(tf, m, join(dir, 'tfjs'));
     const r = await runCli(['export', '--weights', join(dir, 'tfjs'), '--out', join(dir, 'tfjs.onnx')]);
     expect(r.code, r.stderr).toBe(0);
-    expect(exported(join(dir, 'tfjs.onnx'))).toEqual({ source: 'tfjs-layers', ops: ['Size', 'Equal', 'If', 'Transpose', 'GRU', 'Transpose', 'Reshape', 'Shape', 'Gather', 'Concat', 'Tile', 'Gemm', 'Softmax'], target: 'cpu' });
+    const cpu = exported(join(dir, 'tfjs.onnx'));
+    // auto for cpu: tfjs's GRU (linear_before_reset 0) runs the fused node at small batches, the scan at large.
+    expect([cpu.source, cpu.target, cpu.form, cpu.ops.includes('GRU'), cpu.ops.includes('Scan')]).toEqual(['tfjs-layers', 'cpu', 'auto', true, true]);
     expect(r.stderr).toBe('');
 
-    // The same graph for CUDA, recorded as such, with a warning: its GRU (linear_before_reset 0) has no CUDA kernel.
+    // For CUDA, auto writes the scan form (no cuDNN kernel for linear_before_reset 0): no warning, recorded as such.
     const cuda = await runCli(['export', '--weights', join(dir, 'tfjs'), '--out', join(dir, 'tfjs-cuda.onnx'), '--target', 'cuda']);
     expect(cuda.code, cuda.stderr).toBe(0);
-    expect(cuda.stderr).toMatch(/^warning: --target cuda: .*linear_before_reset 0.*CPU EP/);
-    expect(exported(join(dir, 'tfjs-cuda.onnx')).target).toBe('cuda');
+    expect(cuda.stderr).toBe('');
+    const onCuda = exported(join(dir, 'tfjs-cuda.onnx'));
+    expect([onCuda.target, onCuda.form, onCuda.ops.includes('GRU')]).toEqual(['cuda', 'scan', false]);
+    // --form fused for CUDA: a warning naming the node the CUDA EP leaves to the CPU EP.
+    const fused = await runCli(['export', '--weights', join(dir, 'tfjs'), '--out', join(dir, 'tfjs-cuda-fused.onnx'), '--target', 'cuda', '--form', 'fused']);
+    expect(fused.code, fused.stderr).toBe(0);
+    expect(fused.stderr).toMatch(/^warning: --target cuda: onnxruntime's CUDA EP has no cuDNN kernel for GRU \S+ \(linear_before_reset 0 or non-default activations\); they will run on the CPU EP/);
   });
 
   it('a PyTorch nn.GRU state_dict', async () => {
     const r = await runCli(['export', '--weights', `${FIXTURES}pytorch/l2-bi-bf.safetensors`, '--head', 'final-state', '--out', join(dir, 'pt.onnx')]);
     expect(r.code, r.stderr).toBe(0);
     expect(exported(join(dir, 'pt.onnx')).ops.filter((o) => o === 'GRU')).toHaveLength(2);
-    // PyTorch's GRU (linear_before_reset 1) has a CUDA kernel: no warning.
+    // PyTorch's GRU (linear_before_reset 1) has a CUDA kernel: auto writes the fused nodes, and no warning.
     const cuda = await runCli(['export', '--weights', `${FIXTURES}pytorch/l2-bi-bf.safetensors`, '--head', 'final-state', '--out', join(dir, 'pt-cuda.onnx'), '--target', 'cuda']);
     expect(cuda.code, cuda.stderr).toBe(0);
     expect(cuda.stderr).not.toMatch(/warning/);
+    expect(exported(join(dir, 'pt-cuda.onnx')).form).toBe('fused');
     // Every PyTorch import says which forward() it assumes, and that only a capture can confirm it.
     expect(cuda.stderr.trim().split('\n')).toEqual([
       'assumed forward (--head final-state): out, h_n = gru(x); logits = fc(cat(h_n[-2], h_n[-1])); batch_first=True',

@@ -57,6 +57,13 @@ export function zerosState(s: Scope, width: number, tag = ''): string {
   return s.node('Tile', [s.float(`${p}zeros_1_${width}`, [1, width], new Float32Array(width)), repeats], [`${p}h0_zeros`]);
 }
 
+/** out = value < bound for an int64 value; Less-7 takes floating types only, so before opset 9 as float. */
+export function lessThan(s: Scope, opset: number, value: string, boundName: string, dims: number[], bound: number, out: string): string {
+  if (opset >= 9) return s.node('Less', [value, s.int64(boundName, dims, [bound])], [out]);
+  const asFloat = s.node('Cast', [value], [`${value}_float`], { to: attr.int(1) });
+  return s.node('Less', [asFloat, s.float(boundName, dims, [bound])], [out]);
+}
+
 /** One float32 output of {@link ifEmptyX}: its name in the enclosing scope and its dimensions. */
 export interface GuardedOutput {
   name: string;

@@ -7,7 +7,7 @@ import type { Dim } from './builder.ts';
 import { attr, makeGraph, makeValueInfo } from './builder.ts';
 import type { ExportForm, ExportTarget } from './export-seed.ts';
 import { transposeMatrix } from './matrix.ts';
-import { ifEmptyX, zerosState } from './scope.ts';
+import { ifEmptyX, lessThan, zerosState } from './scope.ts';
 import type { Scope } from './scope.ts';
 import type { onnx } from './proto.ts';
 
@@ -307,21 +307,14 @@ function writeAutoCondition(s: Scope, z: Sizes, opset: number, threshold: number
   }
   const shifted = s.node('Sub', [shape, s.int64('auto_threshold_0_0', [2, 3], [threshold, 0, 0, 0, 0, z.I - 1])], ['x_shape_minus_threshold']);
   const prod = s.node('ReduceProd', [shifted], ['auto_sign_product'], { keepdims: attr.int(0) });
-  return writeLessThan(s, opset, prod, 'auto_zero', [], 0);
+  return lessThan(s, opset, prod, 'auto_zero', [], 0, 'use_fused');
 }
 
 /** The batch switch alone (batch < T), not exact: it aborts onnxruntime at seq 0. For the benchmark's floor. */
 function writeBatchOnlyCondition(s: Scope, opset: number, threshold: number): string {
   const shape = s.node('Shape', ['x'], ['x_shape_for_auto']);
   const batch = s.node('Gather', [shape, s.int64('index_0_1d', [1], [0])], ['batch_1d'], { axis: attr.int(0) });
-  return writeLessThan(s, opset, batch, 'auto_threshold', [1], threshold);
-}
-
-/** use_fused = value < bound for an int64 value; Less-7 takes floating types only, so before opset 9 as float. */
-function writeLessThan(s: Scope, opset: number, value: string, boundName: string, dims: number[], bound: number): string {
-  if (opset >= 9) return s.node('Less', [value, s.int64(boundName, dims, [bound])], ['use_fused']);
-  const asFloat = s.node('Cast', [value], [`${value}_float`], { to: attr.int(1) });
-  return s.node('Less', [asFloat, s.float(boundName, dims, [bound])], ['use_fused']);
+  return lessThan(s, opset, batch, 'auto_threshold', [1], threshold, 'use_fused');
 }
 
 /** What buildSeedModel decided: the form actually built, for which target and opset, and auto's threshold. */

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { SUMMARY } from './summary.ts';
 import { configFromParams, loadSourceModel, PYTORCH_HEADS, pytorchForward, sha256Hex, SOURCE_KINDS, sourceSizes, type PytorchHead, type SourceModel } from '@gru-onnx/model';
 import type { Io } from '../io.ts';
-import { DEFAULT_OPSET, EXPORT_FORMS, EXPORT_TARGETS, MAX_OPSET, MIN_OPSET, exportSourceModel, saveModel, summarizeModel, type ExportForm, type ExportTarget, type ModelSummary, type ValueSummary } from '@gru-onnx/onnx';
+import { cudaFallbackNodes, DEFAULT_OPSET, EXPORT_FORMS, EXPORT_TARGETS, MAX_OPSET, MIN_OPSET, exportSourceModel, onnx, saveModel, summarizeModel, type ExportForm, type ExportTarget, type ModelSummary, type ValueSummary } from '@gru-onnx/onnx';
 import type { Context } from '../context.ts';
 import { log, printJson, println } from '../io.ts';
 import { intArg } from '../parsers.ts';
@@ -58,19 +58,19 @@ export function exportCommand(ctx: Context): Command {
     .requiredOption('--weights <file>', 'checkpoint (.safetensors), or tfjs-layers model.json or its directory')
     .requiredOption('--out <file.onnx>', 'ONNX model to write')
     .addOption(
-      new Option('--form <form>', 'fused = one GRU node; scan = primitive ops in a loop (for runtimes without a GRU kernel); auto = fused for small batches, scan for large, chosen at run time')
+      new Option('--form <form>', 'fused = one GRU/LSTM/RNN node per layer; scan = primitive ops in a loop (for runtimes without the kernel); auto = per target and cell, the faster of the two (fused for small batches, scan for large where that was measured faster)')
         .choices(EXPORT_FORMS)
         .default('auto'),
     )
     .addOption(
-      new Option('--target <runtime>', "the runtime the model is for; with --form auto, cuda gets the scan form (onnxruntime's CUDA EP runs the seed's fused GRU on the CPU)")
+      new Option('--target <runtime>', "the runtime the model is for; with --form auto, cuda gets the fused node only where onnxruntime's CUDA EP has a cuDNN kernel for it (not the seed's GRU, not linear_before_reset 0, not non-default activations), else the scan form")
         .choices(EXPORT_TARGETS)
         .default('cpu'),
     )
     .option('--opset <n>', `ONNX opset (${MIN_OPSET}–${MAX_OPSET}, where ONNX GRU keeps the seed's semantics)`, intArg(MIN_OPSET, MAX_OPSET), DEFAULT_OPSET)
-    .option('--hidden-states', 'add output hidden_states [batch, seq, hidden] (every step; lets verify find the first diverging step)')
-    .option('--h0', 'add input h0 [batch, hidden] (default: h_0 = 0, as the seed)')
-    .option('--h-n', 'add output h_n [batch, hidden], the last hidden state')
+    .option('--hidden-states', 'add output hidden_states [batch, seq, hidden] (every step; lets verify find the first diverging step); for an import, the last layer\'s outputs [batch, seq, dirs·hidden]')
+    .option('--h0', 'add input h0 [batch, hidden] (default: h_0 = 0, as the seed); for an import, h0 [layers·dirs, batch, hidden] as PyTorch\'s, and c0 likewise for LSTM layers')
+    .option('--h-n', 'add output h_n [batch, hidden], the last hidden state; for an import, h_n [layers·dirs, batch, hidden] as PyTorch\'s, and c_n for LSTM layers')
     .addOption(sourceOption())
     .addOption(headOption())
     .option('--json', 'print the summary as JSON on stdout')
@@ -85,15 +85,17 @@ Examples:
   $ pnpm gru-onnx export --weights model.safetensors --out model.onnx
   $ pnpm gru-onnx export --weights model.safetensors --out model.onnx --form fused --opset 13 --hidden-states
   $ pnpm gru-onnx export --weights tfjs-model/model.json --out model.onnx      # TensorFlow.js -> ONNX, no Python
-  $ pnpm gru-onnx export --weights bigru.safetensors --head last-step --out model.onnx   # forward returns fc(out[:, -1])`,
+  $ pnpm gru-onnx export --weights bigru.safetensors --head last-step --out model.onnx   # forward returns fc(out[:, -1])
+  $ pnpm gru-onnx export --weights bigru.safetensors --head final-state --h0 --h-n --hidden-states --out model.onnx`,
     )
     .action((opts: ExportOpts) => {
       requirePath('--weights', opts.weights, 'any');
       const { bytes, kind } = exportFromWeights(opts, ctx.io);
       saveModel(opts.out, bytes);
-      if (kind === 'tfjs-layers' && opts.target === 'cuda') {
-        // tfjs's GRU (reset_after false) is linear_before_reset 0, for which onnxruntime 1.29's CUDA EP has no kernel.
-        log(ctx.io, "warning: --target cuda: this tfjs GRU is ONNX linear_before_reset 0, which onnxruntime's CUDA EP has no kernel for; its GRU nodes will run on the CPU EP (verify reports ort-cuda as partial)");
+      if (opts.target === 'cuda' && kind !== 'seed') {
+        // Documented CUDA EP kernel support (recurrent-chain.ts cudnnRunsLayer): such nodes run on the CPU EP.
+        const fallback = cudaFallbackNodes(onnx.ModelProto.decode(bytes));
+        if (fallback.length > 0) log(ctx.io, `warning: --target cuda: onnxruntime's CUDA EP has no cuDNN kernel for ${fallback.join(', ')} (linear_before_reset 0 or non-default activations); they will run on the CPU EP (verify reports ort-cuda as partial); --form auto writes the scan form there`);
       }
       const summary = summarizeModel(bytes);
       const sha256 = sha256Hex(bytes);

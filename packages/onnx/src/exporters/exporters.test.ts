@@ -23,7 +23,7 @@ describe('exportSourceModel', () => {
 
   it('writes one GRU node per nn.GRU layer, bidirectional, linear_before_reset 1, with B = [b_ih, b_hh] reordered', () => {
     if (bi.kind !== 'pytorch-gru') throw new Error(bi.kind);
-    const model = onnx.ModelProto.decode(exportSourceModel(bi));
+    const model = onnx.ModelProto.decode(exportSourceModel(bi, { form: 'fused' }));
     expect(checkModel(model)).toEqual([]);
     const g = model.graph!;
     // The layers sit in the If branch that non-empty x takes.
@@ -65,13 +65,19 @@ describe('exportSourceModel', () => {
   });
 
   it.each([
-    [{ form: 'scan' as const }, /--form scan is only available for the seed model/],
-    [{ hiddenStates: true }, /--hidden-states is only available for the seed model/],
-    [{ h0: true }, /--h0 is only available for the seed model/],
+    [{ autoBatchThreshold: 8 }, /autoBatchThreshold is only available for the seed model/],
     [{ opset: 6 }, /opset 6 is outside 7–21/],
   ])('refuses %o for an import', (options, message) => {
     expect(() => exportSourceModel(bi, options)).toThrow(UserError);
     expect(() => exportSourceModel(bi, options)).toThrow(message);
+  });
+
+  it('passes every other option through to the chain: form, target, hidden_states, h0, h_n, metadata', () => {
+    const model = onnx.ModelProto.decode(exportSourceModel(bi, { form: 'scan', target: 'wasm', hiddenStates: true, h0: true, hN: true, metadata: { k: 'v' } }));
+    expect(model.graph!.input!.map((v) => v.name)).toEqual(['x', 'h0']);
+    expect(model.graph!.output!.map((v) => v.name)).toEqual(['logits', 'hidden_states', 'h_n']);
+    const meta = Object.fromEntries(model.metadataProps!.map((p) => [p.key, p.value]));
+    expect(meta).toMatchObject({ 'gru_onnx.form': 'scan', 'gru_onnx.target': 'wasm', k: 'v' });
   });
 
   it('exports the seed through its own exporter, options and all', () => {

@@ -2,22 +2,21 @@ import { UserError, type SourceModel } from '@gru-onnx/model';
 import { exportSeedModel, type ExportOptions } from '../export-seed.ts';
 import { exportPytorchGruModel } from './pytorch-gru.ts';
 import { exportTfjsLayersModel } from './tfjs-layers.ts';
+import type { ChainExportOptions } from './recurrent-chain.ts';
 
 export * from './recurrent-chain.ts';
 export * from './pytorch-gru.ts';
 export * from './tfjs-layers.ts';
 
 /**
- * ONNX bytes for a model of any source kind (what `export --weights FILE` writes). The seed takes every export
- * option; imports are always one fused GRU node per layer, so options that only the seed's exporter has
- * (`form` scan, `hiddenStates`, `hN`, `h0`) are refused by name rather than ignored.
+ * ONNX bytes for a model of any source kind (what `export --weights FILE` writes). Every kind takes every export
+ * option (form, target, opset, hidden_states, h0, h_n); imports take h0 and give h_n in PyTorch's
+ * [layers·dirs, batch, hidden] layout (recurrent-chain.ts). `autoBatchThreshold` is the seed's alone.
  */
 export function exportSourceModel(source: SourceModel, options: ExportOptions = {}): Uint8Array {
   if (source.kind === 'seed') return exportSeedModel(source.params, options);
-  if (options.form === 'scan') throw new UserError(`--form scan is only available for the seed model; a ${source.kind} model exports as fused GRU nodes`);
-  for (const [key, flag] of [['hiddenStates', '--hidden-states'], ['hN', '--h-n'], ['h0', '--h0']] as const) {
-    if (options[key]) throw new UserError(`${flag} is only available for the seed model, not for a ${source.kind} model`);
-  }
-  const imports = { opset: options.opset, target: options.target, form: options.form, metadata: options.metadata };
+  if (options.autoBatchThreshold !== undefined) throw new UserError(`autoBatchThreshold is only available for the seed model; a ${source.kind} model's auto form follows its cells (recurrent-chain.ts)`);
+  const { form, target, opset, hiddenStates, hN, h0, metadata } = options;
+  const imports: ChainExportOptions = { form, target, opset, hiddenStates, hN, h0, metadata };
   return source.kind === 'pytorch-gru' ? exportPytorchGruModel(source, imports) : exportTfjsLayersModel(source, imports);
 }

@@ -12,13 +12,13 @@
  */
 import type { PytorchHead } from '@gru-onnx/model';
 import { UserError } from '@gru-onnx/model';
-import { assertGruOpset, attr, encodeModel, makeModel, makeValueInfo } from '../builder.ts';
+import { allNodes, assertGruOpset, attr, encodeModel, makeGraph, makeModel, makeValueInfo } from '../builder.ts';
 import type { AttributeValue, Dim } from '../builder.ts';
 import { assertValidModel } from '../checker.ts';
 import { DEFAULT_OPSET, EXPORT_FORMS, EXPORT_TARGETS } from '../export-seed.ts';
 import type { ExportForm, ExportTarget } from '../export-seed.ts';
 import type { onnx } from '../proto.ts';
-import { ifEmptyX, mainGraph, Scope, zerosState } from '../scope.ts';
+import { ifEmptyX, lessThan, mainGraph, Scope, zerosState } from '../scope.ts';
 import { CELL_GATES, layerActivations, writeScanLayer } from './scan-cells.ts';
 
 export type OnnxCell = 'GRU' | 'LSTM' | 'RNN';
@@ -169,12 +169,98 @@ const writeFusedLayer: LayerWriter = (s, l, k, { X, h0, c0, needY, needYc }) => 
   return { Y: flat, Yh, Yc };
 };
 
-/** The chain's form as built: auto resolved for the target. */
-export type BuiltForm = 'fused' | 'scan';
+/** What auto's table keys a layer by: its cell, and for a GRU its linear_before_reset. */
+export type AutoCellKey = 'GRU lbr 0' | 'GRU lbr 1' | 'LSTM' | 'RNN';
 
-/** The form `auto` builds for a chain and target. */
-export function autoForm(_c: RecurrentChain, _target: ExportTarget): BuiltForm {
-  return 'fused';
+export function autoCellKey(l: OnnxRecurrentLayer): AutoCellKey {
+  return l.cell === 'GRU' ? `GRU lbr ${l.linearBeforeReset ?? 0}` : l.cell;
+}
+
+/**
+ * auto's table: for each target and cell, the batch from which a layer runs as the scan form rather than the
+ * fused node (0: always the scan, Infinity: always the fused node). Measured with onnxruntime-node 1.29's CPU EP,
+ * one thread, two bidirectional layers of hidden 256, input 32, seq 100: process CPU time of a run (the machine
+ * was shared), best of 5, the forms interleaved, scan / fused at batch 1, 4, 16, 64:
+ *   GRU lbr 0  1.16–1.24, 0.98–1.02, 0.95, 0.88–0.90      GRU lbr 1  1.24, 1.01, 0.94, 0.90
+ *   LSTM       1.36, 1.23, 0.99, 1.01                     RNN tanh   0.67, 0.42, 0.45, 0.47
+ * so GRU switches to the scan between 4 and 16, LSTM keeps the fused node (the scan never wins by more than
+ * noise), and RNN always takes the scan (onnxruntime's RNN kernel is slower than a Gemm and a Tanh per step).
+ * wasm runs the same CPU kernels compiled to WebAssembly, and the JSEP WebGPU backend has no recurrent kernels
+ * (the fused node runs on its CPU fallback), so both take the CPU row; neither was measured here.
+ */
+export const AUTO_SCAN_FROM_BATCH: Readonly<Record<Exclude<ExportTarget, 'cuda'>, Readonly<Record<AutoCellKey, number>>>> = (() => {
+  const cpu = { 'GRU lbr 0': 8, 'GRU lbr 1': 8, LSTM: Infinity, RNN: 0 };
+  return { cpu, wasm: cpu, webgpu: cpu };
+})();
+
+/**
+ * Whether onnxruntime's CUDA EP runs this layer's fused node on the GPU (cuDNN). From its documented kernel
+ * support (cuda_execution_provider.cc, RNNNeedFallbackToCPU), not measured here (no GPU): a node with
+ * activation_alpha/beta or non-default activations, a GRU with linear_before_reset 0, or an RNN with other than
+ * Tanh falls back to the CPU EP; the scan's primitive ops all have CUDA kernels.
+ */
+export function cudnnRunsLayer(l: OnnxRecurrentLayer): boolean {
+  const defaults = l.cell === 'GRU' ? ['sigmoid', 'tanh'] : l.cell === 'LSTM' ? ['sigmoid', 'tanh', 'tanh'] : ['tanh'];
+  const a = l.activations;
+  const defaultActivations = !a || (a.alpha.length === 0 && a.beta.length === 0 && a.names.every((n, i) => n.toLowerCase() === defaults[i % defaults.length]));
+  return defaultActivations && (l.cell !== 'GRU' || l.linearBeforeReset === 1);
+}
+
+/** The recurrent nodes of a model that onnxruntime's CUDA EP leaves to the CPU EP ({@link cudnnRunsLayer}), by name. */
+export function cudaFallbackNodes(model: onnx.IModelProto): string[] {
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return allNodes(model.graph ?? {}).filter((n) => {
+    if (n.opType !== 'GRU' && n.opType !== 'LSTM' && n.opType !== 'RNN') return false;
+    const a = Object.fromEntries((n.attribute ?? []).map((x) => [x.name, x]));
+    return !cudnnRunsLayer({
+      cell: n.opType, inputSize: 0, hiddenSize: 0, dirs: 1, W: new Float32Array(0), R: new Float32Array(0), B: new Float32Array(0),
+      linearBeforeReset: Number(a.linear_before_reset?.i ?? 0) === 1 ? 1 : 0,
+      activations: a.activations ? { names: (a.activations.strings ?? []).map(text), alpha: a.activation_alpha?.floats ?? [], beta: a.activation_beta?.floats ?? [] } : undefined,
+    });
+  }).map((n) => `${n.opType} ${n.name ?? ''}`.trim());
+}
+
+/** The batch from which auto runs layer l as the scan form for `target` (0: always, Infinity: never). */
+export function autoScanFromBatch(l: OnnxRecurrentLayer, target: ExportTarget): number {
+  if (target === 'cuda') return cudnnRunsLayer(l) ? Infinity : 0;
+  return AUTO_SCAN_FROM_BATCH[target][autoCellKey(l)];
+}
+
+/** auto for one layer: If(batch < T) the fused node, else the scan form; x is not empty here. */
+function autoLayer(T: number): LayerWriter {
+  return (s, l, k, input, opset) => {
+    const p = `${s.prefix}l${k}_auto_`;
+    const shape = s.node('Shape', ['x'], [`${p}x_shape`]);
+    const batch = s.node('Gather', [shape, s.int64(`${p}index_0`, [1], [0])], [`${p}batch_1d`], { axis: attr.int(0) });
+    const useFused = lessThan(s, opset, batch, `${p}threshold`, [1], T, `${p}use_fused`);
+    const H = l.hiddenSize;
+    const names = { Y: `${p}Y`, Yh: `${p}Y_h`, Yc: `${p}Y_c` };
+    const branch = (name: string, write: LayerWriter) => {
+      const b = s.child(`${p}${name}_`);
+      const out = write(b, l, k, input, opset);
+      const outs = [
+        ...(out.Y ? [makeValueInfo(out.Y, 'float32', ['seq', 'batch', l.dirs * H])] : []),
+        makeValueInfo(out.Yh, 'float32', [l.dirs, 'batch', H]),
+        ...(out.Yc ? [makeValueInfo(out.Yc, 'float32', [l.dirs, 'batch', H])] : []),
+      ];
+      return attr.graph(makeGraph({ name: `${p}${name}`, nodes: b.nodes, inputs: [], outputs: outs, docString: `Layer ${k}, ${name} form.` }));
+    };
+    const thenBranch = branch('fused', writeFusedLayer);
+    const elseBranch = branch('scan', writeScanLayer);
+    const outNames = [...(input.needY ? [names.Y] : []), names.Yh, ...(input.needYc ? [names.Yc] : [])];
+    s.node('If', [useFused], outNames, { then_branch: thenBranch, else_branch: elseBranch });
+    return { Y: input.needY ? names.Y : undefined, Yh: names.Yh, Yc: input.needYc ? names.Yc : undefined };
+  };
+}
+
+/** Each layer's writer for the form asked for, and what the file records as built. */
+function planLayers(c: RecurrentChain, form: ExportForm, target: ExportTarget): { writers: LayerWriter[]; built: ExportForm; rule?: string } {
+  if (form !== 'auto') return { writers: c.layers.map(() => (form === 'fused' ? writeFusedLayer : writeScanLayer)), built: form };
+  const T = c.layers.map((l) => autoScanFromBatch(l, target));
+  const writers = T.map((t) => (t === 0 ? writeScanLayer : t === Infinity ? writeFusedLayer : autoLayer(t)));
+  const built: ExportForm = T.every((t) => t === 0) ? 'scan' : T.every((t) => t === Infinity) ? 'fused' : 'auto';
+  const rule = c.layers.map((l, k) => `layer ${k} ${autoCellKey(l)}: ${T[k] === 0 ? 'scan' : T[k] === Infinity ? 'fused' : `fused below batch ${T[k]}, scan from ${T[k]}`}`).join('; ');
+  return { writers, built, rule };
 }
 
 /** Builds, checks and returns the chain's model. */
@@ -191,7 +277,7 @@ export function buildRecurrentChain(c: RecurrentChain, options: ChainExportOptio
     if (l.inputSize !== expected) throw new Error(`${c.name}: layer ${k} reads ${l.inputSize} features, the one before gives ${expected}`);
   });
   c.layers.forEach((l, k) => layerActivations(l, `${c.name} layer ${k}`));
-  const built: BuiltForm = form === 'auto' ? autoForm(c, target) : form;
+  const { writers, built, rule } = planLayers(c, form, target);
   const want: Want = { hiddenStates: !!options.hiddenStates, hN: !!options.hN, h0: !!options.h0 };
   const slots = slotsOf(c.layers);
   if ((want.h0 || want.hN) && slots.H === undefined) {
@@ -213,7 +299,7 @@ export function buildRecurrentChain(c: RecurrentChain, options: ChainExportOptio
     outputs,
     'the recurrent layers',
     (e) => writeEmpty(e, c, want, slots),
-    (st) => writeLayers(st, c, want, slots, opset, built === 'fused' ? writeFusedLayer : writeScanLayer),
+    (st) => writeLayers(st, c, want, slots, opset, writers),
   );
 
   const { head } = c;
@@ -238,7 +324,7 @@ export function buildRecurrentChain(c: RecurrentChain, options: ChainExportOptio
   const model = makeModel(graph, {
     opset,
     docString: c.docString,
-    metadata: { ...options.metadata, ...c.metadata, 'gru_onnx.form': built, 'gru_onnx.target': target },
+    metadata: { ...options.metadata, ...c.metadata, 'gru_onnx.form': built, 'gru_onnx.target': target, ...(rule ? { 'gru_onnx.auto': rule } : {}) },
   });
   assertValidModel(model);
   return model;
@@ -306,7 +392,7 @@ function batchFeatures(s: Scope, dirsBatchH: string, features: number, out: stri
 const range = (start: number, n: number) => Array.from({ length: n }, (_, i) => start + i);
 
 /** The layers on a non-empty x; returns h_last [batch, dirs·H], then hidden_states, h_n, c_n as asked for. */
-function writeLayers(s: Scope, c: RecurrentChain, want: Want, slots: Slots, opset: number, writeLayer: LayerWriter): string[] {
+function writeLayers(s: Scope, c: RecurrentChain, want: Want, slots: Slots, opset: number, writers: LayerWriter[]): string[] {
   let X = s.node('Transpose', ['x'], [`${s.prefix}x_seq_major`], { perm: attr.ints([1, 0, 2]) });
   const last = c.layers.length - 1;
   const Yhs: string[] = [];
@@ -323,7 +409,7 @@ function writeLayers(s: Scope, c: RecurrentChain, want: Want, slots: Slots, opse
       needY: k < last || c.reads !== 'final-state' || want.hiddenStates,
       needYc: want.hN && lstm,
     };
-    const out = writeLayer(s, l, k, input, opset);
+    const out = writers[k]!(s, l, k, input, opset);
     Yhs.push(out.Yh);
     if (out.Yc) Ycs.push(out.Yc);
     if (k < last) X = out.Y!;
