@@ -177,19 +177,22 @@ export function autoCellKey(l: OnnxRecurrentLayer): AutoCellKey {
 }
 
 /**
- * auto's table: for each target and cell, the batch from which a layer runs as the scan form rather than the
- * fused node (0: always the scan, Infinity: always the fused node). Measured with onnxruntime-node 1.29's CPU EP,
- * one thread, two bidirectional layers of hidden 256, input 32, seq 100: process CPU time of a run (the machine
- * was shared), best of 5, the forms interleaved, scan / fused at batch 1, 4, 16, 64:
- *   GRU lbr 0  1.16–1.24, 0.98–1.02, 0.95, 0.88–0.90      GRU lbr 1  1.24, 1.01, 0.94, 0.90
- *   LSTM       1.36, 1.23, 0.99, 1.01                     RNN tanh   0.67, 0.42, 0.45, 0.47
- * so GRU switches to the scan between 4 and 16, LSTM keeps the fused node (the scan never wins by more than
- * noise), and RNN always takes the scan (onnxruntime's RNN kernel is slower than a Gemm and a Tanh per step).
- * wasm runs the same CPU kernels compiled to WebAssembly, and the JSEP WebGPU backend has no recurrent kernels
- * (the fused node runs on its CPU fallback), so both take the CPU row; neither was measured here.
+ * auto's table: for each target and cell, the work per step, batch × hidden, from which a layer runs as the scan
+ * form rather than the fused node (0: always the scan, Infinity: always the fused node): the scan pays a fixed cost
+ * per kernel per step, so it wins once each step's products are large enough. Measured with onnxruntime-node 1.29's
+ * CPU EP, one thread, two bidirectional layers, process CPU time of a run (the machine was shared), best of 3–5, the
+ * forms interleaved; scan / fused:
+ *   GRU   hidden 32, seq 50:  batch 8 2.0, 64 0.83          hidden 64, seq 50:  batch 16 1.14, 32 0.92
+ *         hidden 256, seq 100: batch 1 1.16–1.24, 4 0.98–1.02, 16 0.94–0.95, 64 0.88–0.90 (linear_before_reset 0 and 1 alike)
+ *   RNN   hidden 32: batch 1 1.74, 8 0.42;  hidden 64: batch 1 1.14, 4 0.49;  hidden 256: batch 1 0.67
+ *   LSTM  hidden 64: batch 64 1.07, 256 1.00;  hidden 128: batch 128 1.00, 256 1.03;  hidden 256: batch 64 1.01
+ * so GRU switches at batch × hidden 2048, RNN at 256 (onnxruntime's RNN kernel is slower than a Gemm and a Tanh per
+ * step), and LSTM keeps the fused node (the scan never wins by more than noise). wasm runs the same CPU kernels
+ * compiled to WebAssembly, and the JSEP WebGPU backend has no recurrent kernels (the fused node runs on its CPU
+ * fallback), so both take the CPU row; neither was measured here.
  */
-export const AUTO_SCAN_FROM_BATCH: Readonly<Record<Exclude<ExportTarget, 'cuda'>, Readonly<Record<AutoCellKey, number>>>> = (() => {
-  const cpu = { 'GRU lbr 0': 8, 'GRU lbr 1': 8, LSTM: Infinity, RNN: 0 };
+export const AUTO_SCAN_FROM_WORK: Readonly<Record<Exclude<ExportTarget, 'cuda'>, Readonly<Record<AutoCellKey, number>>>> = (() => {
+  const cpu = { 'GRU lbr 0': 2048, 'GRU lbr 1': 2048, LSTM: Infinity, RNN: 256 };
   return { cpu, wasm: cpu, webgpu: cpu };
 })();
 
@@ -223,7 +226,10 @@ export function cudaFallbackNodes(model: onnx.IModelProto): string[] {
 /** The batch from which auto runs layer l as the scan form for `target` (0: always, Infinity: never). */
 export function autoScanFromBatch(l: OnnxRecurrentLayer, target: ExportTarget): number {
   if (target === 'cuda') return cudnnRunsLayer(l) ? Infinity : 0;
-  return AUTO_SCAN_FROM_BATCH[target][autoCellKey(l)];
+  const work = AUTO_SCAN_FROM_WORK[target][autoCellKey(l)];
+  const batch = Math.ceil(work / l.hiddenSize);
+  // Every batch that reaches the layers is ≥ 1.
+  return batch <= 1 ? 0 : batch;
 }
 
 /** auto for one layer: If(batch < T) the fused node, else the scan form; x is not empty here. */
