@@ -56,6 +56,16 @@ describe('gru-onnx export --weights takes every source kind, detected from the f
     expect(cuda.code, cuda.stderr).toBe(0);
     expect(cuda.stderr).not.toMatch(/warning/);
     expect(exported(join(dir, 'pt-cuda.onnx')).form).toBe('fused');
+    // Every export option applies to an import: the scan form with PyTorch's state I/O.
+    const io = await runCli(['export', '--weights', `${FIXTURES}pytorch/l2-bi-bf.safetensors`, '--head', 'final-state', '--out', join(dir, 'pt-io.onnx'), '--form', 'scan', '--h0', '--h-n', '--hidden-states', '--json']);
+    expect(io.code, io.stderr).toBe(0);
+    const summary = JSON.parse(io.stdout).summary;
+    expect([summary.inputs, summary.outputs].map((vs: { name: string; dims: unknown[] }[]) => vs.map((v) => [v.name, v.dims]))).toEqual([
+      [['x', ['batch', 'seq', 5]], ['h0', [4, 'batch', 7]]],
+      [['logits', ['batch', 3]], ['hidden_states', ['batch', 'seq', 14]], ['h_n', [4, 'batch', 7]]],
+    ]);
+    expect(exported(join(dir, 'pt-io.onnx'))).toMatchObject({ form: 'scan', target: 'cpu' });
+    expect(exported(join(dir, 'pt-io.onnx')).ops).not.toContain('GRU');
     // Every PyTorch import says which forward() it assumes, and that only a capture can confirm it.
     expect(cuda.stderr.trim().split('\n')).toEqual([
       'assumed forward (--head final-state): out, h_n = gru(x); logits = fc(cat(h_n[-2], h_n[-1])); batch_first=True',

@@ -259,6 +259,11 @@ function autoLayer(T: number): LayerWriter {
   };
 }
 
+/** What auto builds for a chain and target: 'auto' where some layer switches on the batch or the layers differ. */
+export function autoForm(c: RecurrentChain, target: ExportTarget): ExportForm {
+  return planLayers(c, 'auto', target).built;
+}
+
 /** Each layer's writer for the form asked for, and what the file records as built. */
 function planLayers(c: RecurrentChain, form: ExportForm, target: ExportTarget): { writers: LayerWriter[]; built: ExportForm; rule?: string } {
   if (form !== 'auto') return { writers: c.layers.map(() => (form === 'fused' ? writeFusedLayer : writeScanLayer)), built: form };
