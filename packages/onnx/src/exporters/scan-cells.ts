@@ -34,19 +34,36 @@ const DEFAULT_ACTIVATIONS: Readonly<Record<OnnxCell, readonly string[]>> = {
   RNN: ['Tanh'],
 };
 
-/** One activation function with its parameters, as an ONNX op. */
+/**
+ * The activation functions of ONNX's recurrent ops, each with the parameters it consumes from activation_alpha and
+ * activation_beta and their defaults (onnxruntime's; undefined: required).
+ */
+const ACTIVATION_PARAMS = {
+  Sigmoid: {},
+  Tanh: {},
+  Relu: {},
+  Softsign: {},
+  Softplus: {},
+  HardSigmoid: { alpha: 0.2, beta: 0.5 },
+  LeakyRelu: { alpha: 0.01 },
+  Elu: { alpha: 1 },
+  ThresholdedRelu: { alpha: undefined },
+  Affine: { alpha: undefined, beta: undefined },
+  ScaledTanh: { alpha: undefined, beta: undefined },
+} as const satisfies Record<string, { alpha?: number | undefined; beta?: number | undefined }>;
+type ActivationName = keyof typeof ACTIVATION_PARAMS;
+const ACTIVATION_NAMES = Object.keys(ACTIVATION_PARAMS) as ActivationName[];
+
+/** One activation function with its parameters. */
 export interface Activation {
-  op: 'Sigmoid' | 'Tanh' | 'Relu' | 'HardSigmoid';
+  op: ActivationName;
   alpha?: number;
   beta?: number;
 }
 
-/** The activations the scan form writes; ONNX's list is longer, and anything else is refused by name. */
-const SUPPORTED = ['Sigmoid', 'Tanh', 'Relu', 'HardSigmoid'] as const;
-
 /**
  * A layer's activations for one direction. As in the operator spec (and onnxruntime), activation_alpha and
- * activation_beta are consumed in order by the functions that take them: here HardSigmoid (defaults 0.2, 0.5).
+ * activation_beta are consumed in order by the functions that take them, each falling back to its default.
  */
 export function layerActivations(l: OnnxRecurrentLayer, where: string): Activation[] {
   const names = l.activations?.names ?? DEFAULT_ACTIVATIONS[l.cell];
@@ -55,18 +72,42 @@ export function layerActivations(l: OnnxRecurrentLayer, where: string): Activati
   const alpha = [...(l.activations?.alpha ?? [])];
   const beta = [...(l.activations?.beta ?? [])];
   return names.map((name) => {
-    const op = SUPPORTED.find((s) => s.toLowerCase() === name.toLowerCase());
-    if (!op) throw new UserError(`${where}: activation '${name}' is not supported; the exporter writes ${SUPPORTED.join(', ')}`);
-    if (op !== 'HardSigmoid') return { op };
-    return { op, alpha: alpha.shift() ?? 0.2, beta: beta.shift() ?? 0.5 };
+    const op = ACTIVATION_NAMES.find((n) => n.toLowerCase() === name.toLowerCase());
+    if (!op) throw new UserError(`${where}: activation '${name}' is not one of ONNX's for recurrent ops (${ACTIVATION_NAMES.join(', ')})`);
+    const params: { alpha?: number | undefined; beta?: number | undefined } = ACTIVATION_PARAMS[op];
+    const a: Activation = { op };
+    for (const [key, list] of [['alpha', alpha], ['beta', beta]] as const) {
+      if (!(key in params)) continue;
+      const v = list.shift() ?? params[key];
+      if (v === undefined) throw new UserError(`${where}: activation ${op} needs activation_${key}, and none is left for it`);
+      a[key] = v;
+    }
+    return a;
   });
 }
 
 function applyActivation(b: Scope, a: Activation, input: string, out: string): string {
-  const attributes: Record<string, AttributeValue> = {};
-  if (a.alpha !== undefined) attributes.alpha = attr.float(a.alpha);
-  if (a.beta !== undefined) attributes.beta = attr.float(a.beta);
-  return b.node(a.op, [input], [out], attributes);
+  const c = (name: string, v: number) => b.float(`${out}_${name}`, [], [v]);
+  switch (a.op) {
+    case 'HardSigmoid':
+      return b.node(a.op, [input], [out], { alpha: attr.float(a.alpha!), beta: attr.float(a.beta!) });
+    case 'LeakyRelu':
+    case 'Elu':
+      return b.node(a.op, [input], [out], { alpha: attr.float(a.alpha!) });
+    case 'ThresholdedRelu': {
+      // x where x > alpha, else 0 (the ThresholdedRelu op only exists from opset 10).
+      const above = b.node('Greater', [input, c('alpha', a.alpha!)], [`${out}_above`]);
+      return b.node('Mul', [input, b.node('Cast', [above], [`${out}_mask`], { to: attr.int(1) })], [out]);
+    }
+    case 'Affine':
+      return b.node('Add', [b.node('Mul', [input, c('alpha', a.alpha!)], [`${out}_scaled`]), c('beta', a.beta!)], [out]);
+    case 'ScaledTanh': {
+      const t = b.node('Tanh', [b.node('Mul', [input, c('beta', a.beta!)], [`${out}_scaled`])], [`${out}_tanh`]);
+      return b.node('Mul', [t, c('alpha', a.alpha!)], [out]);
+    }
+    default:
+      return b.node(a.op, [input], [out]);
+  }
 }
 
 /** Rows [g·H, (g + 1)·H) of direction d's [G·H, n] block in a [dirs, G·H, n] tensor. */

@@ -23,6 +23,13 @@ export const CELL_SPECS: CellSpec[] = [
   { label: 'LSTM HardSigmoid', cell: 'LSTM', activations: { names: ['HardSigmoid', 'Tanh', 'Tanh'], alpha: [0.3], beta: [0.45] } },
   { label: 'RNN tanh', cell: 'RNN' },
   { label: 'RNN relu', cell: 'RNN', activations: { names: ['Relu'], alpha: [], beta: [] } },
+  // The rest of ONNX's activation functions, parameters consumed in order by those that take them (Elu: default).
+  // (GRU with softer gates amplifies rounding over 200 steps beyond a tight bound, and ThresholdedRelu is
+  // discontinuous: those are compared over a few steps, in recurrent-chain.test.ts.)
+  { label: 'LSTM HardSigmoid Elu Softsign', cell: 'LSTM', activations: { names: ['HardSigmoid', 'Elu', 'Softsign'], alpha: [0.25, 0.8], beta: [0.55] } },
+  { label: 'RNN LeakyRelu', cell: 'RNN', activations: { names: ['LeakyRelu'], alpha: [0.05], beta: [] } },
+  { label: 'RNN Affine', cell: 'RNN', activations: { names: ['Affine'], alpha: [0.9], beta: [0.1] } },
+  { label: 'RNN Softplus', cell: 'RNN', activations: { names: ['Softplus'], alpha: [], beta: [] } },
 ];
 
 const uniform = (rng: Rng, n: number, scale: number) => Float32Array.from({ length: n }, () => rng.range(-scale, scale));
