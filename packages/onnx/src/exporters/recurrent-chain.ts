@@ -9,6 +9,11 @@
  * The ONNX recurrent nodes read X as [seq, batch, input] and write Y [seq, dirs, batch, H], Y_h (and LSTM's Y_c)
  * [dirs, batch, H]; between layers Y becomes [seq, batch, dirs·H] (forward then reverse features, as PyTorch and
  * tfjs concatenate them).
+ *
+ * Forms, layer by layer: `fused` is one such node; `scan` the same equations from primitive ops (scan-cells.ts);
+ * `auto` either, or an If on the batch between them, from a measured table per target and cell
+ * (AUTO_SCAN_FROM_WORK, cudnnRunsLayer). Every form sits behind the empty-x guard (ifEmptyX): an empty x never
+ * reaches a layer, and gives the contract's seq-0 / batch-0 outputs (writeEmpty).
  */
 import type { PytorchHead } from '@gru-onnx/model';
 import { UserError } from '@gru-onnx/model';
