@@ -24,7 +24,8 @@ export interface CaseReport {
   stepRun?: StepRunReport;
   /** `hidden_states` compared step by step, where the model has it. */
   steps?: StepAnalysis;
-  timing: { runMs: number };
+  /** runMs: the whole run, compare included; sessionMs: the part spent creating a session (only runs that made one). */
+  timing: { runMs: number; sessionMs?: number };
 }
 
 export interface BackendReport {

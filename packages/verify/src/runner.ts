@@ -42,6 +42,8 @@ export interface RunResult {
   placements: Placement[];
   /** Settings that actually applied to this run: threads, SIMD, TF32, provider options. */
   settings: Record<string, string | number | boolean>;
+  /** Milliseconds this run spent creating an onnxruntime session; absent when it reused the one kept for the model. */
+  sessionMs?: number;
 }
 
 /**

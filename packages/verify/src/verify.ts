@@ -441,6 +441,7 @@ async function runCases(
           const feeds = Object.keys(carried).length > 0 ? { ...stepFeeds, ...carried } : stepFeeds;
           const job = { model: ctx.model, feeds, outputNames: ctx.outputNames, ...(ctx.params ? { params: ctx.params } : {}) };
           const result = await withTimeout('run', ctx.timeoutMs, ctx.signal, (signal) => runner.run(job, signal));
+          if (result.sessionMs !== undefined) cr.timing.sessionMs = (cr.timing.sessionMs ?? 0) + result.sessionMs;
           for (const [k, v] of Object.entries(result.settings)) b.settings[k] = v;
           for (const p of result.placements) {
             const key = `${p.node}\u0000${p.opType}\u0000${p.ep}`;

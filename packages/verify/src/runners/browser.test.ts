@@ -103,15 +103,19 @@ describe.skipIf(!haveChromium)('in Chromium', () => {
       expect(out.settings).toMatchObject({ numThreads: 1, simd: true, crossOriginIsolated: true, wasm: expect.stringMatching(/^ort-wasm-simd-threaded.*\.wasm$/) });
       expect(processesWith(base)).toBeGreaterThan(0);
 
-      // The page keeps one session per model: another model, then the first at another shape, each answer its own.
+      expect(out.sessionMs).toBeGreaterThan(0);
+
+      // The page keeps one session per model: another model, then the first at another shape, each answer its own;
+      // a session is made only when the model changes.
       const params2 = randomParams(config, 12);
       const x2 = x.subarray(0, 1 * 4 * config.inputSize);
-      for (const [p, b, t, xs] of [[params2, B, T, x], [params, 1, 4, x2]] as const) {
+      for (const [p, b, t, xs, creates] of [[params2, B, T, x, true], [params, 1, 4, x2, true], [params, B, T, x, false]] as const) {
         const again = await r.run({ ...job, model: p === params ? job.model : seedGruModel(p), params: p, feeds: { x: { dims: [b, t, config.inputSize], data: xs } } });
         const want = referenceForward(p, xs, b, t);
         expect(agrees(float32Data(again.outputs.logits!), want.logits)).toBe(true);
         expect(agrees(float32Data(again.outputs.hidden_states!), want.hiddenStates)).toBe(true);
         expect(again.placements.find((q) => q.opType === 'GRU')).toMatchObject({ ep: 'CPUExecutionProvider' });
+        expect(again.sessionMs !== undefined).toBe(creates);
       }
 
       process.env.GRU_ONNX_TEST_FAULT = 'browser-wasm:hang';

@@ -1,6 +1,5 @@
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { createHash } from 'node:crypto';
 import type { BackendName, Job, NamedTensor, Placement, Probe, RunResult, Runner } from '../runner.ts';
 import type { ChromiumProcess } from '../browser/chromium.ts';
 import { NO_GPU_FLAGS, WEBGPU_FLAGS, WEBGPU_HARDWARE_FLAGS, chromiumMissing, chromiumPath, launchChromium } from '../browser/chromium.ts';
@@ -8,7 +7,7 @@ import type { PageServer } from '../browser/server.ts';
 import { startPageServer } from '../browser/server.ts';
 import { annotateSubgraphs, expandAllNodes, parsePlacementLog } from '../placement.ts';
 import type { RunnerOptions } from './common.ts';
-import { checkFeeds, faultFor, firstLine, packageVersion, threadsOf, timeoutOf, tryResolve, withDeadline } from './common.ts';
+import { checkFeeds, faultFor, firstLine, modelKeyOf, packageVersion, threadsOf, timeoutOf, tryResolve, withDeadline } from './common.ts';
 import { findOrtWeb } from './ort-wasm.ts';
 import { DTYPES, dtypeOf, fromLittleEndianBytes, toLittleEndianBytes } from '../tensor.ts';
 
@@ -28,8 +27,8 @@ interface PageOutput {
 interface PageResult {
   outputs: PageOutput[];
   settings: Record<string, string | number | boolean>;
-  /** The page created a session for this job's model (and logged its placements); false when it reused one. */
-  created: boolean;
+  /** Set when the page created a session for this job's model (and logged its placements): how long that took. */
+  sessionMs?: number;
 }
 
 /** A launched Chromium with playwright connected over CDP. */
@@ -141,17 +140,6 @@ export function createBrowserHost(): BrowserHost {
   };
 }
 
-/** A model's identity for the page's session cache: its bytes' SHA-256, computed once per buffer. */
-const modelKeys = new WeakMap<Uint8Array, string>();
-function keyOf(model: Uint8Array): string {
-  let key = modelKeys.get(model);
-  if (key === undefined) {
-    key = createHash('sha256').update(model).digest('hex');
-    modelKeys.set(model, key);
-  }
-  return key;
-}
-
 export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: RunnerOptions = {}): Runner {
   const threads = threadsOf(options);
   const timeoutMs = timeoutOf(options);
@@ -260,7 +248,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
     const fault = faultFor(name);
     const work = (async (): Promise<RunResult> => {
       const s = await session!;
-      const modelKey = keyOf(job.model);
+      const modelKey = modelKeyOf(job.model);
       // The page keeps one session per model across shapes; the model travels only when it changes.
       const paths = s.model?.key === modelKey ? [] : [s.server.put(job.model, 'model.onnx')];
       const feeds = Object.entries(job.feeds).map(([n, t]) => {
@@ -285,7 +273,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
           const bytes = Buffer.from(o.base64, 'base64');
           outputs[o.name] = dtype === 'string' ? { dims: o.dims, dtype, data: JSON.parse(bytes.toString('utf8')) as string[] } : fromLittleEndianBytes(dtype, o.dims, bytes);
         }
-        if (result.created || s.model?.key !== modelKey) {
+        if (result.sessionMs !== undefined || s.model?.key !== modelKey) {
           // Placements are decided when the session is created, so its log holds them for every later run.
           const log = parsePlacementLog(s.console.slice(from));
           s.model = { key: modelKey, placements: log ? annotateSubgraphs(expandAllNodes(log, job.model), job.model) : [], logged: log !== undefined };
@@ -303,6 +291,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
             chromium: s.chromiumVersion,
             placementSource: s.model.logged ? 'onnxruntime verbose log (page console), once per session' : 'none',
           },
+          ...(result.sessionMs !== undefined ? { sessionMs: result.sessionMs } : {}),
         };
       } finally {
         for (const p of paths) s.server.drop(p);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -155,4 +156,18 @@ export function checkFeeds(feeds: Feeds): void {
       throw new UserError(`input '${name}': ${t.data.length} values for shape [${t.dims.join(', ')}]`);
     }
   }
+}
+
+/**
+ * A model's identity for the session a child or page keeps across runs (they hold one per model): its bytes'
+ * SHA-256, computed once per buffer.
+ */
+const modelKeys = new WeakMap<Uint8Array, string>();
+export function modelKeyOf(model: Uint8Array): string {
+  let key = modelKeys.get(model);
+  if (key === undefined) {
+    key = createHash('sha256').update(model).digest('hex');
+    modelKeys.set(model, key);
+  }
+  return key;
 }

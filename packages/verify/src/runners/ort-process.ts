@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { BackendName, Job, NamedTensor, Placement, RunResult } from '../runner.ts';
 import { annotateSubgraphs, expandAllNodes, parsePlacementLog, parseProfile } from '../placement.ts';
 import { untilReleased } from './cleanup.ts';
-import { checkFeeds, faultFor, firstLine, withDeadline } from './common.ts';
+import { checkFeeds, faultFor, firstLine, modelKeyOf, withDeadline } from './common.ts';
 import { DTYPES, dtypeOf } from '../tensor.ts';
 import type { TensorData } from '../tensor.ts';
 
@@ -31,6 +31,7 @@ interface WorkerAnswer {
   profile?: string;
   settings?: Record<string, string | number | boolean>;
   versions?: Record<string, string>;
+  sessionMs?: number;
 }
 
 const WORKER = fileURLToPath(new URL('./ort-worker.mjs', import.meta.url));
@@ -94,6 +95,8 @@ export class OrtChild {
   private nextId = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private childTmp: string | undefined;
+  /** onnxruntime-web: the placements logged when the child created its session for a model, by model key. */
+  private logged = new Map<string, Placement[]>();
 
   constructor(
     private readonly name: BackendName,
@@ -163,6 +166,8 @@ export class OrtChild {
     }
     this.proc = proc;
     this.tail = [];
+    // A new child creates its sessions, and logs their placements, anew.
+    this.logged.clear();
     this.unregister = untilReleased(() => this.kill());
     proc.on('message', (a: WorkerAnswer) => {
       // Everything the child logged for this job is in the file before its answer was sent.
@@ -186,6 +191,7 @@ export class OrtChild {
     signal?.throwIfAborted();
     const proc = this.proc ?? this.spawn();
     const id = this.nextId++;
+    const modelKey = this.config.runtime === 'web' ? modelKeyOf(job.model) : undefined;
     const profileDir = this.config.profile ? mkdtempSync(join(tmpdir(), 'gru-onnx-ort-')) : undefined;
     const releaseDir = profileDir ? untilReleased(() => rmSync(profileDir, { recursive: true, force: true })) : undefined;
     this.placementLines = [];
@@ -206,6 +212,7 @@ export class OrtChild {
         threads: this.config.threads,
         profileDir,
         fault: faultFor(this.name),
+        ...(modelKey ? { modelKey } : {}),
       });
       // The log was read (ChildLog.drain) before the answer was handed over.
       const a = await withDeadline(this.name, timeoutMs, signal, answer, () => this.kill());
@@ -233,12 +240,17 @@ export class OrtChild {
         if (fromLog) {
           placements = expandAllNodes(fromLog, job.model);
           placementSource = 'onnxruntime verbose log';
+          if (modelKey) this.logged.set(modelKey, placements);
+        } else if (modelKey && this.logged.has(modelKey)) {
+          // The child reused the session it created for this model; its log came with that first job.
+          placements = this.logged.get(modelKey)!;
+          placementSource = 'onnxruntime verbose log';
         }
       }
       placements = annotateSubgraphs(placements, job.model);
       const settings: Record<string, string | number | boolean> = { ...a.settings, placementSource };
       for (const [k, v] of Object.entries(a.versions ?? {})) settings[`onnxruntime.${k}`] = v;
-      return { outputs, placements, settings };
+      return { outputs, placements, settings, ...(a.sessionMs !== undefined ? { sessionMs: a.sessionMs } : {}) };
     } finally {
       this.answers.delete(id);
       this.exited = undefined;

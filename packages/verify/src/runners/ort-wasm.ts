@@ -21,8 +21,8 @@ export function findOrtWeb(options: RunnerOptions): { path: string; version: str
 }
 
 /**
- * onnxruntime-web's wasm backend in Node, in a worker child (its verbose log goes to the child's console; a
- * fresh session per run, the loaded wasm kept).
+ * onnxruntime-web's wasm backend in Node, in a worker child (its verbose log goes to the child's console; one
+ * session per model, kept across runs with the loaded wasm).
  */
 export function createOrtWasmRunner(options: RunnerOptions = {}): Runner {
   const threads = threadsOf(options);

@@ -11,8 +11,9 @@
  * one at a time; for each the child answers with one `result` or `error` message. Its stdout and stderr are a
  * file, not pipes (see ChildLog in ort-process.ts), so every log line of a job is written before its answer is
  * sent, and a burst of verbose log can never fail a write with EAGAIN. The child stays up between jobs:
- * loading onnxruntime-web's wasm costs over a second, a new session a tenth of that. Each job gets its own
- * session, so its placements (log or profile) are its own.
+ * loading onnxruntime-web's wasm costs over a second, a new session a tenth of that. onnxruntime-node jobs get
+ * a session each, so each profile is that job's own; onnxruntime-web keeps one session per model (`modelKey`),
+ * whose placements were logged when it was created.
  */
 import { createRequire } from 'node:module';
 import { readFileSync, readdirSync, writeSync } from 'node:fs';
@@ -38,9 +39,13 @@ function message(err) {
  *   threads: number;
  *   profileDir?: string;
  *   fault?: 'hang' | 'crash' | 'flood';
+ *   modelKey?: string;
  *   id: number;
  * }} Job
  */
+
+/** @type {{ key: string; session: { release(): Promise<void> } } | undefined} */
+let kept;
 
 /** @param {Job} job */
 async function run(job) {
@@ -77,7 +82,21 @@ async function run(job) {
       options.profileFilePrefix = join(job.profileDir, 'ort-profile');
     }
   }
-  const session = await ort.InferenceSession.create(job.model, options);
+  // onnxruntime-web keeps one session per model between jobs (creating one costs more than a run at these sizes).
+  // onnxruntime-node gets one per job: its profile is per session.
+  const keep = job.runtime === 'web' && job.modelKey !== undefined;
+  let session;
+  let sessionMs;
+  if (keep && kept?.key === job.modelKey) {
+    session = kept.session;
+  } else {
+    if (kept) await kept.session.release();
+    kept = undefined;
+    const t0 = performance.now();
+    session = await ort.InferenceSession.create(job.model, options);
+    sessionMs = performance.now() - t0;
+    if (keep) kept = { key: job.modelKey, session };
+  }
   /** @type {Record<string, unknown>} */
   const feeds = {};
   for (const f of job.feeds) feeds[f.name] = new ort.Tensor(f.dtype, f.data, f.dims);
@@ -104,8 +123,8 @@ async function run(job) {
     settings.intraOpNumThreads = job.threads;
     settings.interOpNumThreads = 1;
   }
-  await session.release();
-  return { outputs, profile, settings, versions: { ...ort.env.versions } };
+  if (!keep) await session.release();
+  return { outputs, profile, settings, versions: { ...ort.env.versions }, sessionMs };
 }
 
 process.on('message', (/** @type {Job} */ job) => {

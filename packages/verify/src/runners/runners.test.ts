@@ -148,6 +148,29 @@ describe('placements', () => {
     expect(out.settings.simd).toBe(wasms.every((f) => f.includes('simd')));
     expect(out.placements.find((p) => p.opType === 'GRU')).toMatchObject({ ep: 'CPUExecutionProvider' });
   });
+
+  test('ort-wasm keeps one session per model: another model, then the first at another shape, each answer its own, placements every time', async () => {
+    const r = make('ort-wasm');
+    const scan = exportSeedModel(params, { form: 'scan', hiddenStates: true, hN: true });
+    const x1 = x.subarray(0, T * config.inputSize);
+    const runs = [[job.model, B, x, true], [job.model, B, x, false], [scan, B, x, true], [job.model, 1, x1, true], [job.model, B, x, false]] as const;
+    for (const [model, b, xs, creates] of runs) {
+      const out = await r.run({ ...job, model, feeds: { x: { dims: [b, T, config.inputSize], data: xs } }, outputNames: ['logits', 'hidden_states'] });
+      const e = referenceForward(params, xs, b, T);
+      expect(out.outputs.hidden_states!.dims).toEqual([b, T, config.hiddenSize]);
+      expect(float32Data(out.outputs.logits!).every((v, i) => Math.abs(v - e.logits[i]!) <= 1e-5 + 1e-4 * Math.abs(e.logits[i]!))).toBe(true);
+      // A session is made when the model changes, not per run or per shape.
+      expect(out.sessionMs !== undefined).toBe(creates);
+      // The fused model's GRU node, or the scan form's Scan: placements follow the model, not the last session.
+      expect(out.placements.some((p) => p.opType === (model === scan ? 'Scan' : 'GRU'))).toBe(true);
+      expect(out.placements.some((p) => p.opType === (model === scan ? 'GRU' : 'Scan'))).toBe(false);
+    }
+  });
+
+  test('ort-cpu makes a session per run (its profile is per session), and says how long it took', async () => {
+    const r = make('ort-cpu');
+    for (let i = 0; i < 2; i++) expect((await r.run(job)).sessionMs).toBeGreaterThan(0);
+  });
 });
 
 describe('ort-cuda', () => {
