@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The loopback HTTP server a browser runner's page loads from: the page, onnxruntime-web's dist files
- * (ort*.mjs and .wasm only), and per-run blobs (model bytes, packed inputs). Bound to 127.0.0.1 on a free port;
+ * (ort*.mjs and .wasm only), and per-run blobs (model bytes, packed inputs); the page POSTs its outputs' bytes
+ * back to paths the runner opened for them (binary both ways: no base64 through CDP). Bound to 127.0.0.1 on a free port;
  * cross-origin isolated (COOP/COEP) so SharedArrayBuffer, and with it wasm threads, are available.
  */
 export interface PageServer {
@@ -15,6 +16,10 @@ export interface PageServer {
   /** Publishes bytes at a fresh path for one run; returns the path. */
   put(bytes: Uint8Array, suffix: string): string;
   drop(path: string): void;
+  /** Opens a fresh path the page may POST bytes to, once; returns the path. */
+  accept(suffix: string): string;
+  /** The bytes POSTed to an accepted path (undefined if none came), and closes the path. */
+  take(path: string): Uint8Array | undefined;
   /** onnxruntime-web files the page has fetched so far, in order: which wasm build it really loaded. */
   fetched(): string[];
   close(): Promise<void>;
@@ -27,6 +32,8 @@ const TYPES: Record<string, string> = { mjs: 'text/javascript', wasm: 'applicati
 
 export async function startPageServer(ortDistDir: string): Promise<PageServer> {
   const blobs = new Map<string, Uint8Array>();
+  /** Accepted upload paths: undefined until the page has POSTed to them. */
+  const uploads = new Map<string, Uint8Array | undefined>();
   const fetched: string[] = [];
   let next = 0;
   const send = (res: ServerResponse, status: number, type: string, body: Uint8Array | string): void => {
@@ -41,7 +48,16 @@ export async function startPageServer(ortDistDir: string): Promise<PageServer> {
   };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
-    if (req.method !== 'GET') return send(res, 405, 'text/plain', 'GET only');
+    if (req.method === 'POST') {
+      if (!uploads.has(path) || uploads.get(path) !== undefined) return send(res, 404, 'text/plain', 'not an open upload path');
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      // A path dropped (take) while the body was arriving stays closed.
+      if (uploads.has(path)) uploads.set(path, new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+      return send(res, 204, 'text/plain', '');
+    }
+    if (req.method !== 'GET') return send(res, 405, 'text/plain', 'GET and POST only');
     if (path === '/' || path === '/index.html') return send(res, 200, TYPES.html!, await readFile(PAGE));
     const ort = ORT_FILE.exec(path);
     if (ort) {
@@ -77,6 +93,16 @@ export async function startPageServer(ortDistDir: string): Promise<PageServer> {
       blobs.set(path, bytes);
       return path;
     },
+    accept(suffix) {
+      const path = `/out/${next++}/${suffix}`;
+      uploads.set(path, undefined);
+      return path;
+    },
+    take(path) {
+      const bytes = uploads.get(path);
+      uploads.delete(path);
+      return bytes;
+    },
     drop(path) {
       blobs.delete(path);
     },
@@ -86,6 +112,7 @@ export async function startPageServer(ortDistDir: string): Promise<PageServer> {
     close() {
       closed ??= new Promise<void>((resolve) => {
         blobs.clear();
+        uploads.clear();
         server.closeAllConnections();
         server.close(() => resolve());
       });

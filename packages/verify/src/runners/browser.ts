@@ -18,11 +18,11 @@ import { DTYPES, dtypeOf, fromLittleEndianBytes, toLittleEndianBytes } from '../
  */
 export type BrowserEp = 'wasm' | 'webgpu' | 'webgpu-jsep';
 
+/** One output's name, shape and dtype; its bytes were POSTed to the path the runner opened for it. */
 interface PageOutput {
   name: string;
   dims: number[];
   type: string;
-  base64: string;
 }
 interface PageResult {
   outputs: PageOutput[];
@@ -259,19 +259,22 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
         paths.push(path);
         return { name: n, dims: t.dims, dtype, path };
       });
+      // Where the page sends each output's bytes (little-endian numbers, or a string tensor's JSON).
+      const uploads = job.outputNames.map((n) => s.server.accept(`${n}.bin`));
       const from = s.console.length;
       try {
-        const args = { bundle: BUNDLE[ep], ep: EP_NAME[ep], threads, modelKey, modelPath: s.model?.key === modelKey ? null : paths[0], feeds, outputNames: job.outputNames, fault: fault === 'hang' ? 'hang' : undefined };
+        const args = { bundle: BUNDLE[ep], ep: EP_NAME[ep], threads, modelKey, modelPath: s.model?.key === modelKey ? null : paths[0], feeds, outputNames: job.outputNames, outputPaths: uploads, fault: fault === 'hang' ? 'hang' : undefined };
         const evaluation = s.page.evaluate(`window.gruOnnxRun(${JSON.stringify(args)})`);
         // A crash is simulated by killing the browser mid-run, as an OOM kill or a GPU process crash would.
         if (fault === 'crash') setTimeout(() => s.chromium.kill(), 50);
         const result = (await evaluation) as PageResult;
         const outputs: Record<string, NamedTensor> = {};
-        for (const o of result.outputs) {
+        for (const [i, o] of result.outputs.entries()) {
           const dtype = DTYPES.find((d) => d === o.type);
           if (!dtype) throw new Error(`${name}: output '${o.name}' is ${o.type}, which gru-onnx cannot compare`);
-          const bytes = Buffer.from(o.base64, 'base64');
-          outputs[o.name] = dtype === 'string' ? { dims: o.dims, dtype, data: JSON.parse(bytes.toString('utf8')) as string[] } : fromLittleEndianBytes(dtype, o.dims, bytes);
+          const bytes = s.server.take(uploads[i]!);
+          if (!bytes) throw new Error(`${name}: the page sent no bytes for output '${o.name}'`);
+          outputs[o.name] = dtype === 'string' ? { dims: o.dims, dtype, data: JSON.parse(new TextDecoder().decode(bytes)) as string[] } : fromLittleEndianBytes(dtype, o.dims, bytes);
         }
         if (result.sessionMs !== undefined || s.model?.key !== modelKey) {
           // Placements are decided when the session is created, so its log holds them for every later run.
@@ -295,6 +298,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
         };
       } finally {
         for (const p of paths) s.server.drop(p);
+        for (const p of uploads) s.server.take(p);
       }
     })();
     try {
