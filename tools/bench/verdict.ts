@@ -66,14 +66,19 @@ interface Ort {
   env: { wasm: { numThreads: number } };
 }
 
-/** One session, every case: what ort-cpu and ort-wasm do at the least. */
-async function ortRuns(ort: Ort, model: Uint8Array, cases: VerifyCase[], options: object): Promise<void> {
+/** One session, every case: what ort-cpu and ort-wasm do at the least. Returns its session creation and run times. */
+async function ortRuns(ort: Ort, model: Uint8Array, cases: VerifyCase[], options: object): Promise<{ session: number; runs: number }> {
+  let t0 = now();
   const session = await ort.InferenceSession.create(model, options);
+  const created = now() - t0;
+  t0 = now();
   for (const c of cases) {
     const feeds = Object.fromEntries(feedsOf(c).map((f) => [f.name, new ort.Tensor('float32', f.data, f.dims)]));
     await session.run(feeds);
   }
+  const runs = now() - t0;
   await session.release();
+  return { session: created, runs };
 }
 
 /** The Node lane's work with no gru-onnx around it: reference, tfjs, onnxruntime-node CPU, onnxruntime-web wasm. */
@@ -93,14 +98,18 @@ async function nodeFloor(model: Uint8Array, params: SeedParams, cases: VerifyCas
   t.tfjs = now() - t0;
   t0 = now();
   const ortNode = (await import(pathToFileURL(require.resolve('onnxruntime-node')).href)) as Ort & { default?: Ort };
-  await ortRuns(ortNode.default ?? ortNode, model, cases, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const cpu = await ortRuns(ortNode.default ?? ortNode, model, cases, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   t['ort-cpu'] = now() - t0;
+  t['ort-cpu: session'] = cpu.session;
+  t['ort-cpu: runs'] = cpu.runs;
   t0 = now();
   const ortWeb = (await import(pathToFileURL(require.resolve('onnxruntime-web')).href)) as Ort & { default?: Ort };
   const web = ortWeb.default ?? ortWeb;
   web.env.wasm.numThreads = 1;
-  await ortRuns(web, model, cases, { executionProviders: ['wasm'] });
+  const wasm = await ortRuns(web, model, cases, { executionProviders: ['wasm'] });
   t['ort-wasm'] = now() - t0;
+  t['ort-wasm: session'] = wasm.session;
+  t['ort-wasm: runs'] = wasm.runs;
   return t;
 }
 
@@ -117,28 +126,51 @@ async function browserFloor(model: Uint8Array, cases: VerifyCase[]): Promise<Rec
     t['browser start'] = now() - t0;
     const modelPath = server.put(model, 'model.onnx');
     const inputs = cases.map((c) => feedsOf(c).map((f) => ({ name: f.name, dims: f.dims, path: server.put(new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength), `${f.name}.bin`) })));
-    for (const ep of ['wasm', 'webgpu'] as const) {
+    const outputNames = readSignature(model).outputs.map((o) => o.name);
+    // The three browser backends of the default sweep: the bundle each imports, and the EP it asks that bundle for.
+    const pages = [
+      ['browser-wasm', 'ort.wasm.min.mjs', 'wasm'],
+      ['browser-webgpu', 'ort.webgpu.min.mjs', 'webgpu'],
+      ['browser-webgpu-jsep', 'ort.min.mjs', 'webgpu'],
+    ] as const;
+    for (const [name, bundle, ep] of pages) {
       t0 = now();
       const page = await (browser.contexts()[0] ?? (await browser.newContext())).newPage();
       await page.goto(`${server.origin}/`);
-      const bundle = ep === 'webgpu' ? 'ort.webgpu.min.mjs' : 'ort.wasm.min.mjs';
+      // The outputs come back to Node as bytes, as verify needs them.
+      const uploads = cases.map(() => outputNames.map((n) => server.accept(`${n}.bin`)));
       // A string, not a function: tsx's transform would put helpers the page does not have into a function's source.
-      await page.evaluate(`(async () => {
+      const parts = (await page.evaluate(`(async () => {
         const ort = await import('/ort/${bundle}');
         ort.env.wasm.wasmPaths = '/ort/';
         ort.env.wasm.numThreads = 1;
         const get = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer());
+        let t0 = performance.now();
         const session = await ort.InferenceSession.create(await get(${JSON.stringify(modelPath)}), { executionProviders: [${JSON.stringify(ep)}] });
-        for (const feeds of ${JSON.stringify(inputs)}) {
+        const created = performance.now() - t0;
+        const runs = [];
+        const uploads = ${JSON.stringify(uploads)};
+        for (const [i, feeds] of ${JSON.stringify(inputs)}.entries()) {
+          t0 = performance.now();
           const f = {};
           for (const x of feeds) { const b = await get(x.path); f[x.name] = new ort.Tensor('float32', new Float32Array(b.buffer), x.dims); }
           const out = await session.run(f);
-          for (const v of Object.values(out)) if (v.location !== 'cpu') await v.getData();
+          for (const [j, name] of ${JSON.stringify(outputNames)}.entries()) {
+            const v = out[name];
+            const d = v.location === 'cpu' ? v.data : await v.getData();
+            await fetch(uploads[i][j], { method: 'POST', body: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) });
+          }
+          runs.push(performance.now() - t0);
         }
         await session.release();
-      })()`);
+        return { created, first: runs[0], rest: runs.slice(1).reduce((a, x) => a + x, 0) };
+      })()`)) as { created: number; first: number; rest: number };
+      for (const p of uploads.flat()) if (!server.take(p)) throw new Error(`${name}: no output at ${p}`);
       await page.close();
-      t[`browser-${ep}`] = now() - t0;
+      t[name] = now() - t0;
+      t[`${name}: session`] = parts.created;
+      t[`${name}: case 1`] = parts.first;
+      t[`${name}: cases 2..`] = parts.rest;
     }
   } finally {
     chromium.kill();
@@ -166,15 +198,42 @@ async function floorProcess(modelPath: string, weightsPath: string): Promise<voi
   console.log(JSON.stringify({ wallMs: now(), parts: { ...a, ...b } }));
 }
 
-/** The command, start to exit; its report's per-backend totals. */
-function command(bin: string[], modelPath: string, weightsPath: string, reportDir: string): { wallMs: number; code: number | null; backends: Record<string, number> } {
+/**
+ * One backend's time in the command, from its report: start (probe: for the first browser backend, Chromium's start),
+ * session creation (inside the cases' runs), the first case and the others less that, the rest (close).
+ */
+interface BackendParts {
+  cases: number;
+  probeMs: number;
+  sessionMs: number;
+  firstMs: number;
+  restMs: number;
+  closeMs: number;
+  totalMs: number;
+}
+
+/** The command, start to exit; its report's per-backend parts. Every case must have run and matched (pass or partial). */
+function command(bin: string[], modelPath: string, weightsPath: string, reportDir: string): { wallMs: number; backends: Record<string, BackendParts> } {
   const t0 = now();
   const r = spawnSync(bin[0]!, [...bin.slice(1), 'verify', '--model', modelPath, '--weights', weightsPath, '--report', reportDir], { cwd: ROOT, encoding: 'utf8' });
   const wallMs = now() - t0;
-  const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as { backends: { name: string; status: string; timing: { totalMs: number }; cases: unknown[] }[] };
-  const dropped = report.backends.filter((b) => b.status !== 'pass' && b.status !== 'unavailable');
-  if (r.status !== 0 || dropped.length > 0) throw new Error(`verify exited ${r.status}: ${dropped.map((b) => `${b.name} ${b.status}`).join(', ')}\n${r.stderr}`);
-  return { wallMs, code: r.status, backends: Object.fromEntries(report.backends.map((b) => [`${b.name} (${b.cases.length} cases)`, b.timing.totalMs])) };
+  const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as {
+    backends: { name: string; status: string; timing: { probeMs: number; totalMs: number }; cases: { status: string; timing: { runMs: number; sessionMs?: number } }[] }[];
+  };
+  // `partial` (outputs match, but part of the graph ran off the accelerator) is a verdict, not a dropped case.
+  const ran = report.backends.filter((b) => b.status !== 'unavailable');
+  const dropped = ran.flatMap((b) => (b.status === 'fail' || b.status === 'error' ? [`${b.name} ${b.status}`] : b.cases.filter((c) => c.status !== 'pass' && c.status !== 'partial').map((c) => `${b.name} case ${c.status}`)));
+  if (r.status !== 0 || dropped.length > 0) throw new Error(`verify exited ${r.status}: ${dropped.join(', ')}\n${r.stderr}`);
+  const backends: Record<string, BackendParts> = {};
+  for (const b of ran) {
+    const runs = b.cases.map((c) => c.timing.runMs - (c.timing.sessionMs ?? 0));
+    const sessionMs = b.cases.reduce((a, c) => a + (c.timing.sessionMs ?? 0), 0);
+    const firstMs = runs[0] ?? 0;
+    const restMs = runs.slice(1).reduce((a, x) => a + x, 0);
+    const closeMs = b.timing.totalMs - b.timing.probeMs - sessionMs - firstMs - restMs;
+    backends[b.name] = { cases: runs.length, probeMs: b.timing.probeMs, sessionMs, firstMs, restMs, closeMs, totalMs: b.timing.totalMs };
+  }
+  return { wallMs, backends };
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
@@ -188,7 +247,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     const { modelPath, weightsPath } = await demoModel(dir);
     const walls: number[] = [];
     const floors: number[] = [];
-    let lastCommand: Record<string, number> = {};
+    let lastCommand: Record<string, BackendParts> = {};
     let lastFloor: Record<string, number> = {};
     for (let i = 0; i < runs; i++) {
       const c = command(bin, modelPath, weightsPath, join(dir, `report-${i}`));
@@ -201,8 +260,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     }
     const ms = (x: number) => `${(x / 1000).toFixed(2)} s`;
     console.log(`\n${DEFAULT_SHAPES.length + 2} cases on every local backend (demo model, default sweep); last run's parts:`);
-    console.log('  verify, per backend (report timing.totalMs; two lanes run at once):');
-    for (const [k, v] of Object.entries(lastCommand)) console.log(`    ${k.padEnd(34)} ${ms(v)}`);
+    console.log('  verify, per backend (from the report; runs less session creation; the browser lane beside the Node lane):');
+    const cols = ['start', 'sessions', 'case 1', 'cases 2..', 'close', 'total'];
+    console.log(`    ${'backend (cases)'.padEnd(24)} ${cols.map((c) => c.padStart(9)).join(' ')}`);
+    for (const [k, v] of Object.entries(lastCommand)) {
+      console.log(`    ${`${k} (${v.cases})`.padEnd(24)} ${[v.probeMs, v.sessionMs, v.firstMs, v.restMs, v.closeMs, v.totalMs].map((x) => ms(x).padStart(9)).join(' ')}`);
+    }
     console.log('  floor, per part (Node lane and browser lane at once):');
     for (const [k, v] of Object.entries(lastFloor)) console.log(`    ${k.padEnd(34)} ${ms(v)}`);
     const w = median(walls);

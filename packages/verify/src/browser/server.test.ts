@@ -10,7 +10,7 @@ afterAll(() => rmSync(dist, { recursive: true, force: true }));
 test('outputs come back as bytes: a POST lands only on a path opened for it, once, and take closes it', async () => {
   const server = await startPageServer(dist);
   try {
-    const post = (path: string, body: Uint8Array) => fetch(`${server.origin}${path}`, { method: 'POST', body });
+    const post = (path: string, body: Uint8Array<ArrayBuffer>) => fetch(`${server.origin}${path}`, { method: 'POST', body });
     const bytes = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 31) % 256);
     // Never opened: refused, nothing kept.
     expect((await post('/out/0/x.bin', bytes)).status).toBe(404);

@@ -18,6 +18,7 @@
 import { createRequire } from 'node:module';
 import { readFileSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 
 const require = createRequire(import.meta.url);
