@@ -266,6 +266,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     for (const [k, v] of Object.entries(lastCommand)) {
       console.log(`    ${`${k} (${v.cases})`.padEnd(24)} ${[v.probeMs, v.sessionMs, v.firstMs, v.restMs, v.closeMs, v.totalMs].map((x) => ms(x).padStart(9)).join(' ')}`);
     }
+    // Each lane runs its backends one after another, so a backend's total is what it adds to its lane.
+    const lane = (browser: boolean) => Object.entries(lastCommand).filter(([k]) => k.startsWith('browser-') === browser).reduce((a, [, v]) => a + v.totalMs, 0);
+    console.log(`    lanes: browser ${ms(lane(true))}, Node ${ms(lane(false))}; browser-webgpu-jsep adds ${ms(lastCommand['browser-webgpu-jsep']?.totalMs ?? 0)} to the browser lane`);
     console.log('  floor, per part (Node lane and browser lane at once):');
     for (const [k, v] of Object.entries(lastFloor)) console.log(`    ${k.padEnd(34)} ${ms(v)}`);
     const w = median(walls);
