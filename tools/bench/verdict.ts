@@ -10,10 +10,11 @@
  *
  * --bin: the command to time (default: the sources through tsx, as `pnpm gru-onnx` runs them; give an installed
  * node_modules/.bin/gru-onnx to time the built package). The machine is shared: the load average is printed
- * before and after, and each figure is the median of --runs (default 3).
+ * before and after, each figure is the median of --runs (default 3), and the CPU time of each side's whole process
+ * tree (Chromium's included) is printed beside its wall time: steadier than wall time under others' load.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -45,6 +46,49 @@ const require = createRequire(join(ROOT, 'packages', 'verify', 'package.json'));
 const now = (): number => performance.now();
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+/**
+ * Runs a command to its exit and returns its output with the CPU time of its whole process tree (Chromium's
+ * processes included, which are not the command's waited-for children), summed from /proc samples every 100 ms:
+ * a steadier figure than wall time on a shared machine. A process that ends between samples loses under 0.1 s.
+ */
+async function runMeasured(file: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; cpuS: number }> {
+  const tick = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+  const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const ticks = new Map<number, number>();
+  const sample = (): void => {
+    const procs = new Map<number, { ppid: number; ticks: number }>();
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        procs.set(Number(d), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+      } catch {
+        continue; // it ended while we looked
+      }
+    }
+    const tree = new Set([child.pid!]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [pid, p] of procs) {
+        if (!tree.has(pid) && tree.has(p.ppid)) {
+          tree.add(pid);
+          grew = true;
+        }
+      }
+    }
+    for (const pid of tree) if (procs.has(pid)) ticks.set(pid, procs.get(pid)!.ticks);
+  };
+  const timer = setInterval(sample, 100);
+  const status = await new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  clearInterval(timer);
+  return { status, stdout, stderr, cpuS: [...ticks.values()].reduce((a, t) => a + t, 0) / tick };
+}
 
 /** The demo's model: the seed configuration trained with the seed's settings, exported as `demo` exports it. */
 async function demoModel(dir: string): Promise<{ modelPath: string; weightsPath: string }> {
@@ -184,10 +228,10 @@ async function browserFloor(model: Uint8Array, cases: VerifyCase[]): Promise<Rec
  * The floor: both lanes at once, as verify runs them, in a fresh process (like the command, it loads onnxruntime,
  * tfjs and their wasm anew). Its wall time runs from the process's start to the end of the work.
  */
-function floor(modelPath: string, weightsPath: string): { wallMs: number; parts: Record<string, number> } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--floor', modelPath, weightsPath], { cwd: ROOT, encoding: 'utf8' });
+async function floor(modelPath: string, weightsPath: string): Promise<{ wallMs: number; cpuS: number; parts: Record<string, number> }> {
+  const r = await runMeasured(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--floor', modelPath, weightsPath]);
   if (r.status !== 0) throw new Error(`floor script exited ${r.status}: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { wallMs: number; parts: Record<string, number> };
+  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as { wallMs: number; parts: Record<string, number> }), cpuS: r.cpuS };
 }
 
 async function floorProcess(modelPath: string, weightsPath: string): Promise<void> {
@@ -213,9 +257,9 @@ interface BackendParts {
 }
 
 /** The command, start to exit; its report's per-backend parts. Every case must have run and matched (pass or partial). */
-function command(bin: string[], modelPath: string, weightsPath: string, reportDir: string): { wallMs: number; backends: Record<string, BackendParts> } {
+async function command(bin: string[], modelPath: string, weightsPath: string, reportDir: string): Promise<{ wallMs: number; cpuS: number; backends: Record<string, BackendParts> }> {
   const t0 = now();
-  const r = spawnSync(bin[0]!, [...bin.slice(1), 'verify', '--model', modelPath, '--weights', weightsPath, '--report', reportDir], { cwd: ROOT, encoding: 'utf8' });
+  const r = await runMeasured(bin[0]!, [...bin.slice(1), 'verify', '--model', modelPath, '--weights', weightsPath, '--report', reportDir]);
   const wallMs = now() - t0;
   const report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as {
     backends: { name: string; status: string; timing: { probeMs: number; totalMs: number }; cases: { status: string; timing: { runMs: number; sessionMs?: number } }[] }[];
@@ -233,7 +277,7 @@ function command(bin: string[], modelPath: string, weightsPath: string, reportDi
     const closeMs = b.timing.totalMs - b.timing.probeMs - sessionMs - firstMs - restMs;
     backends[b.name] = { cases: runs.length, probeMs: b.timing.probeMs, sessionMs, firstMs, restMs, closeMs, totalMs: b.timing.totalMs };
   }
-  return { wallMs, backends };
+  return { wallMs, cpuS: r.cpuS, backends };
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
@@ -247,16 +291,18 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     const { modelPath, weightsPath } = await demoModel(dir);
     const walls: number[] = [];
     const floors: number[] = [];
+    const cpus: [number, number][] = [];
     let lastCommand: Record<string, BackendParts> = {};
     let lastFloor: Record<string, number> = {};
     for (let i = 0; i < runs; i++) {
-      const c = command(bin, modelPath, weightsPath, join(dir, `report-${i}`));
+      const c = await command(bin, modelPath, weightsPath, join(dir, `report-${i}`));
       walls.push(c.wallMs);
       lastCommand = c.backends;
-      const f = floor(modelPath, weightsPath);
+      const f = await floor(modelPath, weightsPath);
       floors.push(f.wallMs);
+      cpus.push([c.cpuS, f.cpuS]);
       lastFloor = f.parts;
-      console.log(`run ${i + 1}: verify ${(c.wallMs / 1000).toFixed(2)} s, floor ${(f.wallMs / 1000).toFixed(2)} s (load ${load()})`);
+      console.log(`run ${i + 1}: verify ${(c.wallMs / 1000).toFixed(2)} s (CPU ${c.cpuS.toFixed(1)} s), floor ${(f.wallMs / 1000).toFixed(2)} s (CPU ${f.cpuS.toFixed(1)} s) (load ${load()})`);
     }
     const ms = (x: number) => `${(x / 1000).toFixed(2)} s`;
     console.log(`\n${DEFAULT_SHAPES.length + 2} cases on every local backend (demo model, default sweep); last run's parts:`);
@@ -273,7 +319,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     for (const [k, v] of Object.entries(lastFloor)) console.log(`    ${k.padEnd(34)} ${ms(v)}`);
     const w = median(walls);
     const f = median(floors);
-    console.log(`\n| | wall (median of ${runs}) |\n| --- | ---: |\n| gru-onnx verify, start to exit | ${ms(w)} |\n| floor (bare script, same sessions and runs) | ${ms(f)} |\n| ratio | ${(w / f).toFixed(2)}× |`);
+    const cv = median(cpus.map(([v]) => v));
+    const cf = median(cpus.map(([, x]) => x));
+    console.log(`\n| | wall (median of ${runs}) | CPU, process tree (median) |\n| --- | ---: | ---: |`);
+    console.log(`| gru-onnx verify, start to exit | ${ms(w)} | ${cv.toFixed(1)} s |\n| floor (bare script, same sessions and runs) | ${ms(f)} | ${cf.toFixed(1)} s |\n| ratio | ${(w / f).toFixed(2)}× | ${(cv / cf).toFixed(2)}× |`);
     console.log(`target: ≤ 15 s wall for the command; load average after: ${load()}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
