@@ -102,6 +102,19 @@ describe('verifyModel', () => {
     expect(r.backends.map((b) => `${b.name} ${b.status}`)).toEqual(['browser-webgpu error', 'ort-cpu pass']);
   });
 
+  it('with a browser lane, runs the in-process backends (reference, tfjs) after the onnxruntime ones, which leave the event loop free for it; the report keeps the requested order', async () => {
+    const names = ['reference', 'tfjs', 'ort-cpu', 'ort-wasm'] as const;
+    const mainOrder = async (browser: boolean): Promise<string[]> => {
+      const order: string[] = [];
+      const r = await verifyModel(base({ runners: [...names.map((n) => fakeRunner(n)), ...(browser ? [fakeRunner('browser-wasm')] : [])], onBackend: (b) => order.push(b.name) }));
+      expect(r.backends.map((b) => `${b.name} ${b.status}`)).toEqual([...names, ...(browser ? ['browser-wasm'] : [])].map((n) => `${n} pass`));
+      return order.filter((n) => !n.startsWith('browser-'));
+    };
+    expect(await mainOrder(true)).toEqual(['ort-cpu', 'ort-wasm', 'reference', 'tfjs']);
+    // Without one there is nothing to keep free: the order asked.
+    expect(await mainOrder(false)).toEqual([...names]);
+  });
+
   it('stops on the caller\'s signal (SIGINT): the current run is abandoned, later backends are not started, every runner is closed', async () => {
     const ac = new AbortController();
     const stuck = fakeRunner('browser-wasm', { hang: true });
