@@ -45,16 +45,22 @@ def _check_name(name):
 
 
 def _recurrent_metadata(module):
-    """batch_first, num_layers, bidirectional of the module's one nn.GRU (or LSTM/RNN): the state_dict lacks them."""
+    """What the state_dict of the module's one nn.GRU, nn.LSTM or nn.RNN lacks: batch_first, num_layers,
+    bidirectional, the cell, and nn.RNN's nonlinearity (tanh and relu have the same weights)."""
     rnns = [m for m in module.modules() if isinstance(m, torch.nn.RNNBase)]
     if len(rnns) != 1:
         return {}
     rnn = rnns[0]
-    return {
+    meta = {
         "batch_first": str(bool(rnn.batch_first)).lower(),
         "num_layers": str(rnn.num_layers),
         "bidirectional": str(bool(rnn.bidirectional)).lower(),
+        # RNNBase.mode: 'GRU', 'LSTM', 'RNN_TANH' or 'RNN_RELU'.
+        "cell": {"GRU": "gru", "LSTM": "lstm"}.get(rnn.mode, "rnn"),
     }
+    if rnn.mode in ("RNN_TANH", "RNN_RELU"):
+        meta["nonlinearity"] = "tanh" if rnn.mode == "RNN_TANH" else "relu"
+    return meta
 
 
 def save_state_dict(state_dict, path, metadata=None):
@@ -62,8 +68,8 @@ def save_state_dict(state_dict, path, metadata=None):
 
     Every name must be a non-empty string without control characters, every tensor float32 (call model.float()
     first; integer buffers such as BatchNorm's num_batches_tracked are refused by name). Given an nn.Module with one
-    nn.GRU, its batch_first, num_layers and bidirectional go into __metadata__, as the state_dict does not hold
-    them. The file is written under a temporary name and renamed: `path` is the whole file or untouched.
+    nn.GRU, nn.LSTM or nn.RNN, its batch_first, num_layers, bidirectional, cell (gru, lstm, rnn) and an nn.RNN's
+    nonlinearity (tanh, relu) go into __metadata__, as the state_dict does not hold them. The file is written under a temporary name and renamed: `path` is the whole file or untouched.
     """
     meta = {}
     if isinstance(state_dict, torch.nn.Module):
@@ -152,7 +158,7 @@ def _outputs(y, what):
     return [t.detach().cpu().float().numpy() for t in ys]
 
 
-def capture(module, out_dir, shapes, input_size, seed=0, batch_first=True, x_layout="batch_first", input_name="x", output_names=("logits",)):
+def capture(module, out_dir, shapes, input_size, seed=0, batch_first=True, x_layout="batch_first", input_name="x", output_names=("logits",), states=()):
     """Runs `module` on seeded inputs of each (batch, seq) shape and writes PyTorch's outputs as a bundle.
 
     out_dir/test_data_set_N/input_0.pb holds x ~ N(0, 1) from torch.Generator().manual_seed(seed) (one draw per
@@ -160,19 +166,28 @@ def capture(module, out_dir, shapes, input_size, seed=0, batch_first=True, x_lay
     takes x; input_0.pb stores it as [batch, seq, input] (x_layout="batch_first", the layout of gru-onnx's exports)
     or as the module took it (x_layout="module", e.g. for a torch.onnx.export of a batch_first=False module).
 
-    The module runs in eval mode under torch.no_grad(). PyTorch's nn.GRU refuses seq 0, so a shape with seq 0 is
-    refused here too (gru-onnx defines it: every head reads the zero initial state, logits = fc(0)). out_dir is
-    written whole under a temporary name and renamed; an existing capture there is replaced, any other directory
+    `states` lists initial states the module takes after x, as (name, slots, hidden): e.g. [("h0", 4, 16),
+    ("c0", 4, 16)] for a 2-layer bidirectional nn.LSTM whose forward is forward(x, h0, c0). Each is drawn
+    N(0, 1) as [slots, batch, hidden] (PyTorch's h_0 layout whatever batch_first says) from the same generator,
+    after x, and stored as input_1.pb, input_2.pb, ... under its name; gru-onnx exports with --h0 take them so.
+
+    The module runs in eval mode under torch.no_grad(). PyTorch's recurrent layers refuse seq 0, so a shape with
+    seq 0 is refused here too (gru-onnx defines it: the final state is the initial one, and no step exists). out_dir
+    is written whole under a temporary name and renamed; an existing capture there is replaced, any other directory
     refused.
     """
     if x_layout not in ("batch_first", "module"):
         raise ValueError(f"x_layout {x_layout!r}: must be 'batch_first' or 'module'")
     shapes = [tuple(int(d) for d in s) for s in shapes]
+    states = [(str(n), int(s), int(h)) for n, s, h in states]
+    for n, s, h in states:
+        if s < 1 or h < 1 or n in ("", input_name):
+            raise ValueError(f"state ({n!r}, {s}, {h}): needs a name other than the input's, slots >= 1 and hidden >= 1")
     if not shapes:
         raise ValueError("shapes: give at least one (batch, seq)")
     for b, t in shapes:
         if b < 0 or t < 1:
-            raise ValueError(f"shape ({b}, {t}): batch must be >= 0 and seq >= 1 (PyTorch's nn.GRU refuses seq 0)")
+            raise ValueError(f"shape ({b}, {t}): batch must be >= 0 and seq >= 1 (PyTorch's recurrent layers refuse seq 0)")
     if os.path.isdir(out_dir):
         foreign = [e for e in os.listdir(out_dir) if not re.fullmatch(r"test_data_set_\d+", e)]
         if foreign:
@@ -188,13 +203,16 @@ def capture(module, out_dir, shapes, input_size, seed=0, batch_first=True, x_lay
             for n, (b, t) in enumerate(shapes):
                 x = torch.randn(b, t, input_size, generator=generator, dtype=torch.float32)
                 fed = x if batch_first else x.transpose(0, 1).contiguous()
-                ys = _outputs(module(fed), f"shape ({b}, {t})")
+                h = [torch.randn(s, b, hs, generator=generator, dtype=torch.float32) for _, s, hs in states]
+                ys = _outputs(module(fed, *h), f"shape ({b}, {t})")
                 if len(ys) > len(output_names):
                     output_names = tuple(output_names) + tuple(f"output_{k}" for k in range(len(output_names), len(ys)))
                 d = os.path.join(tmp, f"test_data_set_{n}")
                 os.mkdir(d)
                 stored = x if x_layout == "batch_first" else fed
                 _write_atomic(os.path.join(d, "input_0.pb"), [tensor_proto(input_name, stored.numpy())])
+                for k, ((name, _, _), v) in enumerate(zip(states, h)):
+                    _write_atomic(os.path.join(d, f"input_{k + 1}.pb"), [tensor_proto(name, v.numpy())])
                 for k, y in enumerate(ys):
                     _write_atomic(os.path.join(d, f"output_{k}.pb"), [tensor_proto(output_names[k], y)])
         if os.path.isdir(out_dir):
@@ -232,6 +250,13 @@ def _shapes(text):
     return out
 
 
+def _state(text):
+    m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_.]*)=(\d+)x(\d+)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=SLOTSxHIDDEN, e.g. h0=4x16")
+    return (m.group(1), int(m.group(2)), int(m.group(3)))
+
+
 def _load_module(spec, weights):
     """`package.module:factory` → factory() (an nn.Module), its weights loaded from `weights` when given."""
     if ":" not in spec:
@@ -259,7 +284,8 @@ def main(argv=None):
     c = sub.add_parser("convert", help="a torch.save'd state_dict (.pt, your own trusted file) -> safetensors")
     c.add_argument("pt", help="torch.save(model.state_dict(), ...) file")
     c.add_argument("out", help="safetensors file to write")
-    c.add_argument("--batch-first", choices=["true", "false"], help="record the nn.GRU's batch_first (a state_dict does not hold it)")
+    c.add_argument("--batch-first", choices=["true", "false"], help="record the recurrent layer's batch_first (a state_dict does not hold it)")
+    c.add_argument("--nonlinearity", choices=["tanh", "relu"], help="record an nn.RNN's nonlinearity (a state_dict does not hold it)")
     k = sub.add_parser("capture", help="run your module on seeded inputs and write its outputs as a bundle")
     k.add_argument("--module", required=True, help="package.module:factory, a callable returning your nn.Module (imported from the current directory)")
     k.add_argument("--weights", help="safetensors to load into it (default: the factory's own weights)")
@@ -268,6 +294,8 @@ def main(argv=None):
     k.add_argument("--seed", type=int, default=0)
     k.add_argument("--seq-first", action="store_true", help="the module takes x as [seq, batch, input] (batch_first=False)")
     k.add_argument("--x-layout", choices=["batch_first", "module"], default="batch_first", help="how input_0.pb stores x (default [batch, seq, input], as gru-onnx exports take it)")
+    k.add_argument("--state", type=_state, action="append", default=[], metavar="NAME=SLOTSxHIDDEN", help="an initial state forward() takes after x, drawn N(0, 1) as [slots, batch, hidden] (repeatable, in forward's order), e.g. --state h0=4x16 --state c0=4x16")
+    k.add_argument("--outputs", default="logits", help="comma-separated names of forward()'s outputs, in order (default logits), e.g. logits,hidden_states,h_n,c_n")
     k.add_argument("--out", required=True, help="bundle directory to write")
     a = p.parse_args(argv)
     try:
@@ -275,11 +303,12 @@ def main(argv=None):
             sd = torch.load(a.pt, map_location="cpu")
             if isinstance(sd, torch.nn.Module):
                 sd = sd.state_dict()
-            save_state_dict(sd, a.out, {"batch_first": a.batch_first} if a.batch_first else None)
+            meta = {k: v for k, v in (("batch_first", a.batch_first), ("nonlinearity", a.nonlinearity)) if v}
+            save_state_dict(sd, a.out, meta or None)
             print(f"wrote {a.out}: {len(sd)} tensors")
         else:
             module = _load_module(a.module, a.weights)
-            capture(module, a.out, a.shapes, a.input_size, seed=a.seed, batch_first=not a.seq_first, x_layout=a.x_layout)
+            capture(module, a.out, a.shapes, a.input_size, seed=a.seed, batch_first=not a.seq_first, x_layout=a.x_layout, output_names=tuple(a.outputs.split(",")), states=a.state)
             print(f"wrote {a.out}: {len(a.shapes)} test_data_set_N")
     except (ValueError, OSError, ImportError, AttributeError, RuntimeError) as err:
         print(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)
