@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { SUMMARY } from './summary.ts';
-import { configFromParams, loadSourceModel, PYTORCH_HEADS, pytorchForward, sha256Hex, SOURCE_KINDS, sourceSizes, type PytorchHead, type SourceModel } from '@gru-onnx/model';
+import { configFromParams, loadSourceModel, PYTORCH_HEADS, PYTORCH_NONLINEARITIES, pytorchForward, sha256Hex, SOURCE_KINDS, sourceSizes, type PytorchHead, type PytorchNonlinearity, type SourceModel } from '@gru-onnx/model';
 import type { Io } from '../io.ts';
 import { cudaFallbackNodes, DEFAULT_OPSET, EXPORT_FORMS, EXPORT_TARGETS, MAX_OPSET, MIN_OPSET, exportSourceModel, onnx, saveModel, summarizeModel, type ExportForm, type ExportTarget, type ModelSummary, type ValueSummary } from '@gru-onnx/onnx';
 import type { Context } from '../context.ts';
@@ -25,11 +25,12 @@ interface ExportOpts {
   hN?: boolean;
   source: SourceKind;
   head?: PytorchHead;
+  nonlinearity?: PytorchNonlinearity;
   json?: boolean;
 }
 
 export function sourceOption(): Option {
-  return new Option('--source <kind>', "what --weights holds: the seed's checkpoint, a PyTorch nn.GRU classifier (safetensors) or a tfjs-layers model.json (or its directory); auto detects it from the file")
+  return new Option('--source <kind>', "what --weights holds: the seed's checkpoint, a PyTorch nn.GRU, nn.LSTM or nn.RNN classifier (safetensors) or a tfjs-layers model.json (or its directory); auto detects it from the file")
     .choices(SOURCES)
     .default('auto');
 }
@@ -37,8 +38,12 @@ export function sourceOption(): Option {
 export function headOption(): Option {
   return new Option(
     '--head <head>',
-    "what a PyTorch model's Linear reads of the GRU (forward() is not in a state_dict): final-state = fc(h_n[-1]) or fc(cat(h_n[-2], h_n[-1])); last-step = fc(out[:, -1]); mean = fc(out.mean(dim=1)); required where they differ (bidirectional), else final-state",
+    "what a PyTorch model's Linear reads of the GRU, LSTM or RNN (forward() is not in a state_dict): final-state = fc(h_n[-1]) or fc(cat(h_n[-2], h_n[-1])); last-step = fc(out[:, -1]); mean = fc(out.mean(dim=1)); required where they differ (bidirectional), else final-state",
   ).choices(PYTORCH_HEADS);
+}
+
+export function nonlinearityOption(): Option {
+  return new Option('--nonlinearity <fn>', "a PyTorch nn.RNN's nonlinearity, which its state_dict does not hold (save_state_dict records it in __metadata__); only for nn.RNN").choices(PYTORCH_NONLINEARITIES);
 }
 
 /**
@@ -46,9 +51,10 @@ export function headOption(): Option {
  * capture of the user's own module can confirm it: a state_dict holds the weights, not the computation.
  */
 export function announceForward(io: Io, source: SourceModel): void {
-  if (source.kind !== 'pytorch-gru') return;
+  if (source.kind === 'seed' || source.kind === 'tfjs-layers') return;
   const layout = source.batchFirst === undefined ? 'batch_first=True assumed (the file does not say)' : `batch_first=${source.batchFirst ? 'True' : 'False'}`;
-  log(io, `assumed forward (--head ${source.head}${source.headDeclared ? '' : ', the default where it equals last-step'}): ${pytorchForward(source)}; ${layout}`);
+  const nonlinearity = source.kind === 'pytorch-rnn' ? `; nonlinearity='${source.nonlinearity}'` : '';
+  log(io, `assumed forward (--head ${source.head}${source.headDeclared ? '' : ', the default where it equals last-step'}): ${pytorchForward(source)}; ${layout}${nonlinearity}`);
   log(io, 'note: a state_dict holds weights, not forward(); only a capture of your own module confirms this (python/gru_onnx_torch.py capture, then verify --bundle)');
 }
 
@@ -73,6 +79,7 @@ export function exportCommand(ctx: Context): Command {
     .option('--h-n', 'add output h_n [batch, hidden], the last hidden state; for an import, h_n [layers·dirs, batch, hidden] as PyTorch\'s, and c_n for LSTM layers')
     .addOption(sourceOption())
     .addOption(headOption())
+    .addOption(nonlinearityOption())
     .option('--json', 'print the summary as JSON on stdout')
     .option('--verbose', 'stack traces on errors')
     .addHelpText(
@@ -114,8 +121,11 @@ function exportLine(kind: string, s: ModelSummary): string {
 }
 
 /** Loads the weights named by --weights/--source (detected when `auto`), with --head for a PyTorch model. */
-export function loadWeights(opts: { weights: string; source: SourceKind; head?: PytorchHead | undefined }): SourceModel {
-  return loadSourceModel(opts.weights, opts.source === 'auto' ? undefined : opts.source, opts.head !== undefined ? { head: opts.head } : {});
+export function loadWeights(opts: { weights: string; source: SourceKind; head?: PytorchHead | undefined; nonlinearity?: PytorchNonlinearity | undefined }): SourceModel {
+  return loadSourceModel(opts.weights, opts.source === 'auto' ? undefined : opts.source, {
+    ...(opts.head !== undefined ? { head: opts.head } : {}),
+    ...(opts.nonlinearity !== undefined ? { nonlinearity: opts.nonlinearity } : {}),
+  });
 }
 
 /** Exports the weights with the command's ONNX options; metadata records the model's sizes and the weights' SHA-256. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SUMMARY } from './summary.ts';
-import { detectSourceKind, isPytorchHead, LIMITS, readFileWithin, sha256Hex, sourceForward, sourceSizes, UserError, type PytorchHead, type SeedParams, type SeedSource, type SourceModel } from '@gru-onnx/model';
+import { detectSourceKind, isPytorchHead, isPytorchKind, pytorchCellOf, type PytorchNonlinearity, LIMITS, readFileWithin, sha256Hex, sourceForward, sourceSizes, UserError, type PytorchHead, type SeedParams, type SeedSource, type SourceModel } from '@gru-onnx/model';
 import { checkModel, decodeModel, summarizeModel } from '@gru-onnx/onnx';
 import {
   BACKENDS,
@@ -42,7 +42,7 @@ import { InterruptedError } from '../exit-codes.ts';
 import { requirePath } from '../files.ts';
 import { createProgress, log, println, type Progress } from '../io.ts';
 import { floatArg, intArg, parseBackends, parseShapes, type SweepShape } from '../parsers.ts';
-import { announceForward, headOption, loadWeights, sourceOption, weightsFile, type SourceKind } from './export.ts';
+import { announceForward, headOption, loadWeights, nonlinearityOption, sourceOption, weightsFile, type SourceKind } from './export.ts';
 
 /** Runners that compute from the seed's parameters rather than the graph. */
 const SEED_ONLY: readonly BackendName[] = ['reference', 'tfjs'];
@@ -53,6 +53,7 @@ export interface VerifyOpts {
   bundle?: string;
   source: SourceKind;
   head?: PytorchHead;
+  nonlinearity?: PytorchNonlinearity;
   backends?: BackendName[];
   require?: BackendName[];
   shapes?: SweepShape[];
@@ -86,6 +87,7 @@ export function verifyCommand(ctx: Context): Command {
     .option('--bundle <dir>', "an ONNX backend-test bundle (model.onnx + test_data_set_N/; with --model, model.onnx may be absent, as in a PyTorch capture): its inputs, and its stored outputs as expected values unless --weights is given")
     .addOption(sourceOption())
     .addOption(headOption())
+    .addOption(nonlinearityOption())
     .option('--backends <list>', 'comma-separated backends to try, or all (default: all, less reference and tfjs without the seed\'s weights; unavailable ones are reported, not failed)', parseBackends)
     .option('--require <list>', 'backends that must be available, else exit 3; they are run even if not in --backends', parseBackends)
     .option('--shapes <list>', 'shape sweep as BxT,... (batch x sequence length, each 0 to 65536: 1x0 and 0x3 check an empty x; default 1x1,1x10,1x64,1x257,3x1,...,64x257)', parseShapes)
@@ -151,7 +153,7 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
   const model = given ?? loaded!.model;
   if (!given) checkStructure(model, `${opts.bundle}/model.onnx`);
   const metadata = summarizeModel(model).metadata;
-  const source = opts.weights !== undefined ? loadWeights({ weights: opts.weights, source: opts.source, head: headFor(opts, metadata) }) : undefined;
+  const source = opts.weights !== undefined ? loadWeights({ weights: opts.weights, source: opts.source, head: headFor(opts, metadata), nonlinearity: opts.nonlinearity ?? nonlinearityFor(metadata) }) : undefined;
   const warnings = source ? weightsWarnings(opts.weights!, metadata) : [];
   // The seed's weights drive the float64 reference (and the reference and tfjs runners); an imported model's
   // own float64 forward gives the expected values of the same inputs, handed to verifyModel as a bundle, and
@@ -160,7 +162,7 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
   const imported = source && source.kind !== 'seed' ? source : undefined;
   const bundle = imported ? sourceBundle(model, imported, loaded, opts) : loaded;
   const expected = imported
-    ? { source: 'reference' as const, description: `the float64 TypeScript reference of the ${imported.kind === 'pytorch-gru' ? `PyTorch nn.GRU weights (${opts.weights}, --head ${imported.head})` : `tfjs-layers weights (${opts.weights})`}` }
+    ? { source: 'reference' as const, description: `the float64 TypeScript reference of the ${imported.kind === 'tfjs-layers' ? `tfjs-layers weights (${opts.weights})` : `PyTorch nn.${pytorchCellOf(imported.kind)} weights (${opts.weights}, --head ${imported.head}${imported.kind === 'pytorch-rnn' ? `, nonlinearity ${imported.nonlinearity}` : ''})`}` }
     : undefined;
   const require = opts.require ?? [];
   // Without weights, reference and tfjs have nothing to run: leave them out unless named. tfjs runs the seed only.
@@ -247,7 +249,16 @@ function headFor(opts: VerifyOpts, metadata: Record<string, string>): PytorchHea
   if (recorded === undefined || !isPytorchHead(recorded)) return opts.head;
   if (opts.head !== undefined && opts.head !== recorded) throw new UserError(`--head ${opts.head}, but ${opts.model ?? 'the model'} was exported with --head ${recorded} (metadata gru_onnx.head)`);
   const kind = opts.source === 'auto' ? detectSourceKind(opts.weights!) : opts.source;
-  return kind === 'pytorch-gru' ? recorded : opts.head;
+  return isPytorchKind(kind) ? recorded : opts.head;
+}
+
+/**
+ * An nn.RNN's nonlinearity as the model was exported with it (metadata gru_onnx.nonlinearity), for weights whose
+ * file does not say it; --nonlinearity, when given, is checked against the weights' own record by the loader.
+ */
+function nonlinearityFor(metadata: Record<string, string>): PytorchNonlinearity | undefined {
+  const recorded = metadata['gru_onnx.nonlinearity'];
+  return recorded === 'tanh' || recorded === 'relu' ? recorded : undefined;
 }
 
 /** A model whose metadata names other weights than --weights: said before anything is compared. */

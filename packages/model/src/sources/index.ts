@@ -1,4 +1,4 @@
 export * from './source-model.ts';
-export * from './pytorch-gru.ts';
+export * from './pytorch-recurrent.ts';
 export * from './tfjs-layers.ts';
 export * from './tfjs-save.ts';

@@ -5,17 +5,18 @@ import { UserError } from '../errors.ts';
 import type { SeedParams } from '../params.ts';
 import { configFromParams } from '../params.ts';
 import { referenceForward } from '../reference.ts';
-import { decodeSafetensors, MAX_FILE_BYTES } from '../safetensors.ts';
-import { findPytorchGruPrefix, pytorchGruForward, pytorchGruFromSafetensors, type PytorchGru, type PytorchHead } from './pytorch-gru.ts';
+import { decodeSafetensors, MAX_FILE_BYTES, type SafetensorsFile } from '../safetensors.ts';
+import { findPytorchRnnPrefix, detectPytorchCell, isPytorchKind, PYTORCH_CELLS, pytorchRecurrentForward, pytorchRecurrentFromSafetensors, type PytorchHead, type PytorchNonlinearity, type PytorchRecurrent } from './pytorch-recurrent.ts';
 import { loadTfjsLayersModel, tfjsLayersForward, type TfjsLayersGru } from './tfjs-layers.ts';
 
 /**
- * Where a model comes from, and so which GRU convention its weights follow (docs/architecture.md, "Numerics and conventions of each source"):
+ * Where a model comes from, and so which cell convention its weights follow (docs/architecture.md, "Numerics and conventions of each source"):
  * - `seed`: the seed's `MyModel` state_dict (safetensors, `gru.W_xz.weight`, …) — the native checkpoint;
- * - `pytorch-gru`: an `nn.GRU` + `nn.Linear` state_dict (safetensors, `gru.weight_ih_l0`, …);
- * - `tfjs-layers`: a TensorFlow.js layers `model.json` (+ weight files) holding GRU → Dense.
+ * - `pytorch-gru`, `pytorch-lstm`, `pytorch-rnn`: an `nn.GRU`, `nn.LSTM` or `nn.RNN` + `nn.Linear` state_dict
+ *   (safetensors, `gru.weight_ih_l0`, …), the cell told by the file's shapes;
+ * - `tfjs-layers`: a TensorFlow.js layers `model.json` (+ weight files) holding recurrent layers → Dense.
  */
-export const SOURCE_KINDS = ['seed', 'pytorch-gru', 'tfjs-layers'] as const;
+export const SOURCE_KINDS = ['seed', 'pytorch-gru', 'pytorch-lstm', 'pytorch-rnn', 'tfjs-layers'] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
 
 export interface SeedSource {
@@ -25,7 +26,29 @@ export interface SeedSource {
 }
 
 /** A loaded model of any kind. Every kind maps x [batch, seq, input] to logits [batch, output]. */
-export type SourceModel = SeedSource | PytorchGru | TfjsLayersGru;
+export type SourceModel = SeedSource | PytorchRecurrent | TfjsLayersGru;
+
+/**
+ * Initial states of an imported model, row-major: h0 [S, batch, H] with S = Σ over recurrent layers of their
+ * directions (PyTorch's num_layers·num_directions: layer-major, forward then reverse), c0 [S_lstm, batch, H] over
+ * the LSTM layers only. Zeros when absent. The seed's h0 [batch, H] is its S = 1 case.
+ */
+export interface SourceState {
+  h0?: ArrayLike<number>;
+  c0?: ArrayLike<number>;
+}
+
+/** Every output an imported model can export (the graph's logits or probabilities, hidden_states, h_n, c_n). */
+export interface SourceOutputs {
+  /** [batch, O] */
+  logits: Float64Array;
+  /** [batch, seq, dirs·H_last]: the last recurrent layer's output at every step. */
+  hiddenStates: Float64Array;
+  /** [S, batch, H] */
+  hN: Float64Array;
+  /** [S_lstm, batch, H], only when the model has LSTM layers. */
+  cN?: Float64Array;
+}
 
 export function isSourceKind(s: string): s is SourceKind {
   return (SOURCE_KINDS as readonly string[]).includes(s);
@@ -40,15 +63,45 @@ export function sourceSizes(m: SourceModel): { inputSize: number; outputSize: nu
   return { inputSize: m.inputSize, outputSize: m.outputSize };
 }
 
-/** The float64 reference of each kind: x [batch, seq, input] row-major → logits [batch, output]. */
-export function sourceForward(m: SourceModel, x: ArrayLike<number>, batch: number, seq: number): { logits: Float64Array } {
+/**
+ * The state sizes of a model: `slots` S (h0/h_n's first axis), `lstmSlots` (c0/c_n's; 0 without LSTM layers),
+ * the recurrent layers' common `hiddenSize` (undefined when they differ: then no h0/h_n), and `lastFeatures`, the
+ * last recurrent layer's dirs·H (hidden_states' last axis).
+ */
+export function sourceStateSizes(m: SourceModel): { slots: number; lstmSlots: number; hiddenSize: number | undefined; lastFeatures: number } {
+  if (m.kind === 'seed') {
+    const { hiddenSize } = configFromParams(m.params);
+    return { slots: 1, lstmSlots: 0, hiddenSize, lastFeatures: hiddenSize };
+  }
+  if (m.kind === 'tfjs-layers') {
+    const H = m.grus.map((l) => l.hiddenSize);
+    return { slots: H.length, lstmSlots: 0, hiddenSize: H.every((h) => h === H[0]) ? H[0] : undefined, lastFeatures: H[H.length - 1]! };
+  }
+  const slots = m.numLayers * (m.bidirectional ? 2 : 1);
+  return { slots, lstmSlots: m.kind === 'pytorch-lstm' ? slots : 0, hiddenSize: m.hiddenSize, lastFeatures: (m.bidirectional ? 2 : 1) * m.hiddenSize };
+}
+
+/**
+ * The float64 reference of each kind, from its own framework's equations: x [batch, seq, input] row-major and
+ * optional initial states (SourceState's layouts) → every output (SourceOutputs).
+ */
+export function sourceForward(m: SourceModel, x: ArrayLike<number>, batch: number, seq: number, state: SourceState = {}): SourceOutputs {
   switch (m.kind) {
-    case 'seed':
-      return { logits: referenceForward(m.params, x, batch, seq).logits };
+    case 'seed': {
+      if (state.c0) throw new RangeError('c0: the seed model has no LSTM layer');
+      // The seed's one GRU: h0 [1, batch, H] is its own [batch, H].
+      return referenceForward(m.params, x, batch, seq, state.h0);
+    }
     case 'pytorch-gru':
-      return pytorchGruForward(m, x, batch, seq);
-    case 'tfjs-layers':
-      return tfjsLayersForward(m, x, batch, seq);
+    case 'pytorch-lstm':
+    case 'pytorch-rnn':
+      return pytorchRecurrentForward(m, x, batch, seq, state);
+    case 'tfjs-layers': {
+      // The tfjs reference gives logits only, and from the zero state, until it takes states (issue 19, tfjs part).
+      if (state.h0 || state.c0) throw new RangeError('h0/c0: the tfjs-layers reference does not take initial states yet');
+      const { logits } = tfjsLayersForward(m, x, batch, seq);
+      return { logits, hiddenStates: new Float64Array(0), hN: new Float64Array(0) };
+    }
   }
 }
 
@@ -96,23 +149,32 @@ export function detectSourceKind(path: string): SourceKind {
   if (statSync(path).isDirectory()) throw new UserError(`${path}: a directory without model.json; pass a .safetensors checkpoint or a TensorFlow.js model.json`);
   const bytes = readBounded(path);
   if (bytes[0] === 0x7b) throw new UserError(`${path}: looks like JSON; name it *.json (a TensorFlow.js model.json) or pass --source tfjs-layers`);
-  return kindOfTensors([...decodeSafetensors(bytes, path).tensors.keys()], path);
+  return kindOfTensors(decodeSafetensors(bytes, path), path);
 }
 
-function kindOfTensors(names: string[], path: string): SourceKind {
+function kindOfTensors(file: SafetensorsFile, path: string): SourceKind {
+  const names = [...file.tensors.keys()];
   if (names.includes('gru.W_xz.weight')) return 'seed';
-  if (findPytorchGruPrefix(names) !== undefined) return 'pytorch-gru';
-  throw new UserError(`${path}: neither the seed's MyModel ('gru.W_xz.weight') nor a PyTorch nn.GRU ('gru.weight_ih_l0') state_dict (tensors: ${names.slice(0, 6).join(', ')}${names.length > 6 ? ', ...' : ''}); pass --source to say which`);
+  const prefix = findPytorchRnnPrefix(names);
+  if (prefix !== undefined) {
+    return PYTORCH_CELLS[detectPytorchCell(file, prefix, (msg) => {
+      throw new UserError(`${path}: ${msg}`);
+    })].kind;
+  }
+  throw new UserError(`${path}: neither the seed's MyModel ('gru.W_xz.weight') nor a PyTorch nn.GRU, nn.LSTM or nn.RNN ('rnn.weight_ih_l0') state_dict (tensors: ${names.slice(0, 6).join(', ')}${names.length > 6 ? ', ...' : ''}); pass --source to say which`);
 }
 
 /**
  * Loads a model of any kind. `kind` (the CLI's `--source`) overrides detection; without it the kind comes from
- * the file (see detectSourceKind). `head` (the CLI's `--head`) says what a PyTorch model's Linear reads. Every problem is a one-line UserError naming the file and what is wrong.
+ * the file (see detectSourceKind). `head` (the CLI's `--head`) says what a PyTorch model's Linear reads, and
+ * `nonlinearity` (`--nonlinearity`) an nn.RNN's activation when the file does not. Every problem is a one-line
+ * UserError naming the file and what is wrong.
  */
-export function loadSourceModel(path: string, kind?: SourceKind, options: { head?: PytorchHead } = {}): SourceModel {
+export function loadSourceModel(path: string, kind?: SourceKind, options: { head?: PytorchHead; nonlinearity?: PytorchNonlinearity } = {}): SourceModel {
   const k = kind ?? detectSourceKind(path);
   // Only a PyTorch state_dict leaves the head to forward(); the seed's and tfjs's files say what the Dense reads.
-  if (options.head !== undefined && k !== 'pytorch-gru') throw new UserError(`--head is for PyTorch nn.GRU state_dicts, whose forward() the file does not hold; ${path} is a ${k} model, whose file says what its head reads`);
+  if (options.head !== undefined && !isPytorchKind(k)) throw new UserError(`--head is for PyTorch nn.GRU, nn.LSTM and nn.RNN state_dicts, whose forward() the file does not hold; ${path} is a ${k} model, whose file says what its head reads`);
+  if (options.nonlinearity !== undefined && !isPytorchKind(k)) throw new UserError(`--nonlinearity is for PyTorch nn.RNN state_dicts; ${path} is a ${k} model, whose file says its activations`);
   if (k === 'tfjs-layers') return loadTfjsLayersModel(path);
   let bytes: Uint8Array;
   try {
@@ -125,5 +187,5 @@ export function loadSourceModel(path: string, kind?: SourceKind, options: { head
     const { params, metadata } = decodeCheckpoint(bytes, path);
     return { kind: 'seed', params, metadata };
   }
-  return pytorchGruFromSafetensors(decodeSafetensors(bytes, path), path, options.head);
+  return pytorchRecurrentFromSafetensors(decodeSafetensors(bytes, path), path, { head: options.head, nonlinearity: options.nonlinearity, kind: k });
 }

@@ -18,5 +18,6 @@ export function exportSourceModel(source: SourceModel, options: ExportOptions = 
   if (options.autoBatchThreshold !== undefined) throw new UserError(`autoBatchThreshold is only available for the seed model; a ${source.kind} model's auto form follows its cells (recurrent-chain.ts)`);
   const { form, target, opset, hiddenStates, hN, h0, metadata } = options;
   const imports: ChainExportOptions = { form, target, opset, hiddenStates, hN, h0, metadata };
+  if (source.kind === 'pytorch-lstm' || source.kind === 'pytorch-rnn') throw new UserError(`a ${source.kind} model cannot be exported yet`);
   return source.kind === 'pytorch-gru' ? exportPytorchGruModel(source, imports) : exportTfjsLayersModel(source, imports);
 }
