@@ -76,7 +76,7 @@ describe('gru-onnx export --weights takes every source kind, detected from the f
   it('--source overrides detection, and a wrong one is a one-line usage error (exit 2)', async () => {
     const r = await runCli(['export', '--weights', `${FIXTURES}seed-pytorch/model.safetensors`, '--source', 'pytorch-gru', '--out', join(dir, 'bad.onnx')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^error: .*model\.safetensors: no 'weight_ih_l0' tensor: not a PyTorch nn\.GRU state_dict/);
+    expect(r.stderr).toMatch(/^error: .*model\.safetensors: no 'weight_ih_l0' tensor: not a PyTorch nn\.GRU, nn\.LSTM or nn\.RNN state_dict/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

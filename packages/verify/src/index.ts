@@ -5,7 +5,7 @@ export { WEBGPU_EP } from './runners/browser-webgpu.ts';
 export { createBrowserHost, type BrowserHost } from './runners/browser.ts';
 export { CUDA_EP, CUDA_PROVIDER_LIBS } from './runners/ort-cuda.ts';
 export { DEFAULT_TIMEOUT_MS } from './runners/common.ts';
-export { createSourceReferenceRunner } from './runners/reference.ts';
+export { createSourceReferenceRunner, sourceOutputFor, sourceOutputs, type SourceOutputName } from './runners/reference.ts';
 export { killAllChromium, liveChromiumCount } from './browser/chromium.ts';
 export { releaseAllNow } from './runners/cleanup.ts';
 export * from './compare.ts';

@@ -26,6 +26,29 @@ describe('inputs', () => {
     expect(cases[0]!.feeds.h0!.dims).toEqual([1, 16]);
   });
 
+  it("an import's h0 is [slots, batch, H] and its c0 [lstmSlots, batch, H]; the seed's h0 and x are unchanged by them", () => {
+    const f = (name: string, dims: (number | string)[]) => ({ name, elemType: 'FLOAT', dims });
+    const lstm = { inputs: [f('x', ['batch', 'seq', 4]), f('h0', [6, 'batch', 5]), f('c0', [6, 'batch', 5])], outputs: [f('logits', ['batch', 3])] };
+    const state = { slots: 6, lstmSlots: 6 };
+    const [c, zeros, sat] = generateCases(lstm, { inputSize: 4, hiddenSize: 5, state }, { seed: 7, shapes: [{ batch: 2, seq: 3 }], edgeShape: { batch: 2, seq: 3 } });
+    expect([c!.feeds.x!.dims, c!.feeds.h0!.dims, c!.feeds.c0!.dims]).toEqual([[2, 3, 4], [6, 2, 5], [6, 2, 5]]);
+    // Drawn, in (−1, 1), and different from each other; all zeros in the zeros case, ±0.99 when saturating.
+    const h0 = float32Data(c!.feeds.h0!);
+    const c0 = float32Data(c!.feeds.c0!);
+    expect(Math.max(...Array.from(h0, Math.abs))).toBeLessThan(1);
+    expect(new Set(h0).size).toBeGreaterThan(50);
+    expect(c0).not.toEqual(h0);
+    expect(zeros!.feeds.c0!.data.every((v) => v === 0)).toBe(true);
+    expect(new Set(Array.from(float32Data(sat!.feeds.c0!), Math.abs))).toEqual(new Set([Math.fround(0.99)]));
+    // x draws first from the same generator: the seed's own sweep sees the same x with or without states.
+    const seedLike = generateCases({ ...lstm, inputs: lstm.inputs.slice(0, 1) }, { inputSize: 4 }, { seed: 7, shapes: [{ batch: 2, seq: 3 }] });
+    expect(seedLike[0]!.feeds.x!.data).toEqual(c!.feeds.x!.data);
+    // A GRU or RNN import: no c0, and one in the graph is not one of its inputs.
+    expect(() => generateCases(lstm, { inputSize: 4, hiddenSize: 5, state: { slots: 6, lstmSlots: 0 } })).toThrow(/model input c0: not one of the model's inputs \(x, h0\)/);
+    expect(() => generateCases(lstm, { inputSize: 4, hiddenSize: 5, state: { slots: 4, lstmSlots: 4 } })).toThrow(/model input h0: 6 state slots, but the weights have 4 \(layers · directions\)/);
+    expect(() => generateCases(lstm, { inputSize: 4, hiddenSize: 7, state })).toThrow(/model input h0: hidden size 5, but the weights have 7/);
+  });
+
   it('is reproducible from the seed, and the seed matters', () => {
     const a = generateCases(sig, sizes, { seed: 7, shapes: [{ batch: 2, seq: 5 }] });
     const b = generateCases(sig, sizes, { seed: 7, shapes: [{ batch: 2, seq: 5 }] });

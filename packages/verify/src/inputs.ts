@@ -87,23 +87,55 @@ export interface VerifyCase {
 
 const numeric = (d: number | string | null | undefined): number | undefined => (typeof d === 'number' ? d : undefined);
 
-/** The seed model's inputs in this graph: `x` [batch, seq, input] and optionally `h0` [batch, hidden]. */
-export function seedInputs(sig: ModelSignature, sizes: { inputSize?: number; hiddenSize?: number }): { x: string; h0?: string; inputSize: number; hiddenSize?: number } {
+/**
+ * The state slots of an imported model (sourceStateSizes): h0 [slots, batch, H], and c0 [lstmSlots, batch, H]
+ * when it has LSTM layers. Without them a model's h0 is the seed's [batch, H].
+ */
+export interface StateSlots {
+  slots: number;
+  lstmSlots: number;
+}
+
+/** The names of x, h0 and c0 in a graph, with the sizes they take. */
+export interface RecurrentInputs {
+  x: string;
+  h0?: string;
+  c0?: string;
+  inputSize: number;
+  hiddenSize?: number;
+}
+
+/**
+ * The inputs of the seed model, or of an imported one (`sizes.state`), in this graph: `x` [batch, seq, input] and
+ * optionally `h0`: the seed's [batch, hidden], an import's [slots, batch, hidden]; and an import with LSTM layers
+ * `c0` [lstmSlots, batch, hidden].
+ */
+export function seedInputs(sig: ModelSignature, sizes: { inputSize?: number; hiddenSize?: number; state?: StateSlots }): RecurrentInputs {
   const x = sig.inputs.find((v) => v.name === 'x') ?? (sig.inputs.length === 1 ? sig.inputs[0] : undefined);
-  if (!x) throw new UserError(`model inputs ${sig.inputs.map((v) => v.name).join(', ')}: expected "x" [batch, seq, input] (and optionally "h0")`);
+  const state = sizes.state;
+  const names = state ? (state.lstmSlots > 0 ? 'x, h0, c0' : 'x, h0') : 'x, h0';
+  if (!x) throw new UserError(`model inputs ${sig.inputs.map((v) => v.name).join(', ')}: expected "x" [batch, seq, input] (and optionally ${names.slice(3)})`);
   const h0 = sig.inputs.find((v) => v.name === 'h0');
-  const others = sig.inputs.filter((v) => v !== x && v !== h0);
-  if (others.length > 0) throw new UserError(`model input ${others[0]!.name}: not one of the seed model's inputs (x, h0); use a bundle to supply it`);
+  const c0 = state && state.lstmSlots > 0 ? sig.inputs.find((v) => v.name === 'c0') : undefined;
+  const others = sig.inputs.filter((v) => v !== x && v !== h0 && v !== c0);
+  if (others.length > 0) throw new UserError(`model input ${others[0]!.name}: not one of the ${state ? "model's" : "seed model's"} inputs (${names}); use a bundle to supply it`);
   if (x.dims && x.dims.length !== 3) throw new UserError(`model input ${x.name}: rank ${x.dims.length}, expected [batch, seq, input]`);
   const inputSize = numeric(x.dims?.[2]) ?? sizes.inputSize;
   if (inputSize === undefined) throw new UserError(`model input ${x.name}: input size is symbolic and no weights were given`);
   // The graph's declared sizes must agree with the weights': a file declaring 10⁹ inputs is refused here, before
   // any input is allocated.
   if (sizes.inputSize !== undefined && inputSize !== sizes.inputSize) throw new UserError(`model input ${x.name}: input size ${inputSize}, but the weights have ${sizes.inputSize}`);
-  const hiddenSize = numeric(h0?.dims?.[1]) ?? sizes.hiddenSize;
-  if (h0 && sizes.hiddenSize !== undefined && hiddenSize !== sizes.hiddenSize) throw new UserError(`model input ${h0.name}: hidden size ${String(hiddenSize)}, but the weights have ${sizes.hiddenSize}`);
-  if (h0 && hiddenSize === undefined) throw new UserError('model input h0: hidden size is symbolic and no weights were given');
-  return { x: x.name, ...(h0 ? { h0: h0.name } : {}), inputSize, ...(hiddenSize !== undefined ? { hiddenSize } : {}) };
+  const hAxis = state ? 2 : 1;
+  const hiddenSize = numeric(h0?.dims?.[hAxis]) ?? numeric(c0?.dims?.[hAxis]) ?? sizes.hiddenSize;
+  for (const [v, slots] of [[h0, state?.slots], [c0, state?.lstmSlots]] as const) {
+    if (!v) continue;
+    if (v.dims && v.dims.length !== hAxis + 1) throw new UserError(`model input ${v.name}: rank ${v.dims.length}, expected [${state ? 'slots, ' : ''}batch, hidden]`);
+    if (slots !== undefined && numeric(v.dims?.[0]) !== undefined && numeric(v.dims?.[0]) !== slots) throw new UserError(`model input ${v.name}: ${String(v.dims![0])} state slots, but the weights have ${slots} (layers · directions)`);
+    const declared = numeric(v.dims?.[hAxis]);
+    if (sizes.hiddenSize !== undefined && declared !== undefined && declared !== sizes.hiddenSize) throw new UserError(`model input ${v.name}: hidden size ${declared}, but the weights have ${sizes.hiddenSize}`);
+    if (hiddenSize === undefined) throw new UserError(`model input ${v.name}: hidden size is symbolic and no weights were given`);
+  }
+  return { x: x.name, ...(h0 ? { h0: h0.name } : {}), ...(c0 ? { c0: c0.name } : {}), inputSize, ...(hiddenSize !== undefined ? { hiddenSize } : {}) };
 }
 
 export interface GenerateOptions {
@@ -115,32 +147,39 @@ export interface GenerateOptions {
 }
 
 /**
- * The sweep's inputs from one seed: x ~ N(0, 1), h0 ~ U(−1, 1) where the model takes h0. Every case draws from
+ * The sweep's inputs from one seed: x ~ N(0, 1), h0 (and an import's c0) ~ U(−1, 1) where the model takes them. Every case draws from
  * its own generator seeded from (seed, case index), so adding a shape does not change the others' inputs.
  */
-export function generateCases(sig: ModelSignature, sizes: { inputSize?: number; hiddenSize?: number }, options: GenerateOptions = {}): VerifyCase[] {
+export function generateCases(sig: ModelSignature, sizes: { inputSize?: number; hiddenSize?: number; state?: StateSlots }, options: GenerateOptions = {}): VerifyCase[] {
   const names = seedInputs(sig, sizes);
+  // The seed's h0 is [batch, H]; an import's [slots, batch, H], and its c0 [lstmSlots, batch, H].
+  const slots = sizes.state?.slots ?? 1;
+  const lstmSlots = names.c0 ? sizes.state!.lstmSlots : 0;
   const seed = options.seed ?? DEFAULT_SEED;
   const shapes = options.shapes ?? DEFAULT_SHAPES;
   const I = names.inputSize;
   const H = names.hiddenSize ?? 0;
   const make = (kind: CaseKind, s: Shape, index: number): VerifyCase => {
     // Sizes come from the model file when no weights are given: bound them before allocating.
-    if (s.batch * s.seq * I > MAX_INPUT_ELEMENTS || s.batch * H > MAX_INPUT_ELEMENTS) {
+    if (s.batch * s.seq * I > MAX_INPUT_ELEMENTS || slots * s.batch * H > MAX_INPUT_ELEMENTS) {
       throw new UserError(`input ${s.batch}x${s.seq} with input size ${I}, hidden size ${H} needs more than ${MAX_INPUT_ELEMENTS} values per input`);
     }
     const rng = new Rng((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
     const x = new Float32Array(s.batch * s.seq * I);
-    const h0 = new Float32Array(s.batch * H);
+    const h0 = new Float32Array(slots * s.batch * H);
+    const c0 = new Float32Array(lstmSlots * s.batch * H);
     if (kind === 'random') {
       for (let i = 0; i < x.length; i++) x[i] = rng.normal();
       for (let i = 0; i < h0.length; i++) h0[i] = rng.range(-1, 1);
+      for (let i = 0; i < c0.length; i++) c0[i] = rng.range(-1, 1);
     } else if (kind === 'saturating') {
       for (let i = 0; i < x.length; i++) x[i] = (rng.uniform() < 0.5 ? -1 : 1) * SATURATING_MAGNITUDE * rng.range(0.5, 1);
       for (let i = 0; i < h0.length; i++) h0[i] = rng.uniform() < 0.5 ? -0.99 : 0.99;
+      for (let i = 0; i < c0.length; i++) c0[i] = rng.uniform() < 0.5 ? -0.99 : 0.99;
     }
     const feeds: Feeds = { [names.x]: { dims: [s.batch, s.seq, I], data: x } };
-    if (names.h0) feeds[names.h0] = { dims: [s.batch, H], data: h0 };
+    if (names.h0) feeds[names.h0] = { dims: sizes.state ? [slots, s.batch, H] : [s.batch, H], data: h0 };
+    if (names.c0) feeds[names.c0] = { dims: [lstmSlots, s.batch, H], data: c0 };
     const id = kind === 'random' ? `${s.batch}x${s.seq}` : `${kind} ${s.batch}x${s.seq}`;
     return { id, kind, batch: s.batch, seq: s.seq, feeds };
   };

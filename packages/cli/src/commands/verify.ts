@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SUMMARY } from './summary.ts';
-import { detectSourceKind, isPytorchHead, isPytorchKind, pytorchCellOf, type PytorchNonlinearity, LIMITS, readFileWithin, sha256Hex, sourceForward, sourceSizes, UserError, type PytorchHead, type SeedParams, type SeedSource, type SourceModel } from '@gru-onnx/model';
+import { detectSourceKind, isPytorchHead, isPytorchKind, pytorchCellOf, type PytorchNonlinearity, LIMITS, readFileWithin, sha256Hex, sourceSizes, sourceStateSizes, UserError, type PytorchHead, type SeedParams, type SeedSource, type SourceModel } from '@gru-onnx/model';
 import { checkModel, decodeModel, summarizeModel } from '@gru-onnx/onnx';
 import {
   BACKENDS,
@@ -12,11 +12,11 @@ import {
   generateCases,
   loadBundle,
   readSignature,
-  seedInputs,
+  sourceOutputFor,
+  sourceOutputs,
   reportToJson,
   saveBundle,
   verifyModel,
-  float32Data,
   writeReports,
   type BackendName,
   type BundleCaseData,
@@ -332,27 +332,23 @@ function checkStructure(model: Uint8Array, source: string): void {
 }
 
 /**
- * Expected values for an imported model (PyTorch nn.GRU, tfjs-layers): its source framework's float64 forward
- * (from @gru-onnx/model) on the sweep's inputs, or on a given bundle's inputs.
+ * Expected values for an imported model (PyTorch nn.GRU/LSTM/RNN, tfjs-layers): its source framework's float64
+ * forward (from @gru-onnx/model) on the sweep's inputs (x, and h0/c0 where the graph takes them), or on a given
+ * bundle's inputs, for every output the graph has: logits or probabilities, hidden_states, h_n, c_n.
  */
 function sourceBundle(model: Uint8Array, source: Exclude<SourceModel, SeedSource>, loaded: BundleData | undefined, opts: VerifyOpts): BundleData {
   const sig = readSignature(model);
-  const output = sig.outputs.length === 1 ? sig.outputs[0]!.name : undefined;
-  if (output === undefined) throw new UserError(`--model has outputs ${sig.outputs.map((o) => o.name).join(', ')}; a ${source.kind} model is compared on one output, its logits`);
+  const outputNames = sig.outputs.map((o) => o.name);
+  const state = sourceStateSizes(source);
   const inputs: { name: string; feeds: Feeds }[] =
     loaded?.cases.map((c) => ({ name: c.name, feeds: c.inputs })) ??
-    generateCases(sig, { inputSize: sourceSizes(source).inputSize }, { ...(opts.shapes ? { shapes: opts.shapes } : {}), ...(opts.seed !== undefined ? { seed: opts.seed } : {}) }).map((c) => ({ name: c.id, feeds: c.feeds }));
-  const xName = seedInputs(sig, { inputSize: sourceSizes(source).inputSize }).x;
+    generateCases(sig, { inputSize: sourceSizes(source).inputSize, ...(state.hiddenSize !== undefined ? { hiddenSize: state.hiddenSize } : {}), state }, { ...(opts.shapes ? { shapes: opts.shapes } : {}), ...(opts.seed !== undefined ? { seed: opts.seed } : {}) }).map((c) => ({ name: c.id, feeds: c.feeds }));
+  // Names the outputs up front (one line, exit 2) rather than per case.
+  if (outputNames.length > 1) for (const name of outputNames) sourceOutputFor(name, source.kind);
   return {
     model,
     ...(loaded?.notes ? { notes: loaded.notes } : {}),
-    cases: inputs.map(({ name, feeds }) => {
-      const x = feeds[xName];
-      if (!x || x.dims.length !== 3) throw new UserError(`case ${name}: no input '${xName}' [batch, seq, input]`);
-      const [batch, seq] = x.dims as [number, number];
-      const { logits } = sourceForward(source, float32Data(x, `case ${name}: input '${xName}'`), batch, seq);
-      return { name, inputs: feeds, outputs: { [output]: { dims: [batch, sourceSizes(source).outputSize], data: logits } } };
-    }),
+    cases: inputs.map(({ name, feeds }) => ({ name, inputs: feeds, outputs: sourceOutputs(source, feeds, outputNames, `case ${name}`) })),
   };
 }
 
