@@ -1,14 +1,18 @@
 /**
  * PyTorch nn.LSTM and nn.RNN (tanh, relu) imports checked against PyTorch itself (fixtures/pytorch-rnns, made by
  * tools/fixtures/make_pytorch_rnns.py with python/gru_onnx_torch.py): the float64 reference on every output
- * (logits, out, h_n, c_n) from given initial states, at seq 1, 10, 37, 200 and batch 0.
+ * (logits, out, h_n, c_n) from given initial states, and each export form with --h0 --hidden-states --h-n, at seq 1,
+ * 10, 37, 200 and batch 0; seq 0 against the rule PyTorch cannot give (it refuses seq 0); and the CLI.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadSourceModel, sourceForward, sourceStateSizes, type PytorchHead, type SourceModel } from '@gru-onnx/model';
-import { float32Data, readTensorFile, type NamedTensor } from '@gru-onnx/verify';
-import { FIXTURES } from './imports-helpers.ts';
+import { exportSourceModel, summarizeModel } from '@gru-onnx/onnx';
+import { createRunner, createSourceReferenceRunner, float32Data, loadBundle, readTensorFile, verifyModel, type NamedTensor, type Report } from '@gru-onnx/verify';
+import { runCli } from './cli-helpers.ts';
+import { FIXTURES, summary } from './imports-helpers.ts';
 
 const RNNS = `${FIXTURES}pytorch-rnns/`;
 /** name → the --head its forward() needs (undefined: none needed, unidirectional final-state). */
@@ -74,5 +78,126 @@ describe('the float64 reference of each cell against PyTorch: logits, out, h_n a
       const [batch, seq] = s.inputs.x!.dims as [number, number];
       expect(maxAbs(sourceForward(m, float32Data(s.inputs.x!, 'x'), batch, seq).logits, float32Data(s.outputs.logits!, 'logits')), s.name).toBeLessThanOrEqual(TIGHT);
     }
+  });
+});
+
+const FORMS = ['fused', 'scan', 'auto'] as const;
+const ALL_IO = { h0: true, hN: true, hiddenStates: true } as const;
+
+describe.each(FORMS)('--form %s, exported with --h0 --hidden-states --h-n', (form) => {
+  it.each(MODELS)('%s (--head %s): every output within 1e-5 of PyTorch at seq 1, 10, 37, 200 and batch 0, on ort-cpu and in the reference', async (name, head) => {
+    const source = load(name, head);
+    const bytes = exportSourceModel(source, { form, ...ALL_IO });
+    const sig = summarizeModel(bytes);
+    const lstm = source.kind === 'pytorch-lstm';
+    expect(sig.inputs.map((v) => v.name)).toEqual(lstm ? ['x', 'h0', 'c0'] : ['x', 'h0']);
+    expect(sig.outputs.map((v) => v.name).sort()).toEqual((lstm ? ['c_n', 'h_n', 'hidden_states', 'logits'] : ['h_n', 'hidden_states', 'logits']).sort());
+    const bundle = loadBundle(`${RNNS}${name}.capture`, bytes);
+    const report = await verifyModel({ bundle, runners: [createSourceReferenceRunner(source), 'ort-cpu'], createRunner: (b) => createRunner(b), override: { atol: TIGHT, rtol: 0 } });
+    const n = bundle.cases.length;
+    expect(report.backends.map((b) => [b.name, b.status, b.cases.length]), summary(report)).toEqual([['reference', 'pass', n], ['ort-cpu', 'pass', n]]);
+    expect(report.backends[1]!.cases[0]!.outputs.map((o) => o.output).sort()).toEqual(sig.outputs.map((v) => v.name).sort());
+  });
+
+  it.each(MODELS.filter(([n]) => !n.includes('nobias')))('%s without --h0 (the zero state), logits only: within 1e-5 of PyTorch\'s forward(x)', async (name, head) => {
+    const source = load(name, head);
+    const report = await verifyModel({ bundle: loadBundle(`${RNNS}${name}.plain.capture`, exportSourceModel(source, { form })), runners: ['ort-cpu'], createRunner: (b) => createRunner(b), override: { atol: TIGHT, rtol: 0 } });
+    expect(report.backends.map((b) => [b.status, b.cases.length]), summary(report)).toEqual([['pass', 2]]);
+  });
+
+  // PyTorch refuses seq 0, so the expected values come from the contract's rule, computed here from h0 and c0 alone:
+  // h_n = h0, c_n = c0, no step; final-state reads h0's last layer, the other heads zeros.
+  it.each(['lstm-bi3-bf', 'lstm-uni3-sf-mean', 'rnn-relu-bi2-bf', 'rnn-tanh-uni2-bf'])('%s at seq 0: h_n = h0, c_n = c0, empty hidden_states, logits by the head', async (name) => {
+    const head = MODELS.find(([n]) => n === name)![1];
+    const source = load(name, head);
+    if (source.kind === 'seed' || source.kind === 'tfjs-layers') throw new Error(source.kind);
+    const { slots, lstmSlots, hiddenSize: H, lastFeatures } = sourceStateSizes(source);
+    const batch = 2;
+    const state = (k: number) => Float32Array.from({ length: slots * batch * H! }, (_, i) => Math.sin(3 * i + k));
+    const h0 = state(1);
+    const c0 = state(2);
+    const dirs = source.bidirectional ? 2 : 1;
+    const logits = new Float32Array(batch * source.outputSize);
+    for (let b = 0; b < batch; b++) {
+      const features = new Float64Array(lastFeatures);
+      if (source.head === 'final-state') for (let r = 0; r < dirs; r++) features.set(h0.subarray(((slots - dirs + r) * batch + b) * H!, ((slots - dirs + r) * batch + b + 1) * H!), r * H!);
+      for (let o = 0; o < source.outputSize; o++) logits[b * source.outputSize + o] = features.reduce((s, v, i) => s + v * source.fc.weight[o * lastFeatures + i]!, source.fc.bias[o]!);
+    }
+    const dims = [slots, batch, H!];
+    const report = await verifyModel({
+      bundle: {
+        model: exportSourceModel(source, { form, ...ALL_IO }),
+        cases: [{
+          name: 'seq0',
+          inputs: { x: { dims: [batch, 0, source.inputSize], data: new Float32Array(0) }, h0: { dims, data: h0 }, ...(lstmSlots ? { c0: { dims, data: c0 } } : {}) },
+          outputs: {
+            logits: { dims: [batch, source.outputSize], data: logits },
+            hidden_states: { dims: [batch, 0, lastFeatures], data: new Float32Array(0) },
+            h_n: { dims, data: h0 },
+            ...(lstmSlots ? { c_n: { dims, data: c0 } } : {}),
+          },
+        }],
+      },
+      runners: [createSourceReferenceRunner(source), 'ort-cpu'],
+      createRunner: (b) => createRunner(b),
+      override: { atol: 1e-6, rtol: 0 },
+    });
+    expect(report.backends.map((b) => [b.name, b.status]), summary(report)).toEqual([['reference', 'pass'], ['ort-cpu', 'pass']]);
+  });
+});
+
+describe('export, then verify (CLI)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pytorch-rnns-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['lstm-bi2-sf', ['--head', 'last-step']],
+    ['rnn-relu-bi2-bf', ['--head', 'last-step']],
+  ])('%s: export --h0 --hidden-states --h-n, then verify --bundle of its capture and verify --weights: exit 0', async (name, flags) => {
+    const model = join(dir, `${name}.onnx`);
+    const e = await runCli(['export', '--weights', `${RNNS}${name}.safetensors`, ...flags, '--h0', '--hidden-states', '--h-n', '--out', model]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stderr).toMatch(name.startsWith('lstm')
+      ? /^assumed forward \(--head last-step\): out, \(h_n, c_n\) = rnn\(x\); logits = fc\(out\[-1\]\); batch_first=False$/m
+      : /^assumed forward \(--head last-step\): out, h_n = rnn\(x\); logits = fc\(out\[:, -1\]\); batch_first=True; nonlinearity='relu'$/m);
+    const b = await runCli(['verify', '--model', model, '--bundle', `${RNNS}${name}.capture`, '--backends', 'ort-cpu', '--atol', '1e-5', '--rtol', '0', '--json']);
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    const bundled = JSON.parse(b.stdout) as Report;
+    expect(bundled.cases).toHaveLength(5);
+    // The sweep generates h0 (and c0) [S, batch, H] and checks every output against the float64 reference.
+    const w = await runCli(['verify', '--model', model, '--weights', `${RNNS}${name}.safetensors`, '--shapes', '1x0,0x3,2x10', '--backends', 'reference,ort-cpu', '--json']);
+    expect(w.code, w.stdout + w.stderr).toBe(0);
+    const report = JSON.parse(w.stdout) as Report;
+    expect(report.expected.description).toMatch(name.startsWith('lstm') ? /PyTorch nn\.LSTM weights .*--head last-step\)$/ : /PyTorch nn\.RNN weights .*--head last-step, nonlinearity relu\)$/);
+    expect(report.backends.map((x) => [x.name, x.status])).toEqual([['reference', 'pass'], ['ort-cpu', 'pass']]);
+    expect(report.backends[1]!.cases[2]!.outputs.map((o) => o.output).sort()).toEqual(name.startsWith('lstm') ? ['c_n', 'h_n', 'hidden_states', 'logits'] : ['h_n', 'hidden_states', 'logits']);
+  });
+
+  it.each([
+    ['an nn.LSTM with proj_size', [`${RNNS}lstm-proj.safetensors`], /^error: .*lstm-proj\.safetensors: 'rnn\.weight_hr_l0' is \[3, 6\]: an nn\.LSTM with proj_size=3, which is not supported/],
+    ['an nn.RNN whose file does not say its nonlinearity', [`${RNNS}rnn-no-nonlinearity.safetensors`], /^error: .*rnn-no-nonlinearity\.safetensors: an nn\.RNN, whose state_dict does not say its nonlinearity .*pass --nonlinearity tanh\|relu/],
+    ['--source naming another cell', [`${RNNS}lstm-uni1-bf.safetensors`, '--source', 'pytorch-rnn'], /^error: .*lstm-uni1-bf\.safetensors: --source pytorch-rnn, but the file holds an nn\.LSTM \('rnn\.weight_ih_l0' \[24, 4\]: 4·hidden rows\); pass --source pytorch-lstm/],
+    ['--nonlinearity for an nn.LSTM', [`${RNNS}lstm-uni1-bf.safetensors`, '--nonlinearity', 'relu'], /^error: .*lstm-uni1-bf\.safetensors: --nonlinearity is for nn\.RNN; this file holds an nn\.LSTM/],
+    ['a nonlinearity that is neither', [`${RNNS}rnn-no-nonlinearity.safetensors`, '--nonlinearity', 'sigmoid'], /^error: option '--nonlinearity <fn>' argument 'sigmoid' is invalid\. Allowed choices are tanh, relu\./],
+  ])('export refuses %s: exit 2, one line, no file', async (_, args, message) => {
+    const out = join(dir, 'refused.onnx');
+    const r = await runCli(['export', '--weights', ...args, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('an nn.RNN given --nonlinearity exports, and verify --weights reads the nonlinearity back from the model', async () => {
+    const model = join(dir, 'bare.onnx');
+    const weights = `${RNNS}rnn-no-nonlinearity.safetensors`;
+    const e = await runCli(['export', '--weights', weights, '--nonlinearity', 'relu', '--out', model]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(summarizeModel(readFileSync(model)).metadata['gru_onnx.nonlinearity']).toBe('relu');
+    const v = await runCli(['verify', '--model', model, '--weights', weights, '--shapes', '2x10', '--backends', 'reference,ort-cpu']);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    // The other nonlinearity's reference is not this model: verify fails it.
+    const wrong = await runCli(['verify', '--model', model, '--weights', weights, '--nonlinearity', 'tanh', '--shapes', '2x10', '--backends', 'ort-cpu']);
+    expect(wrong.code, wrong.stdout).toBe(1);
   });
 });
