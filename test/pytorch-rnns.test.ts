@@ -4,14 +4,16 @@
  * (logits, out, h_n, c_n) from given initial states, and each export form with --h0 --hidden-states --h-n, at seq 1,
  * 10, 37, 200 and batch 0; seq 0 against the rule PyTorch cannot give (it refuses seq 0); and the CLI.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSourceModel, sourceForward, sourceStateSizes, type PytorchHead, type SourceModel } from '@gru-onnx/model';
 import { exportSourceModel, summarizeModel } from '@gru-onnx/onnx';
 import { createRunner, createSourceReferenceRunner, float32Data, loadBundle, readTensorFile, verifyModel, type NamedTensor, type Report } from '@gru-onnx/verify';
-import { runCli } from './cli-helpers.ts';
+import { ROOT, runCli } from './cli-helpers.ts';
 import { FIXTURES, summary } from './imports-helpers.ts';
 
 const RNNS = `${FIXTURES}pytorch-rnns/`;
@@ -200,4 +202,60 @@ describe('export, then verify (CLI)', () => {
     const wrong = await runCli(['verify', '--model', model, '--weights', weights, '--nonlinearity', 'tanh', '--shapes', '2x10', '--backends', 'ort-cpu']);
     expect(wrong.code, wrong.stdout).toBe(1);
   });
+});
+
+const PYTHON = '/usr/bin/python3';
+function torchMissing(): string | undefined {
+  try {
+    execFileSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore', timeout: 60_000 });
+    return undefined;
+  } catch {
+    return `${PYTHON} cannot import torch and numpy (apt-get install python3-torch python3-numpy; .ci/run does)`;
+  }
+}
+const missing = torchMissing();
+if (missing) console.warn(`test/pytorch-rnns.test.ts: the python/gru_onnx_torch.py tests are skipped: ${missing}`);
+
+describe.skipIf(missing !== undefined)(`python/gru_onnx_torch.py with nn.LSTM and nn.RNN${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pytorch-rnns-py-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('save_state_dict records the cell and nonlinearity; capture --state feeds h0/c0; export --h0 --h-n --hidden-states then verify --bundle: exit 0', async () => {
+    writeFileSync(join(dir, 'mymodel.py'), [
+      'import torch',
+      'from gru_onnx_torch import save_state_dict',
+      'class M(torch.nn.Module):',
+      '    def __init__(self, cell):',
+      '        super().__init__()',
+      "        self.rnn = torch.nn.LSTM(3, 4, num_layers=2, batch_first=True) if cell == 'lstm' else torch.nn.RNN(3, 4, num_layers=2, nonlinearity='relu', batch_first=True)",
+      '        self.fc = torch.nn.Linear(4, 2)',
+      '    def forward(self, x, h0, c0=None):',
+      "        out, hc = self.rnn(x, (h0, c0) if c0 is not None else h0)",
+      '        h_n = hc[0] if c0 is not None else hc',
+      '        return (self.fc(h_n[-1]), out, *((hc[0], hc[1]) if c0 is not None else (hc,)))',
+      'def lstm():',
+      "    torch.manual_seed(5); return M('lstm')",
+      'def rnn():',
+      "    torch.manual_seed(6); return M('rnn')",
+      "if __name__ == '__main__':",
+      "    save_state_dict(lstm(), 'lstm.safetensors'); save_state_dict(rnn(), 'rnn.safetensors')",
+    ].join('\n'));
+    const env = { ...process.env, PYTHONPATH: join(ROOT, 'python'), PYTHONDONTWRITEBYTECODE: '1' };
+    const py = (args: string[]) => promisify(execFile)(PYTHON, args, { cwd: dir, env, timeout: 120_000 });
+    await py(['mymodel.py']);
+    const rnn = loadSourceModel(join(dir, 'rnn.safetensors'));
+    expect(rnn.kind === 'pytorch-rnn' && [rnn.nonlinearity, rnn.numLayers, rnn.batchFirst]).toEqual(['relu', 2, true]);
+    for (const [cell, states, outputs] of [['lstm', ['h0=2x4', 'c0=2x4'], 'logits,hidden_states,h_n,c_n'], ['rnn', ['h0=2x4'], 'logits,hidden_states,h_n']] as const) {
+      const cap = join(dir, `${cell}.capture`);
+      await py([join(ROOT, 'python', 'gru_onnx_torch.py'), 'capture', '--module', `mymodel:${cell}`, '--input-size', '3', '--shapes', '2x1,2x9,0x4', ...states.flatMap((st) => ['--state', st]), '--outputs', outputs, '--out', cap]);
+      const model = join(dir, `${cell}.onnx`);
+      const e = await runCli(['export', '--weights', join(dir, `${cell}.safetensors`), '--h0', '--h-n', '--hidden-states', '--out', model]);
+      expect(e.code, e.stderr).toBe(0);
+      const v = await runCli(['verify', '--model', model, '--bundle', cap, '--backends', 'ort-cpu', '--atol', '1e-5', '--rtol', '0', '--json']);
+      expect(v.code, v.stdout + v.stderr).toBe(0);
+      const report = JSON.parse(v.stdout) as Report;
+      expect(report.cases).toHaveLength(3);
+      expect(report.backends[0]!.cases[1]!.outputs.map((o) => o.output).sort()).toEqual(outputs.split(',').sort());
+    }
+  }, 240_000);
 });
