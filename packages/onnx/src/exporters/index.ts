@@ -1,11 +1,16 @@
 import { UserError, type SourceModel } from '@gru-onnx/model';
 import { exportSeedModel, type ExportOptions } from '../export-seed.ts';
 import { exportPytorchGruModel } from './pytorch-gru.ts';
+import { exportPytorchLstmModel } from './pytorch-lstm.ts';
+import { exportPytorchRnnModel } from './pytorch-rnn.ts';
 import { exportTfjsLayersModel } from './tfjs-layers.ts';
 import type { ChainExportOptions } from './recurrent-chain.ts';
 
 export * from './recurrent-chain.ts';
+export * from './pytorch-chain.ts';
 export * from './pytorch-gru.ts';
+export * from './pytorch-lstm.ts';
+export * from './pytorch-rnn.ts';
 export * from './tfjs-layers.ts';
 
 /**
@@ -18,6 +23,14 @@ export function exportSourceModel(source: SourceModel, options: ExportOptions = 
   if (options.autoBatchThreshold !== undefined) throw new UserError(`autoBatchThreshold is only available for the seed model; a ${source.kind} model's auto form follows its cells (recurrent-chain.ts)`);
   const { form, target, opset, hiddenStates, hN, h0, metadata } = options;
   const imports: ChainExportOptions = { form, target, opset, hiddenStates, hN, h0, metadata };
-  if (source.kind === 'pytorch-lstm' || source.kind === 'pytorch-rnn') throw new UserError(`a ${source.kind} model cannot be exported yet`);
-  return source.kind === 'pytorch-gru' ? exportPytorchGruModel(source, imports) : exportTfjsLayersModel(source, imports);
+  switch (source.kind) {
+    case 'pytorch-gru':
+      return exportPytorchGruModel(source, imports);
+    case 'pytorch-lstm':
+      return exportPytorchLstmModel(source, imports);
+    case 'pytorch-rnn':
+      return exportPytorchRnnModel(source, imports);
+    case 'tfjs-layers':
+      return exportTfjsLayersModel(source, imports);
+  }
 }
