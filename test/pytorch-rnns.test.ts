@@ -1,5 +1,5 @@
 /**
- * PyTorch nn.LSTM and nn.RNN (tanh, relu) imports checked against PyTorch itself (fixtures/pytorch-rnns, made by
+ * PyTorch nn.LSTM, nn.RNN (tanh, relu) and nn.GRU imports with initial states, checked against PyTorch itself (fixtures/pytorch-rnns, made by
  * tools/fixtures/make_pytorch_rnns.py with python/gru_onnx_torch.py): the float64 reference on every output
  * (logits, out, h_n, c_n) from given initial states, and each export form with --h0 --hidden-states --h-n, at seq 1,
  * 10, 37, 200 and batch 0; seq 0 against the rule PyTorch cannot give (it refuses seq 0); and the CLI.
@@ -28,6 +28,7 @@ const MODELS: [string, PytorchHead | undefined][] = [
   ['rnn-relu-uni3-bf', undefined],
   ['rnn-relu-bi2-bf', 'last-step'],
   ['lstm-nobias-uni2-bf', undefined],
+  ['gru-bi2-sf', 'final-state'],
 ];
 /** The issue's bar: within 1e-5 of PyTorch's own outputs. */
 const TIGHT = 1e-5;
@@ -58,7 +59,7 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe('the float64 reference of each cell against PyTorch: logits, out, h_n and c_n from given h0/c0', () => {
   it.each(MODELS)('%s (--head %s) within 1e-5 at seq 1, 10, 37, 200 and batch 0', (name, head) => {
     const m = load(name, head);
-    expect(m.kind).toBe(name.startsWith('lstm') ? 'pytorch-lstm' : 'pytorch-rnn');
+    expect(m.kind).toBe(`pytorch-${name.slice(0, name.indexOf('-'))}`);
     if (m.kind === 'pytorch-rnn') expect(m.nonlinearity).toBe(name.includes('relu') ? 'relu' : 'tanh');
     const sets = captureSets(`${RNNS}${name}.capture`);
     const expectedShapes = name.includes('nobias') ? [[3, 1], [3, 10], [3, 37]] : [[3, 1], [3, 10], [3, 37], [3, 200], [0, 10]];
