@@ -72,6 +72,7 @@ describe('pytorchRecurrentFromSafetensors refuses what it cannot map, naming it'
     ['an extra module', () => pytorchRecurrentFromSafetensors(withExtra('fc2.weight', [3, 3]), 'f'), /more than one module after the nn.GRU \(fc.weight, fc2.weight\)/],
     ['an extra bias', () => pytorchRecurrentFromSafetensors(withExtra('norm.bias', [3]), 'f'), /unexpected tensor 'norm.bias'/],
     ['a head of the wrong width', () => pytorchRecurrentFromSafetensors({ ...file, tensors: new Map([...file.tensors].map(([n, t]) => [n, n === 'fc.weight' ? { shape: [3, 7], data: t.data.subarray(0, 21) } : t])) }, 'f'), /'fc.weight': shape \[3, 7\] is not \[output, 14\]/],
+    ['two recurrent modules', () => pytorchRecurrentFromSafetensors(withExtra('rnn2.weight_ih_l0', [21, 7]), 'f'), /^f: found 2 recurrent modules \(gru\.weight_ih_l0, rnn2\.weight_ih_l0\); only one nn\.GRU, nn\.LSTM or nn\.RNN followed by one nn\.Linear is supported$/],
     ['a metadata layer count that disagrees', () => pytorchRecurrentFromSafetensors({ ...file, metadata: { ...file.metadata, num_layers: '3' } }, 'f'), /num_layers says 3 but the tensors hold 2 layers/],
   ];
   it.each(cases)('%s', (_, run, message) => {

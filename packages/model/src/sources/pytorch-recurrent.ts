@@ -116,9 +116,9 @@ export type PytorchRecurrent = PytorchGru | PytorchLstm | PytorchRnn;
 export const PYTORCH_RNN_MARK = 'weight_ih_l0';
 
 /** The prefix of the nn.GRU/LSTM/RNN module in a state_dict, or undefined when it holds none. */
-export function findPytorchRnnPrefix(names: Iterable<string>): string | undefined {
+export function findPytorchRnnPrefix(names: Iterable<string>, source: string): string | undefined {
   const prefixes = [...names].filter((n) => n.endsWith(PYTORCH_RNN_MARK)).map((n) => n.slice(0, -PYTORCH_RNN_MARK.length));
-  if (prefixes.length > 1) throw new UserError(`found ${prefixes.length} recurrent modules (${prefixes.map((p) => `${p}${PYTORCH_RNN_MARK}`).join(', ')}); only one nn.GRU, nn.LSTM or nn.RNN followed by one nn.Linear is supported`);
+  if (prefixes.length > 1) throw new UserError(`${source}: found ${prefixes.length} recurrent modules (${prefixes.map((p) => `${p}${PYTORCH_RNN_MARK}`).join(', ')}); only one nn.GRU, nn.LSTM or nn.RNN followed by one nn.Linear is supported`);
   return prefixes[0];
 }
 
@@ -208,7 +208,7 @@ export function pytorchRecurrentFromSafetensors(file: SafetensorsFile, source: s
     throw new UserError(`${source}: ${msg}`);
   };
   const names = [...file.tensors.keys()];
-  const prefix = findPytorchRnnPrefix(names) ?? fail(`no '${PYTORCH_RNN_MARK}' tensor: not a PyTorch nn.GRU, nn.LSTM or nn.RNN state_dict (tensors: ${names.slice(0, 6).join(', ')}${names.length > 6 ? ', ...' : ''})`);
+  const prefix = findPytorchRnnPrefix(names, source) ?? fail(`no '${PYTORCH_RNN_MARK}' tensor: not a PyTorch nn.GRU, nn.LSTM or nn.RNN state_dict (tensors: ${names.slice(0, 6).join(', ')}${names.length > 6 ? ', ...' : ''})`);
   const cell = detectPytorchCell(file, prefix, fail);
   const kind = PYTORCH_CELLS[cell].kind;
   const G = PYTORCH_CELLS[cell].gates;

@@ -155,7 +155,7 @@ export function detectSourceKind(path: string): SourceKind {
 function kindOfTensors(file: SafetensorsFile, path: string): SourceKind {
   const names = [...file.tensors.keys()];
   if (names.includes('gru.W_xz.weight')) return 'seed';
-  const prefix = findPytorchRnnPrefix(names);
+  const prefix = findPytorchRnnPrefix(names, path);
   if (prefix !== undefined) {
     return PYTORCH_CELLS[detectPytorchCell(file, prefix, (msg) => {
       throw new UserError(`${path}: ${msg}`);
