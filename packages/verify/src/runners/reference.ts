@@ -89,6 +89,8 @@ export function sourceOutputs(source: SourceModel, feeds: Feeds, outputNames: re
     const which = outputNames.length === 1 ? 'logits' : sourceOutputFor(name, source.kind);
     const data = out[which];
     if (!data) throw new UserError(`${what}: output '${name}': a ${source.kind} model without LSTM layers has no c_n`);
+    // A reference that does not compute an output (tfjs's states, until it does) is said, not compared as empty.
+    if (data.length !== dims[which].reduce((a, d) => a * d, 1)) throw new UserError(`${what}: output '${name}': the ${source.kind} reference does not compute it`);
     result[name] = { dims: dims[which], data };
   }
   return result;
