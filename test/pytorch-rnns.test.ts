@@ -199,9 +199,12 @@ describe('export, then verify (CLI)', () => {
     expect(summarizeModel(readFileSync(model)).metadata['gru_onnx.nonlinearity']).toBe('relu');
     const v = await runCli(['verify', '--model', model, '--weights', weights, '--shapes', '2x10', '--backends', 'reference,ort-cpu']);
     expect(v.code, v.stdout + v.stderr).toBe(0);
-    // The other nonlinearity's reference is not this model: verify fails it.
+    // A nonlinearity other than the model's is a mistake, as a contradicting --head is; without weights it means nothing.
     const wrong = await runCli(['verify', '--model', model, '--weights', weights, '--nonlinearity', 'tanh', '--shapes', '2x10', '--backends', 'ort-cpu']);
-    expect(wrong.code, wrong.stdout).toBe(1);
+    expect([wrong.code, wrong.stderr]).toEqual([2, expect.stringMatching(/^error: --nonlinearity tanh, but .*bare\.onnx was exported with --nonlinearity relu \(metadata gru_onnx\.nonlinearity\)\n$/)]);
+    const alone = await runCli(['verify', '--model', model, '--nonlinearity', 'relu', '--backends', 'ort-cpu']);
+    expect([alone.code, alone.stderr]).toEqual([2, 'error: --nonlinearity: only with --weights (it says how to read an nn.RNN state_dict)\n']);
+
   });
 });
 

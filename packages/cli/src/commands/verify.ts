@@ -136,6 +136,7 @@ export function checkVerifyOpts(opts: VerifyOpts): VerifyOpts {
     const given = ([['--baseline', opts.baseline !== undefined], ['--dim', (opts.dim ?? []).length > 0], ['--input', (opts.input ?? []).length > 0], ['--cases', opts.cases !== undefined], ['--steps', opts.steps !== undefined], ['--carry', (opts.carry ?? []).length > 0]] as const).find(([, on]) => on);
     if (given) throw new UserError(`${given[0]}: only without --weights and --bundle (then the inputs come from the model's signature and the expected values from the baseline backend)`);
   }
+  if (opts.nonlinearity !== undefined && opts.weights === undefined) throw new UserError('--nonlinearity: only with --weights (it says how to read an nn.RNN state_dict)');
   if (opts.steps !== undefined && opts.saveBundle !== undefined) throw new UserError('--save-bundle: a stateful run (--steps) has no form in the ONNX bundle layout, which stores independent input sets');
   if ((opts.steps !== undefined) !== ((opts.carry ?? []).length > 0)) throw new UserError(opts.steps !== undefined ? '--steps: give what each step carries to the next with --carry OUT=IN' : '--carry: only with --steps N');
   if (opts.model !== undefined) requirePath('--model', opts.model, 'file');
@@ -153,7 +154,7 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
   const model = given ?? loaded!.model;
   if (!given) checkStructure(model, `${opts.bundle}/model.onnx`);
   const metadata = summarizeModel(model).metadata;
-  const source = opts.weights !== undefined ? loadWeights({ weights: opts.weights, source: opts.source, head: headFor(opts, metadata), nonlinearity: opts.nonlinearity ?? nonlinearityFor(metadata) }) : undefined;
+  const source = opts.weights !== undefined ? loadWeights({ weights: opts.weights, source: opts.source, head: headFor(opts, metadata), nonlinearity: nonlinearityFor(opts, metadata) }) : undefined;
   const warnings = source ? weightsWarnings(opts.weights!, metadata) : [];
   // The seed's weights drive the float64 reference (and the reference and tfjs runners); an imported model's
   // own float64 forward gives the expected values of the same inputs, handed to verifyModel as a bundle, and
@@ -253,12 +254,15 @@ function headFor(opts: VerifyOpts, metadata: Record<string, string>): PytorchHea
 }
 
 /**
- * An nn.RNN's nonlinearity as the model was exported with it (metadata gru_onnx.nonlinearity), for weights whose
- * file does not say it; --nonlinearity, when given, is checked against the weights' own record by the loader.
+ * An nn.RNN's nonlinearity: --nonlinearity, else the one the model was exported with (metadata
+ * gru_onnx.nonlinearity), for weights whose file does not say it. As for --head, the two must agree; the loader
+ * checks either against the weights' own record.
  */
-function nonlinearityFor(metadata: Record<string, string>): PytorchNonlinearity | undefined {
+function nonlinearityFor(opts: VerifyOpts, metadata: Record<string, string>): PytorchNonlinearity | undefined {
   const recorded = metadata['gru_onnx.nonlinearity'];
-  return recorded === 'tanh' || recorded === 'relu' ? recorded : undefined;
+  if (recorded !== 'tanh' && recorded !== 'relu') return opts.nonlinearity;
+  if (opts.nonlinearity !== undefined && opts.nonlinearity !== recorded) throw new UserError(`--nonlinearity ${opts.nonlinearity}, but ${opts.model ?? 'the model'} was exported with --nonlinearity ${recorded} (metadata gru_onnx.nonlinearity)`);
+  return recorded;
 }
 
 /** A model whose metadata names other weights than --weights: said before anything is compared. */
