@@ -88,7 +88,7 @@ const FORMS = ['fused', 'scan', 'auto'] as const;
 const ALL_IO = { h0: true, hN: true, hiddenStates: true } as const;
 
 describe.each(FORMS)('--form %s, exported with --h0 --hidden-states --h-n', (form) => {
-  it.each(MODELS)('%s (--head %s): every output within 1e-5 of PyTorch at seq 1, 10, 37, 200 and batch 0, on ort-cpu and in the reference', async (name, head) => {
+  it.each(MODELS)('%s (--head %s): every output within 1e-5 of PyTorch at seq 1, 10, 37, 200 and batch 0, on ort-cpu, ort-wasm and in the reference', async (name, head) => {
     const source = load(name, head);
     const bytes = exportSourceModel(source, { form, ...ALL_IO });
     const sig = summarizeModel(bytes);
@@ -96,9 +96,9 @@ describe.each(FORMS)('--form %s, exported with --h0 --hidden-states --h-n', (for
     expect(sig.inputs.map((v) => v.name)).toEqual(lstm ? ['x', 'h0', 'c0'] : ['x', 'h0']);
     expect(sig.outputs.map((v) => v.name).sort()).toEqual((lstm ? ['c_n', 'h_n', 'hidden_states', 'logits'] : ['h_n', 'hidden_states', 'logits']).sort());
     const bundle = loadBundle(`${RNNS}${name}.capture`, bytes);
-    const report = await verifyModel({ bundle, runners: [createSourceReferenceRunner(source), 'ort-cpu'], createRunner: (b) => createRunner(b), override: { atol: TIGHT, rtol: 0 } });
+    const report = await verifyModel({ bundle, runners: [createSourceReferenceRunner(source), 'ort-cpu', 'ort-wasm'], createRunner: (b) => createRunner(b), override: { atol: TIGHT, rtol: 0 } });
     const n = bundle.cases.length;
-    expect(report.backends.map((b) => [b.name, b.status, b.cases.length]), summary(report)).toEqual([['reference', 'pass', n], ['ort-cpu', 'pass', n]]);
+    expect(report.backends.map((b) => [b.name, b.status, b.cases.length]), summary(report)).toEqual([['reference', 'pass', n], ['ort-cpu', 'pass', n], ['ort-wasm', 'pass', n]]);
     expect(report.backends[1]!.cases[0]!.outputs.map((o) => o.output).sort()).toEqual(sig.outputs.map((v) => v.name).sort());
   });
 
