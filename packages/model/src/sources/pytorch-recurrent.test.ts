@@ -192,6 +192,16 @@ describe('the wrong kind of file is named', () => {
     expect(() => pytorchRecurrentFromSafetensors(decodeSafetensors(cell(rows)), 'f')).toThrow(message);
   });
 
+  it('weights whose ih and hh rows disagree, or no weight_hh_l0: refused saying what was found', () => {
+    const odd = encodeSafetensors(new Map([
+      ['rnn.weight_ih_l0', { shape: [12, I], data: new Float32Array(12 * I) }],
+      ['rnn.weight_hh_l0', { shape: [16, H], data: new Float32Array(16 * H) }],
+    ]));
+    expect(() => pytorchRecurrentFromSafetensors(decodeSafetensors(odd), 'f')).toThrow(/^f: 'rnn\.weight_ih_l0' is \[12, 3\] and 'rnn\.weight_hh_l0' \[16, 4\]: not an nn\.GRU, nn\.LSTM or nn\.RNN layer/);
+    const alone = encodeSafetensors(new Map([['rnn.weight_ih_l0', { shape: [12, I], data: new Float32Array(12 * I) }]]));
+    expect(() => pytorchRecurrentFromSafetensors(decodeSafetensors(alone), 'f')).toThrow(/^f: missing tensor 'rnn\.weight_hh_l0'$/);
+  });
+
   it('an ONNX model passed as weights', () => {
     const dir = mkdtempSync(join(tmpdir(), 'onnx-as-weights-'));
     try {
