@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSourceModel, sourceForward, sourceStateSizes, type PytorchHead, type SourceModel } from '@gru-onnx/model';
-import { exportSourceModel, summarizeModel } from '@gru-onnx/onnx';
+import { exportRecurrentChain, exportSourceModel, pytorchLstmChain, pytorchOnnxLayers, pytorchRnnChain, summarizeModel, type RecurrentChain } from '@gru-onnx/onnx';
 import { createRunner, createSourceReferenceRunner, float32Data, loadBundle, readTensorFile, verifyModel, type NamedTensor, type Report } from '@gru-onnx/verify';
 import { ROOT, runCli } from './cli-helpers.ts';
 import { FIXTURES, summary } from './imports-helpers.ts';
@@ -146,6 +146,34 @@ describe.each(FORMS)('--form %s, exported with --h0 --hidden-states --h-n', (for
       override: { atol: 1e-6, rtol: 0 },
     });
     expect(report.backends.map((b) => [b.name, b.status]), summary(report)).toEqual([['reference', 'pass'], ['ort-cpu', 'pass']]);
+  });
+});
+
+// The mapping mistakes the issue names, planted in the chain a correct mapping gives: each must fail against
+// PyTorch's own outputs (the mappings themselves are tested by the passing cases above).
+describe('planted mapping bugs fail against PyTorch', () => {
+  const lstm = load('lstm-bi2-sf', 'last-step');
+  const relu = load('rnn-relu-bi2-bf', 'last-step');
+  if (lstm.kind !== 'pytorch-lstm' || relu.kind !== 'pytorch-rnn') throw new Error('fixture kinds');
+  const withoutBhh = (c: RecurrentChain): RecurrentChain => ({
+    ...c,
+    layers: c.layers.map((l) => {
+      const B = Float32Array.from(l.B);
+      const GH = B.length / l.dirs / 2;
+      for (let d = 0; d < l.dirs; d++) B.fill(0, (2 * d + 1) * GH, (2 * d + 2) * GH);
+      return { ...l, B };
+    }),
+  });
+  const planted: [string, string, RecurrentChain][] = [
+    ['LSTM gates i and f swapped', 'lstm-bi2-sf', { ...pytorchLstmChain(lstm), layers: pytorchOnnxLayers(lstm, 'LSTM', [1, 3, 0, 2]) }],
+    ['LSTM b_hh forgotten', 'lstm-bi2-sf', withoutBhh(pytorchLstmChain(lstm))],
+    ['relu exported as tanh', 'rnn-relu-bi2-bf', { ...pytorchRnnChain(relu), layers: pytorchRnnChain(relu).layers.map((l) => ({ ...l, activations: { names: ['Tanh'], alpha: [], beta: [] } })) }],
+    ['RNN b_hh forgotten', 'rnn-relu-bi2-bf', withoutBhh(pytorchRnnChain(relu))],
+  ];
+  it.each(planted)('%s: FAIL (exit 1) against the capture', async (_, name, chain) => {
+    const report = await verifyModel({ bundle: loadBundle(`${RNNS}${name}.capture`, exportRecurrentChain(chain, ALL_IO)), runners: ['ort-cpu'], createRunner: (b) => createRunner(b) });
+    expect(report.backends[0]!.status, summary(report)).toBe('fail');
+    expect(report.summary.exitCode).toBe(1);
   });
 });
 
