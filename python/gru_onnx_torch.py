@@ -158,12 +158,13 @@ def _outputs(y, what):
     return [t.detach().cpu().float().numpy() for t in ys]
 
 
-def capture(module, out_dir, shapes, input_size, seed=0, batch_first=True, x_layout="batch_first", input_name="x", output_names=("logits",), states=()):
+def capture(module, out_dir, shapes, input_size, seed=0, batch_first=None, x_layout="batch_first", input_name="x", output_names=("logits",), states=()):
     """Runs `module` on seeded inputs of each (batch, seq) shape and writes PyTorch's outputs as a bundle.
 
     out_dir/test_data_set_N/input_0.pb holds x ~ N(0, 1) from torch.Generator().manual_seed(seed) (one draw per
     shape, in order), output_K.pb the module's K-th output, both TensorProto. `batch_first` says how the module
-    takes x; input_0.pb stores it as [batch, seq, input] (x_layout="batch_first", the layout of gru-onnx's exports)
+    takes x; None (the default) reads it from the module's one nn.GRU/LSTM/RNN (True when it has none or several),
+    so a seq-first module is not fed a batch-first x by mistake; input_0.pb stores it as [batch, seq, input] (x_layout="batch_first", the layout of gru-onnx's exports)
     or as the module took it (x_layout="module", e.g. for a torch.onnx.export of a batch_first=False module).
 
     `states` lists initial states the module takes after x, as (name, slots, hidden): e.g. [("h0", 4, 16),
@@ -192,6 +193,8 @@ def capture(module, out_dir, shapes, input_size, seed=0, batch_first=True, x_lay
         foreign = [e for e in os.listdir(out_dir) if not re.fullmatch(r"test_data_set_\d+", e)]
         if foreign:
             raise ValueError(f"{out_dir}: exists and is not a capture (it holds {foreign[0]}); not replacing it")
+    if batch_first is None:
+        batch_first = _recurrent_metadata(module).get("batch_first", "true") == "true"
     generator = torch.Generator().manual_seed(seed)
     was_training = module.training
     module.eval()
@@ -292,7 +295,7 @@ def main(argv=None):
     k.add_argument("--input-size", type=int, required=True, help="features per time step")
     k.add_argument("--shapes", type=_shapes, default=[(2, 1), (2, 10), (2, 37)], help="BxT,... (default 2x1,2x10,2x37)")
     k.add_argument("--seed", type=int, default=0)
-    k.add_argument("--seq-first", action="store_true", help="the module takes x as [seq, batch, input] (batch_first=False)")
+    k.add_argument("--seq-first", action="store_true", help="the module takes x as [seq, batch, input] (default: the batch_first of its one recurrent layer)")
     k.add_argument("--x-layout", choices=["batch_first", "module"], default="batch_first", help="how input_0.pb stores x (default [batch, seq, input], as gru-onnx exports take it)")
     k.add_argument("--state", type=_state, action="append", default=[], metavar="NAME=SLOTSxHIDDEN", help="an initial state forward() takes after x, drawn N(0, 1) as [slots, batch, hidden] (repeatable, in forward's order), e.g. --state h0=4x16 --state c0=4x16")
     k.add_argument("--outputs", default="logits", help="comma-separated names of forward()'s outputs, in order (default logits), e.g. logits,hidden_states,h_n,c_n")
@@ -308,7 +311,7 @@ def main(argv=None):
             print(f"wrote {a.out}: {len(sd)} tensors")
         else:
             module = _load_module(a.module, a.weights)
-            capture(module, a.out, a.shapes, a.input_size, seed=a.seed, batch_first=not a.seq_first, x_layout=a.x_layout, output_names=tuple(a.outputs.split(",")), states=a.state)
+            capture(module, a.out, a.shapes, a.input_size, seed=a.seed, batch_first=False if a.seq_first else None, x_layout=a.x_layout, output_names=tuple(a.outputs.split(",")), states=a.state)
             print(f"wrote {a.out}: {len(a.shapes)} test_data_set_N")
     except (ValueError, OSError, ImportError, AttributeError, RuntimeError) as err:
         print(f"error: {str(err).splitlines()[0] if str(err) else type(err).__name__}", file=sys.stderr)

@@ -127,4 +127,31 @@ describe.skipIf(missing !== undefined)(`python/gru_onnx_torch.py with nn.LSTM an
       expect(report.backends[0]!.cases[1]!.outputs.map((o) => o.output).sort()).toEqual(outputs.split(',').sort());
     }
   }, 240_000);
+
+  it('capture reads a seq-first module\'s batch_first itself: its capture of a mean-head bidirectional LSTM passes against the export', async () => {
+    writeFileSync(join(dir, 'seqfirst.py'), [
+      'import torch',
+      'from gru_onnx_torch import capture, save_state_dict',
+      'class M(torch.nn.Module):',
+      '    def __init__(self):',
+      '        super().__init__()',
+      '        self.encoder = torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True)',
+      '        self.out = torch.nn.Linear(10, 2)',
+      '    def forward(self, x):',
+      '        y, _ = self.encoder(x)',
+      '        return self.out(y.mean(dim=0))',
+      'torch.manual_seed(3)',
+      'm = M()',
+      "save_state_dict(m, 'seqfirst.safetensors')",
+      "capture(m, 'seqfirst.capture', [(3, 1), (2, 7)], 3)",
+    ].join('\n'));
+    const env = { ...process.env, PYTHONPATH: join(ROOT, 'python'), PYTHONDONTWRITEBYTECODE: '1' };
+    await promisify(execFile)(PYTHON, ['seqfirst.py'], { cwd: dir, env, timeout: 120_000 });
+    const model = join(dir, 'seqfirst.onnx');
+    const e = await runCli(['export', '--weights', join(dir, 'seqfirst.safetensors'), '--head', 'mean', '--out', model]);
+    expect(e.code, e.stderr).toBe(0);
+    // Fed batch-first, the module would read 3×1 as seq 3, batch 1: logits [1, 2] against the export's [3, 2].
+    const v = await runCli(['verify', '--model', model, '--bundle', join(dir, 'seqfirst.capture'), '--backends', 'ort-cpu', '--atol', '1e-5', '--rtol', '0']);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+  }, 240_000);
 });
