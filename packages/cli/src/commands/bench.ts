@@ -8,8 +8,8 @@ import { log } from '../io.ts';
 
 /** tools/bench, from this file (packages/cli/src/commands/). */
 const BENCH_DIR = fileURLToPath(new URL('../../../../tools/bench/', import.meta.url));
-/** The benchmarks in the order the data flow runs them (train, then export and infer); any other tools/bench/*.ts with a main() follow. */
-const ORDER = ['train', 'infer'];
+/** The benchmarks in the order the data flow runs them (train, then export and infer, then the imports at realistic sizes); any other tools/bench/*.ts with a main() follow. */
+const ORDER = ['train', 'infer', 'recurrent'];
 
 interface BenchOpts {
   only?: string[];
@@ -46,7 +46,7 @@ The baselines need Debian's python3-torch; a benchmark says so when it is missin
 
 Examples:
   $ pnpm bench
-  $ pnpm gru-onnx bench --only infer`,
+  $ pnpm gru-onnx bench --only infer,recurrent`,
     )
     .action(async (opts: BenchOpts) => {
       // The benchmarks and their baselines live in the repository, not in the published packages.
