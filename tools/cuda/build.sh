@@ -66,11 +66,12 @@ for f in libonnxruntime_providers_cuda.so libonnxruntime_providers_shared.so; do
 strings -n 6 "$LIBDIR/libonnxruntime_providers_cuda.so" | grep -x "$ORT_VERSION" >/dev/null || die "libonnxruntime_providers_cuda.so does not carry version $ORT_VERSION"
 echo "NEEDED by libonnxruntime_providers_cuda.so: $(readelf -d "$LIBDIR/libonnxruntime_providers_cuda.so" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
 
-step "2. stage: bundle $ENTRY and tools/cuda/bench-cuda.ts, copy onnxruntime-node $ORT_VERSION (linux-x64 only)"
+step "2. stage: bundle $ENTRY, tools/cuda/bench-cuda.ts and tools/placement/gpu-placement.ts, copy onnxruntime-node $ORT_VERSION (linux-x64 only)"
 rm -rf "$STAGE/core" "$STAGE/node"
 mkdir -p "$CORE/app" "$CORE/data"
 "$TSX" tools/cuda/bundle.ts --entry "$ENTRY" --out "$CORE/app/gru-onnx.mjs" \
-  --entry2 tools/cuda/bench-cuda.ts --out2 "$CORE/app/bench-cuda.mjs" --root "$CORE" --ort-node >"$STAGE/bundle.log" \
+  --entry2 tools/cuda/bench-cuda.ts --out2 "$CORE/app/bench-cuda.mjs" \
+  --entry3 tools/placement/gpu-placement.ts --out3 "$CORE/app/gpu-placement.mjs" --root "$CORE" --ort-node >"$STAGE/bundle.log" \
   || { cat "$STAGE/bundle.log"; die "bundling failed"; }
 BINDING=$CORE/app/node_modules/onnxruntime-node/bin/napi-v6/linux/x64
 [ -f "$BINDING/libonnxruntime.so.1" ] || die "onnxruntime-node's linux-x64 libonnxruntime.so.1 was not copied"
@@ -104,6 +105,10 @@ SMOKE=$(cd /tmp && node "$ROOT/$CORE/app/bench-cuda.mjs" --model "fused=$ROOT/$C
 echo "$SMOKE" | grep -E '^fused/cpu-1t +batch' || { echo "$SMOKE"; die "the staged onnxruntime-node did not run on CPU"; }
 echo "$SMOKE" | grep -oE 'Failed to load library [^ ]*libonnxruntime_providers_cuda.so with error: [^:]*: cannot open shared object file' | head -1 \
   || echo "note: CUDA EP did not stop at a missing CUDA library here: $(echo "$SMOKE" | grep -m1 cuda)"
+# The placement table's tool: it must export a cell and reach the CUDA EP's probe.
+PLACE=$(cd /tmp && node "$ROOT/$CORE/app/gpu-placement.mjs" --backends ort-cuda --cases gru-lbr0 --forms fused 2>&1) || true
+echo "$PLACE" | grep -E '^### ort-cuda' >/dev/null || { echo "$PLACE"; die "the staged gpu-placement.mjs did not run"; }
+echo "gpu-placement.mjs: $(echo "$PLACE" | grep -m1 -E 'Unavailable|GPU|partial' | cut -c1-200)"
 
 if [ $WITH_NODE = 1 ]; then
   step "6. Node's own binary ($(node -v)), stripped"
@@ -130,7 +135,7 @@ const bind = `${core}/app/node_modules/onnxruntime-node/bin/napi-v6/linux/x64`;
 const files = {};
 for (const f of ['libonnxruntime.so.1', 'onnxruntime_binding.node', 'libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'])
   files[`app/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/${f}`] = { bytes: statSync(`${bind}/${f}`).size, sha256: sha(`${bind}/${f}`) };
-for (const f of ['app/gru-onnx.mjs', 'app/bench-cuda.mjs', 'data/checkpoint.safetensors', 'data/model-fused.onnx', 'data/model-scan.onnx'])
+for (const f of ['app/gru-onnx.mjs', 'app/bench-cuda.mjs', 'app/gpu-placement.mjs', 'data/checkpoint.safetensors', 'data/model-fused.onnx', 'data/model-scan.onnx'])
   files[f] = { bytes: statSync(`${core}/${f}`).size, sha256: sha(`${core}/${f}`) };
 let git = 'unknown';
 try { git = execSync('git rev-parse HEAD', { encoding: 'utf8' }).trim() + (execSync('git status --porcelain --untracked-files=no', { encoding: 'utf8' }).trim() ? ' (with uncommitted changes)' : ''); } catch {}

@@ -2,7 +2,8 @@
 // only onnxruntime-node beside it — for the GPU machine, which has no node_modules and no registry.
 //
 //   tsx tools/cuda/bundle.ts --entry packages/cli/src/bin.ts --out STAGE/app/gru-onnx.mjs [--root STAGE]
-//                            [--entry2 tools/cuda/bench-cuda.ts --out2 STAGE/app/bench-cuda.mjs] [--ort-node]
+//                            [--entry2 tools/cuda/bench-cuda.ts --out2 STAGE/app/bench-cuda.mjs]
+//                            [--entry3 tools/placement/gpu-placement.ts --out3 STAGE/app/gpu-placement.mjs] [--ort-node]
 //
 // - onnxruntime-node, onnxruntime-web, @tensorflow/*, playwright-core stay external. Only onnxruntime-node (and
 //   onnxruntime-common, which it requires) is copied, into STAGE/app/node_modules, linux-x64 binaries only; the
@@ -211,6 +212,8 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       entry2: { type: 'string' },
       out2: { type: 'string' },
+      entry3: { type: 'string' },
+      out3: { type: 'string' },
       root: { type: 'string' },
       'ort-node': { type: 'boolean' },
     },
@@ -218,8 +221,9 @@ async function main(): Promise<void> {
   const pairs: [string, string][] = [];
   if (typeof args.entry === 'string' && typeof args.out === 'string') pairs.push([args.entry, args.out]);
   if (typeof args.entry2 === 'string' && typeof args.out2 === 'string') pairs.push([args.entry2, args.out2]);
+  if (typeof args.entry3 === 'string' && typeof args.out3 === 'string') pairs.push([args.entry3, args.out3]);
   if (pairs.length === 0) {
-    console.error('usage: bundle.ts --entry FILE.ts --out STAGE/app/NAME.mjs [--entry2 FILE.ts --out2 FILE.mjs] [--root STAGE] [--ort-node]');
+    console.error('usage: bundle.ts --entry FILE.ts --out STAGE/app/NAME.mjs [--entry2 FILE.ts --out2 FILE.mjs] [--entry3 FILE.ts --out3 FILE.mjs] [--root STAGE] [--ort-node]');
     process.exit(2);
   }
   const root = typeof args.root === 'string' ? args.root : dirname(dirname(pairs[0]![1]));

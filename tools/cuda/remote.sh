@@ -277,6 +277,13 @@ do_go() {
       --weights "$PT" --backends ort-cpu,ort-cuda --require ort-cuda --shapes 1x1,1x10,7x37,1024x10,16384x10 \
       --timeout 120 --report "$R/verify-pytorch" --json
   fi
+  # Which cells and forms the CUDA EP runs on the GPU (docs/gpu-placement.md): GRU lbr 0/1, LSTM default and
+  # HardSigmoid, RNN tanh/relu, each fused, scan and auto (target cuda), every output checked against the CPU EP.
+  # The table goes to remote.log (stdout) and, with the JSON, into results.tar.gz.
+  if [ -f app/gpu-placement.mjs ]; then
+    run_step placement 150 "" env NVIDIA_TF32_OVERRIDE=0 "$NODE" app/gpu-placement.mjs --backends ort-cuda --require \
+      --md "$R/placement-cuda.md" --json "$R/placement-cuda.json"
+  fi
   # shellcheck disable=SC2086
   # TF32 off, as in verify's ort-cuda runner (GRU_CUDA_BENCH_TF32=1 keeps the CUDA EP's default, TF32 allowed).
   local TF32_ENV=(env NVIDIA_TF32_OVERRIDE=0)

@@ -9,7 +9,10 @@
  * onnxruntime-node's CPU EP on the same model and input.
  *
  *   npx tsx tools/placement/gpu-placement.ts [--backends browser-webgpu,browser-webgpu-jsep] [--cases ids]
- *                                            [--forms fused,scan,auto] [--md FILE] [--json FILE]
+ *                                            [--forms fused,scan,auto] [--md FILE] [--json FILE] [--require]
+ *
+ * Exit 0 when every model ran (on or off the GPU: that is what the table records); 1 when a model failed to run or
+ * export; 3 with --require when a backend is unavailable (so a GPU machine that cannot load the EP fails loudly).
  *
  * ort-cuda needs a GPU and the CUDA provider libraries: tools/cuda/remote.sh runs this on the GPU machine.
  */
@@ -291,6 +294,7 @@ export async function main(argv: string[] = []): Promise<PlacementRun> {
       md: { type: 'string' },
       json: { type: 'string' },
       timeout: { type: 'string', default: '180' },
+      require: { type: 'boolean', default: false },
     },
   });
   const backends = values.backends.split(',') as BackendName[];
@@ -304,6 +308,8 @@ export async function main(argv: string[] = []): Promise<PlacementRun> {
   console.log(md);
   if (values.md) writeFileSync(values.md, `${md}\n`);
   if (values.json) writeFileSync(values.json, `${JSON.stringify(run, null, 2)}\n`);
+  if (values.require && Object.values(run.backends).some((b) => b.unavailable)) process.exitCode = 3;
+  else if (run.results.some((r) => r.error)) process.exitCode = 1;
   return run;
 }
 
