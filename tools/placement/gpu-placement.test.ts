@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Placement } from '@gru-onnx/verify';
-import { CELL_CASES, cellText, formatPlacement, inLoopBody, runPlacement, summarise, where } from './gpu-placement.ts';
+import { CELL_CASES, cellText, formatPlacement, inLoopBody, runPlacement, shortError, summarise, where } from './gpu-placement.ts';
 
 const GPU = 'WebGpuExecutionProvider';
 const CPU = 'CPUExecutionProvider';
@@ -40,6 +40,18 @@ describe('gpu-placement: reading where the work ran', () => {
     expect(cellText(fused)).toBe('**GPU** (built fused): node GPU, head etc. GPU, Δ 0e+0');
     const cuda = summarise('ort-cuda', 'gru-lbr0', 'fused', [{ node: 'gru_l0', opType: 'GRU', ep: CPU }, { node: 'head', opType: 'Gemm', ep: 'CUDAExecutionProvider' }], 'fused', 0);
     expect(cellText(cuda)).toMatch(/^partial: node CPU, head etc. GPU/);
+  });
+});
+
+describe('gpu-placement: errors', () => {
+  it("keeps onnxruntime's message and drops its source path and signature", () => {
+    const msg =
+      'browser-webgpu: page.evaluate: Error: failed to call OrtRun(). ERROR_CODE: 1, ERROR_MESSAGE: /mnt/azure_nvme_temp/_work/1/s/onnxruntime/core/providers/webgpu/rnn/lstm.cc:28 ' +
+      'std::string onnxruntime::webgpu::(anonymous namespace)::ActivationToWgslFn(const std::string &) Unsupported LSTM activation for WebGPU: HardSigmoid';
+    expect(shortError(msg)).toBe('Unsupported LSTM activation for WebGPU: HardSigmoid');
+    expect(cellText({ backend: 'browser-webgpu', case: 'lstm-hardsigmoid', form: 'fused', error: msg })).toBe('error: Unsupported LSTM activation for WebGPU: HardSigmoid');
+    expect(shortError('export: something plain')).toBe('export: something plain');
+    expect(shortError('x'.repeat(200))).toHaveLength(120);
   });
 });
 

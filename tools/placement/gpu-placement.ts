@@ -241,9 +241,19 @@ export async function runPlacement(o: PlacementOptions): Promise<PlacementRun> {
   return run;
 }
 
+/**
+ * The gist of an error for a table cell: onnxruntime's own message without its source path and function signature
+ * ("…/webgpu/rnn/lstm.cc:28 std::string …(const std::string &) Unsupported LSTM activation for WebGPU: HardSigmoid").
+ */
+export function shortError(msg: string): string {
+  const ort = /ERROR_MESSAGE: (.*)$/.exec(msg)?.[1];
+  const text = ort ? (/^\S+:\d+ .*?\) (\S.*)$/.exec(ort)?.[1] ?? ort) : msg;
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
 /** One table cell: where the work ran, in a few words. */
 export function cellText(r: PlacementResult): string {
-  if (r.error) return `error: ${r.error.slice(0, 80)}`;
+  if (r.error) return `error: ${shortError(r.error)}`;
   const parts: string[] = [];
   if (r.recurrent !== '—') parts.push(`node ${r.recurrent}`);
   if (r.loopBody !== '—') parts.push(`loop ${r.loopBody}`);
