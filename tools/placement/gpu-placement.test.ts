@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Placement } from '@gru-onnx/verify';
-import { CELL_CASES, cellText, formatPlacement, inLoopBody, runPlacement, shortError, summarise, where } from './gpu-placement.ts';
+import { CELL_CASES, cellText, formatPlacement, inLoopBody, runPlacement, shortError, summarise, where, within } from './gpu-placement.ts';
 
 const GPU = 'WebGpuExecutionProvider';
 const CPU = 'CPUExecutionProvider';
@@ -22,6 +22,15 @@ describe('gpu-placement: reading where the work ran', () => {
     expect(inLoopBody({ node: 'n', opType: 'MatMul', ep: GPU, subgraph: 'if.then_branch' })).toBe(false);
   });
 
+  it('matches within atol + rtol·|expected|, element by element', () => {
+    const tol = { atol: 1e-6, rtol: 1e-3 };
+    expect(within([1.0009, -2], [1, -2], tol)).toBe(true);
+    expect(within([1.0011, -2], [1, -2], tol)).toBe(false);
+    expect(within([0, 2e-6], [0, 0], tol)).toBe(false);
+    expect(within([NaN], [0], tol)).toBe(false);
+    expect(within([1], [1, 2], tol)).toBe(false);
+  });
+
   it('says GPU, CPU, mixed, or — for none', () => {
     const isGpu = (ep: string) => ep === GPU;
     expect(where(scan, isGpu, (p) => p.opType === 'Gemm')).toBe('GPU');
@@ -38,6 +47,8 @@ describe('gpu-placement: reading where the work ran', () => {
     const fused = summarise('browser-webgpu-jsep', 'lstm', 'auto', [{ node: 'lstm_l0', opType: 'LSTM', ep: 'JsExecutionProvider' }, { node: 'head', opType: 'Gemm', ep: 'JsExecutionProvider' }], 'fused', 0);
     expect(fused.partial).toBeUndefined();
     expect(cellText(fused)).toBe('**GPU** (built fused): node GPU, head etc. GPU, Δ 0e+0');
+    const wrong = summarise('browser-webgpu-jsep', 'rnn-tanh', 'scan', [{ node: 'step', opType: 'MatMul', ep: 'JsExecutionProvider', subgraph: 'loop_l1.body' }], 'scan', 2.2, false);
+    expect(cellText(wrong)).toBe('**WRONG**: loop GPU, Δ 2e+0');
     const cuda = summarise('ort-cuda', 'gru-lbr0', 'fused', [{ node: 'gru_l0', opType: 'GRU', ep: CPU }, { node: 'head', opType: 'Gemm', ep: 'CUDAExecutionProvider' }], 'fused', 0);
     expect(cellText(cuda)).toMatch(/^partial: node CPU, head etc. GPU/);
   });
@@ -67,6 +78,7 @@ describe('gpu-placement on the native WebGPU EP (headless Chromium, software ada
     expect(r!.error).toBeUndefined();
     expect(r!.recurrent).not.toBe('—');
     expect(r!.maxAbsVsCpu).toBeLessThan(1e-5);
+    expect(r!.matchesCpu).toBe(true);
     expect(formatPlacement(run, cases, ['fused'])).toContain(`| ${cases[0]!.label} | ${cellText(r!)} |`);
   });
 });

@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { Rng } from '@gru-onnx/model';
 import { onnx } from '@gru-onnx/onnx';
 import type { ExportTarget } from '@gru-onnx/onnx';
-import { acceleratorCheck, ACCELERATED, COMPUTE_OPS, createRunner } from '@gru-onnx/verify';
+import { acceleratorCheck, ACCELERATED, COMPUTE_OPS, createRunner, defaultTolerances } from '@gru-onnx/verify';
 import type { BackendName, Placement, Runner } from '@gru-onnx/verify';
 import { exportRecurrentChain } from '../../packages/onnx/src/exporters/recurrent-chain.ts';
 import type { OnnxCell, OnnxRecurrentLayer, RecurrentChain } from '../../packages/onnx/src/exporters/recurrent-chain.ts';
@@ -112,6 +112,8 @@ export interface PlacementResult {
   offGpu?: Record<string, number>;
   /** max |output − onnxruntime-node CPU| over both batches. */
   maxAbsVsCpu?: number;
+  /** Every element within the backend's default tolerance (packages/verify/tolerances.json) of the CPU EP's. */
+  matchesCpu?: boolean;
   error?: string;
 }
 
@@ -135,7 +137,7 @@ function union(a: readonly Placement[], b: readonly Placement[]): Placement[] {
 }
 
 /** The result of one model on one backend, from its placements and outputs. */
-export function summarise(backend: BackendName, caseId: string, form: Form, placements: readonly Placement[], built: string | undefined, maxAbsVsCpu: number): PlacementResult {
+export function summarise(backend: BackendName, caseId: string, form: Form, placements: readonly Placement[], built: string | undefined, maxAbsVsCpu: number, matchesCpu = true): PlacementResult {
   const accel = ACCELERATED[backend];
   if (!accel) throw new Error(`${backend} has no accelerator to check`);
   const check = acceleratorCheck(backend, placements)!;
@@ -151,12 +153,20 @@ export function summarise(backend: BackendName, caseId: string, form: Form, plac
     ...(check.partial ? { partial: check.partial } : {}),
     offGpu: check.fallbackByOpType,
     maxAbsVsCpu,
+    matchesCpu,
   };
 }
 
 function builtForm(bytes: Uint8Array): string | undefined {
   const m = onnx.ModelProto.decode(bytes);
   return m.metadataProps?.find((p) => p.key === 'gru_onnx.form')?.value ?? undefined;
+}
+
+/** Every element within atol + rtol·|expected|. */
+export function within(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { atol: number; rtol: number }): boolean {
+  if (actual.length !== expected.length) return false;
+  for (let i = 0; i < actual.length; i++) if (!(Math.abs(actual[i]! - expected[i]!) <= tol.atol + tol.rtol * Math.abs(expected[i]!))) return false;
+  return true;
 }
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -191,6 +201,7 @@ export async function runPlacement(o: PlacementOptions): Promise<PlacementRun> {
       const target = GPU_BACKENDS[backend];
       if (!target) throw new Error(`${backend} is not a GPU backend (choose from ${Object.keys(GPU_BACKENDS).join(', ')})`);
       const runner: Runner = createRunner(backend, { timeoutMs: o.timeoutMs, webgpuAdapter: 'software' });
+      const tol = defaultTolerances()[backend];
       try {
         const probe = await runner.probe();
         if (!probe.available) {
@@ -215,13 +226,18 @@ export async function runPlacement(o: PlacementOptions): Promise<PlacementRun> {
             try {
               let placements: Placement[] = [];
               let diff = 0;
+              let matches = true;
               for (const f of feeds) {
                 const job = { model: bytes, feeds: f, outputNames };
                 const [gpu, ref] = [await runner.run(job), await cpu.run(job)];
                 placements = union(placements, gpu.placements);
-                for (const name of outputNames) diff = Math.max(diff, maxAbs(gpu.outputs[name]!.data as Float32Array, ref.outputs[name]!.data as Float32Array));
+                for (const name of outputNames) {
+                  const [a, e] = [gpu.outputs[name]!.data as Float32Array, ref.outputs[name]!.data as Float32Array];
+                  diff = Math.max(diff, maxAbs(a, e));
+                  matches &&= within(a, e, tol);
+                }
               }
-              const r = summarise(backend, c.id, form, placements, builtForm(bytes), diff);
+              const r = summarise(backend, c.id, form, placements, builtForm(bytes), diff, matches);
               run.results.push(r);
               o.log(`${backend} ${c.id} ${form}: ${cellText(r)}`);
             } catch (err) {
@@ -258,7 +274,8 @@ export function cellText(r: PlacementResult): string {
   if (r.recurrent !== '—') parts.push(`node ${r.recurrent}`);
   if (r.loopBody !== '—') parts.push(`loop ${r.loopBody}`);
   if (r.other !== '—') parts.push(`head etc. ${r.other}`);
-  const verdict = r.partial === undefined ? '**GPU**' : 'partial';
+  // A wrong answer outranks where it was computed.
+  const verdict = r.matchesCpu === false ? '**WRONG**' : r.partial === undefined ? '**GPU**' : 'partial';
   const built = r.form === 'auto' && r.built ? ` (built ${r.built})` : '';
   const exact = r.maxAbsVsCpu === undefined ? '' : `, Δ ${r.maxAbsVsCpu.toExponential(0)}`;
   return `${verdict}${built}: ${parts.join(', ')}${exact}`;
