@@ -173,7 +173,9 @@ archive() { # name parent top key
 }
 drop() { # name: remove an archive no longer built
   rm -f "$CHUNKS/$1.tar.xz.part-"* "$CHUNKS/.key-$1"
-  [ -f "$CHUNKS/SHA256SUMS" ] && { grep -vE " $1\.tar\.xz(\.part-[0-9]+)?\$" "$CHUNKS/SHA256SUMS" >"$CHUNKS/SHA256SUMS.tmp" || true; mv "$CHUNKS/SHA256SUMS.tmp" "$CHUNKS/SHA256SUMS"; }
+  # An if, not `[ … ] && …`: on a first build there is no SHA256SUMS, and a false test as the function's last
+  # command would end the whole script under set -e.
+  if [ -f "$CHUNKS/SHA256SUMS" ]; then grep -vE " $1\.tar\.xz(\.part-[0-9]+)?\$" "$CHUNKS/SHA256SUMS" >"$CHUNKS/SHA256SUMS.tmp" || true; mv "$CHUNKS/SHA256SUMS.tmp" "$CHUNKS/SHA256SUMS"; fi
 }
 drop core  # the layout before cuda/app were split
 archive cuda "$STAGE/cuda" gru-cuda "$( (cd "$CUDASTAGE" && sha256sum *) | sha256sum | cut -c1-64) xz-$XZ_PRESET chunk-$CALL_MIB"

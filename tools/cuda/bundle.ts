@@ -9,7 +9,8 @@
 //   onnxruntime-common, which it requires) is copied, into STAGE/app/node_modules, linux-x64 binaries only; the
 //   others are imported lazily by the code, so their runners report "not installed" instead of breaking the load.
 // - Files the code reaches through `new URL('<relative>', import.meta.url)` (the onnxruntime worker child,
-//   tolerances.json) are copied to the same relative place from the bundle, inside STAGE.
+//   tolerances.json) or `createRequire(import.meta.url)('<relative>')` (the CLI's package.json, for --version) are
+//   copied to the same relative place from the bundle, inside STAGE.
 // - A static import of an external that is not shipped would fail the whole bundle at load. Such a package gets a
 //   stub in STAGE/app/node_modules exporting the imported names as values that throw "not shipped" when used, so
 //   the bundle loads and only the feature that needs it (e.g. the PNG report screenshot) fails, saying why.
@@ -39,6 +40,8 @@ export interface BundleResult {
 }
 
 const URL_RE = /new\s+URL\(\s*(['"`])([^'"`]+)\1\s*,\s*import\.meta\.url\s*\)/g;
+/** `createRequire(import.meta.url)('../package.json')` (the CLI's version): esbuild leaves the call, so the file must be there too. */
+const REQUIRE_RE = /createRequire\(\s*import\.meta\.url\s*\)\(\s*(['"`])(\.\.?\/[^'"`]+)\1\s*\)/g;
 
 function isExternal(spec: string): boolean {
   return EXTERNALS.some((e) => (e.endsWith('/*') ? spec.startsWith(e.slice(0, -1)) : spec === e || spec.startsWith(`${e}/`)));
@@ -77,7 +80,7 @@ export async function bundle(entry: string, outfile: string, root: string): Prom
   for (const input of Object.keys(meta.inputs)) {
     if (input.includes('node_modules') || !/\.(m?[jt]s)$/.test(input)) continue;
     const text = readFileSync(input, 'utf8');
-    for (const m of text.matchAll(URL_RE)) {
+    for (const m of [...text.matchAll(URL_RE), ...text.matchAll(REQUIRE_RE)]) {
       const rel = m[2]!;
       const from = resolve(dirname(input), rel);
       const to = resolve(dirname(outfile), rel);
