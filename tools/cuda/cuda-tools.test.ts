@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { markdownTable, placementsFromProfile, quantile } from './bench-cuda.ts';
-import { importedNames } from './bundle.ts';
+import { bundle, importedNames } from './bundle.ts';
 import { FATBIN_MAGIC, elfSections, parseFatbins, pruneFatbinRange, pruneFatbins } from './fatbin.ts';
 
 const HERE = resolve(import.meta.dirname);
@@ -139,6 +139,30 @@ describe('bundle stubs', () => {
     const code = 'import { chromium } from "playwright-core";\nimport { a as b, c } from "playwright-core";\nimport d from "x";\n';
     expect(importedNames(code, 'playwright-core')).toEqual({ names: ['a', 'c', 'chromium'], hasDefault: false });
     expect(importedNames(code, 'x')).toEqual({ names: [], hasDefault: true });
+  });
+});
+
+describe('bundle assets', () => {
+  // The CLI reads its version with createRequire(import.meta.url)('../package.json'); esbuild keeps the call, so the
+  // file must land at the same place relative to the bundle, or the bundled CLI dies at start.
+  it('copies what new URL(…, import.meta.url) and createRequire(import.meta.url)(…) reach, relative to the bundle', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gru-bundle-test-'));
+    try {
+      mkdirSync(join(dir, 'pkg/src'), { recursive: true });
+      writeFileSync(join(dir, 'pkg/meta.json'), '{"version":"9.9.9"}');
+      writeFileSync(join(dir, 'pkg/src/worker.mjs'), 'export {};\n');
+      writeFileSync(
+        join(dir, 'pkg/src/entry.ts'),
+        "import { createRequire } from 'node:module';\n" +
+          "const v = (createRequire(import.meta.url)('../meta.json') as { version: string }).version;\n" +
+          "console.log(v, new URL('./worker.mjs', import.meta.url).pathname.endsWith('worker.mjs'));\n",
+      );
+      const r = await bundle(join(dir, 'pkg/src/entry.ts'), join(dir, 'stage/app/entry.mjs'), join(dir, 'stage'));
+      expect(r.assets.map((a) => a.to).sort()).toEqual(['app/worker.mjs', 'meta.json']);
+      expect(execFileSync(process.execPath, [join(dir, 'stage/app/entry.mjs')], { encoding: 'utf8' }).trim()).toBe('9.9.9 true');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
