@@ -94,8 +94,9 @@ export interface RecurrentRow {
   /** default ÷ min(fused, scan), by wall time and by CPU time. */
   defaultVsBest?: number;
   defaultVsBestCpu?: number;
-  /** PyTorch ÷ default (wall): how many times faster the default export is. */
+  /** PyTorch ÷ default: how many times faster the default export is, by wall time and by CPU time. */
   torchVsDefault?: number;
+  torchVsDefaultCpu?: number;
 }
 
 export interface RecurrentBenchResult {
@@ -289,7 +290,10 @@ export async function runRecurrentBench(partial: Partial<RecurrentBenchOptions> 
         if (torchSamples.length > 0) {
           row.torchMs = median(torchSamples.map((t) => t.wall));
           row.torchCpuMs = median(torchSamples.map((t) => t.cpu));
-          if (ms.default !== undefined) row.torchVsDefault = row.torchMs / ms.default;
+          if (ms.default !== undefined) {
+            row.torchVsDefault = row.torchMs / ms.default;
+            row.torchVsDefaultCpu = row.torchCpuMs / cpuMs.default!;
+          }
         }
         rows.push(row);
       }
@@ -306,21 +310,22 @@ const fmt = (ms: number | undefined): string => (ms === undefined ? 'n/a' : ms >
 const times = (x: number | undefined, digits: number): string => (x === undefined ? 'n/a' : `${x.toFixed(digits)}×`);
 
 /**
- * The result table: ms per run (wall), then the two ratios the issue asks for. The target is judged on both clocks:
- * met only when the ratio is within it by wall time and by CPU time.
+ * One table per clock: ms per run, then the two ratios the issue asks for. Wall time is what a user waits; CPU time
+ * (one intra-op thread, so one thread's work) is what the run cost, apart from the waits of a loaded machine. The
+ * target is judged on each clock separately: on a shared machine the wall-time ratio carries the load's noise.
  */
-export function formatRecurrentTable(rows: readonly RecurrentRow[]): string {
+export function formatRecurrentTable(rows: readonly RecurrentRow[], clock: 'wall' | 'cpu' = 'wall'): string {
   const lines = [
-    '| cell | batch | default ms | fused ms | scan ms | PyTorch eager ms | default ÷ faster form (wall) | (CPU time) | target ≤ 1.05× | PyTorch ÷ default |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+    `| cell | batch | default ms | fused ms | scan ms | PyTorch eager ms | default ÷ faster form | target ≤ 1.05× | PyTorch ÷ default |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
   ];
   for (const r of rows) {
-    const worst = r.defaultVsBest === undefined || r.defaultVsBestCpu === undefined ? undefined : Math.max(r.defaultVsBest, r.defaultVsBestCpu);
-    const met = worst === undefined ? 'n/a' : worst <= TARGET_RATIO ? 'met' : 'NOT met';
-    lines.push(
-      `| ${r.cell.toUpperCase()} | ${r.batch} | ${fmt(r.ms.default)} | ${fmt(r.ms.fused)} | ${fmt(r.ms.scan)} | ${fmt(r.torchMs)} | ` +
-        `${times(r.defaultVsBest, 2)} | ${times(r.defaultVsBestCpu, 2)} | ${met} | ${times(r.torchVsDefault, 1)} |`,
-    );
+    const ms = clock === 'wall' ? r.ms : r.cpuMs;
+    const ratio = clock === 'wall' ? r.defaultVsBest : r.defaultVsBestCpu;
+    const met = ratio === undefined ? 'n/a' : ratio <= TARGET_RATIO ? 'met' : 'NOT met';
+    const torch = clock === 'wall' ? r.torchMs : r.torchCpuMs;
+    const vsTorch = clock === 'wall' ? r.torchVsDefault : r.torchVsDefaultCpu;
+    lines.push(`| ${r.cell.toUpperCase()} | ${r.batch} | ${fmt(ms.default)} | ${fmt(ms.fused)} | ${fmt(ms.scan)} | ${fmt(torch)} | ${times(ratio, 2)} | ${met} | ${times(vsTorch, 1)} |`);
   }
   return lines.join('\n');
 }
@@ -336,7 +341,10 @@ function printResult(res: RecurrentBenchResult, o: RecurrentBenchOptions): void 
     const parity = VARIANTS.filter((v) => e.parity[v] !== undefined).map((v) => `${v} ${e.parity[v]!.toExponential(1)}`);
     if (parity.length) p(`  max |logits − PyTorch's| at batch 2, seq ${o.seq}: ${parity.join(', ')}`);
   }
-  p(formatRecurrentTable(res.rows));
+  p('wall time:');
+  p(formatRecurrentTable(res.rows, 'wall'));
+  p('CPU time (process, per run):');
+  p(formatRecurrentTable(res.rows, 'cpu'));
   p(`load average at start ${res.load.start.map((l) => l.toFixed(2)).join(' ')}, at end ${res.load.end.map((l) => l.toFixed(2)).join(' ')}`);
 }
 
