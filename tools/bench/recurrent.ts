@@ -192,7 +192,8 @@ function describeDefault(bytes: Uint8Array): string {
   const m = onnx.ModelProto.decode(bytes);
   const meta = Object.fromEntries((m.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
   const ops = [...new Set((m.graph?.node ?? []).map((n) => n.opType ?? ''))].join(', ');
-  return `form ${meta['gru_onnx.form'] ?? '?'}, target ${meta['gru_onnx.target'] ?? '?'}; top-level ops: ${ops}`;
+  const rule = meta['gru_onnx.auto'] ? ` (${meta['gru_onnx.auto']})` : '';
+  return `form ${meta['gru_onnx.form'] ?? '?'}${rule}, target ${meta['gru_onnx.target'] ?? '?'}; top-level ops: ${ops}`;
 }
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
