@@ -54,6 +54,20 @@ describe('gpu-placement: reading where the work ran', () => {
   });
 });
 
+describe('gpu-placement: the table', () => {
+  it('says why a backend is missing, and marks a model it did not run', () => {
+    const cases = CELL_CASES.slice(0, 1);
+    const md = formatPlacement(
+      { date: '2026-11-29T00:00:00Z', backends: { 'ort-cuda': { unavailable: 'libcublasLt.so.13: cannot open shared object file' }, 'browser-webgpu': { versions: { 'onnxruntime-web': '1.30.0' }, settings: { webgpuAdapter: 'google / swiftshader' } } }, results: [] },
+      cases,
+      ['fused'],
+    );
+    expect(md).toContain('### ort-cuda\n\nUnavailable: libcublasLt.so.13: cannot open shared object file');
+    expect(md).toContain('2026-11-29; onnxruntime-web 1.30.0; adapter: google / swiftshader.');
+    expect(md).toContain(`| ${cases[0]!.label} | not run |`);
+  });
+});
+
 describe('gpu-placement: errors', () => {
   it("keeps onnxruntime's message and drops its source path and signature", () => {
     const msg =
