@@ -8,12 +8,14 @@ describe("recurrent-import bench (tiny sizes: it runs and reports; the numbers a
     expect(res.exports.map((e) => [e.cell, e.kind])).toEqual([['gru', 'pytorch-gru']]);
     // The same module and weights on both sides: a mapping or weight mistake shows here, not as a slow row.
     for (const e of res.exports) {
-      expect(e.parity.default).toBeLessThan(1e-5);
-      expect(e.parity.fused).toBeLessThan(1e-5);
+      for (const v of ['default', 'fused', 'scan'] as const) {
+        expect(e.variants[v]).toHaveProperty('bytes');
+        expect(e.parity[v]).toBeLessThan(1e-5);
+      }
     }
     expect(res.rows.map((r) => [r.cell, r.batch])).toEqual([['gru', 1], ['gru', 3]]);
     for (const r of res.rows) {
-      expect(r.ms.default).toBeGreaterThan(0);
+      for (const v of ['default', 'fused', 'scan'] as const) expect(r.ms[v]).toBeGreaterThan(0);
       expect(r.torchMs).toBeGreaterThan(0);
       expect(r.torchVsDefault).toBeCloseTo(r.torchMs! / r.ms.default!, 12);
       expect(r.defaultVsBest).toBeCloseTo(r.ms.default! / Math.min(r.ms.fused ?? Infinity, r.ms.scan ?? Infinity), 12);
