@@ -4,8 +4,8 @@ import { formatRecurrentTable, runRecurrentBench, TARGET_RATIO } from './recurre
 describe("recurrent-import bench (tiny sizes: it runs and reports; the numbers are the bench's job)", () => {
   it('imports PyTorch-written weights, checks each form against PyTorch, and times every variant beside PyTorch', async () => {
     const lines: string[] = [];
-    const res = await runRecurrentBench({ cells: ['gru'], inputSize: 3, hiddenSize: 4, numLayers: 2, outputSize: 2, seq: 7, batches: [1, 3], rounds: 2, torchRounds: 1, sampleMs: 1, print: (l) => lines.push(l) });
-    expect(res.exports.map((e) => [e.cell, e.kind])).toEqual([['gru', 'pytorch-gru']]);
+    const res = await runRecurrentBench({ cells: ['lstm', 'gru'], inputSize: 3, hiddenSize: 4, numLayers: 2, outputSize: 2, seq: 7, batches: [1, 3], rounds: 2, torchRounds: 1, sampleMs: 1, print: (l) => lines.push(l) });
+    expect(res.exports.map((e) => [e.cell, e.kind])).toEqual([['lstm', 'pytorch-lstm'], ['gru', 'pytorch-gru']]);
     // The same module and weights on both sides: a mapping or weight mistake shows here, not as a slow row.
     for (const e of res.exports) {
       for (const v of ['default', 'fused', 'scan'] as const) {
@@ -13,7 +13,7 @@ describe("recurrent-import bench (tiny sizes: it runs and reports; the numbers a
         expect(e.parity[v]).toBeLessThan(1e-5);
       }
     }
-    expect(res.rows.map((r) => [r.cell, r.batch])).toEqual([['gru', 1], ['gru', 3]]);
+    expect(res.rows.map((r) => [r.cell, r.batch])).toEqual([['lstm', 1], ['lstm', 3], ['gru', 1], ['gru', 3]]);
     for (const r of res.rows) {
       for (const v of ['default', 'fused', 'scan'] as const) expect(r.ms[v]).toBeGreaterThan(0);
       expect(r.torchMs).toBeGreaterThan(0);
