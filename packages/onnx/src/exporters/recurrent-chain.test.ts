@@ -226,6 +226,16 @@ describe.each(['cpu', 'wasm', 'webgpu', 'cuda'] as const)('auto for target %s fo
     if (!['RNN relu', 'RNN LeakyRelu', 'RNN Affine'].includes(spec.label)) expect(same(fused[1]!, scan[1]!)).toBe(false);
   });
 
+  if (target === 'webgpu') {
+    it("takes the scan form (from batch 1, behind the If) for an LSTM whose activations the native WebGPU EP's kernel refuses at run, the CPU row otherwise", () => {
+      const webgpu = CELL_SPECS.map((s) => autoScanFromBatch(randomChain(1, [s], { dirs: 1 }).layers[0]!, 'webgpu'));
+      const cpu = CELL_SPECS.map((s) => autoScanFromBatch(randomChain(1, [s], { dirs: 1 }).layers[0]!, 'cpu'));
+      const refused = CELL_SPECS.map((s) => s.cell === 'LSTM' && s.label !== 'LSTM');
+      expect(refused.filter(Boolean)).toHaveLength(2);
+      expect(webgpu).toEqual(cpu.map((t, i) => (refused[i] ? 1 : t)));
+    });
+  }
+
   if (target === 'cuda') {
     it('runs the fused node only where cuDNN takes it (documented kernel support): GRU lbr 1, LSTM and RNN tanh with default activations', () => {
       expect(CELL_SPECS.map((s) => [s.label, autoScanFromBatch(randomChain(1, [s], { dirs: 1 }).layers[0]!, 'cuda')])).toEqual([

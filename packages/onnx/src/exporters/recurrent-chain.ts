@@ -208,10 +208,23 @@ export const AUTO_SCAN_FROM_WORK: Readonly<Record<Exclude<ExportTarget, 'cuda'>,
  * Tanh falls back to the CPU EP; the scan's primitive ops all have CUDA kernels.
  */
 export function cudnnRunsLayer(l: OnnxRecurrentLayer): boolean {
+  return hasDefaultActivations(l) && (l.cell !== 'GRU' || l.linearBeforeReset === 1);
+}
+
+/** Whether the layer's activations are ONNX's defaults for its cell (none given, or the same names without alpha/beta). */
+function hasDefaultActivations(l: OnnxRecurrentLayer): boolean {
   const defaults = l.cell === 'GRU' ? ['sigmoid', 'tanh'] : l.cell === 'LSTM' ? ['sigmoid', 'tanh', 'tanh'] : ['tanh'];
   const a = l.activations;
-  const defaultActivations = !a || (a.alpha.length === 0 && a.beta.length === 0 && a.names.every((n, i) => n.toLowerCase() === defaults[i % defaults.length]));
-  return defaultActivations && (l.cell !== 'GRU' || l.linearBeforeReset === 1);
+  return !a || (a.alpha.length === 0 && a.beta.length === 0 && a.names.every((n, i) => n.toLowerCase() === defaults[i % defaults.length]));
+}
+
+/**
+ * Whether onnxruntime-web's native WebGPU EP (1.30) can run the layer's fused node. Its LSTM kernel claims a node
+ * with other activations and then fails at run ("Unsupported LSTM activation for WebGPU: HardSigmoid", measured on
+ * SwiftShader, docs/gpu-placement.md), so such a layer must be the scan form there.
+ */
+export function webgpuRunsFusedLayer(l: OnnxRecurrentLayer): boolean {
+  return l.cell !== 'LSTM' || hasDefaultActivations(l);
 }
 
 /** The recurrent nodes of a model that onnxruntime's CUDA EP leaves to the CPU EP ({@link cudnnRunsLayer}), by name. */
@@ -231,6 +244,9 @@ export function cudaFallbackNodes(model: onnx.IModelProto): string[] {
 /** The batch from which auto runs layer l as the scan form for `target` (0: always, Infinity: never). */
 export function autoScanFromBatch(l: OnnxRecurrentLayer, target: ExportTarget): number {
   if (target === 'cuda') return cudnnRunsLayer(l) ? Infinity : 0;
+  // The scan from batch 1, i.e. always, yet behind auto's If: JSEP computes a bare multi-layer scan chain wrong and
+  // the same scan inside an If right (docs/gpu-placement.md); the fused branch never runs (x is not empty here).
+  if (target === 'webgpu' && !webgpuRunsFusedLayer(l)) return 1;
   const work = AUTO_SCAN_FROM_WORK[target][autoCellKey(l)];
   const batch = Math.ceil(work / l.hiddenSize);
   // Every batch that reaches the layers is ≥ 1.
