@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initTfjs, loadSourceModel, saveTfjsLayersModel, tfjsLayersForward, type Tf, type TfjsLayersGru } from '@gru-onnx/model';
+import { initTfjs, loadSourceModel, saveTfjsLayersModel, tfjsLayersForward, type Tf, type TfjsLayersModel } from '@gru-onnx/model';
 import { allNodes, exportSourceModel, onnx } from '@gru-onnx/onnx';
 import { summary, verifyOnOrt, type SourceCase } from './imports-helpers.ts';
 
@@ -105,6 +105,6 @@ describe('tfjs-layers GRU → Dense → ONNX, verified against model.predict on 
       { name: 'batch0', batch: 0, seq: 3, x: new Float32Array(0), expected: new Float32Array(0) },
     ].map((c) => ({ ...c, inputSize: I, outputSize: bias.length })));
     expect(empty.backends.map((b) => b.status), summary(empty)).toEqual(['pass', 'pass']);
-    expect(tfjsLayersForward(source as TfjsLayersGru, new Float32Array(0), 2, 0).logits).toEqual(Float64Array.from([...atZero, ...atZero]));
+    expect(tfjsLayersForward(source as TfjsLayersModel, new Float32Array(0), 2, 0).logits).toEqual(Float64Array.from([...atZero, ...atZero]));
   });
 });

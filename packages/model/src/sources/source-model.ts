@@ -7,14 +7,14 @@ import { configFromParams } from '../params.ts';
 import { referenceForward } from '../reference.ts';
 import { decodeSafetensors, MAX_FILE_BYTES, type SafetensorsFile } from '../safetensors.ts';
 import { findPytorchRnnPrefix, detectPytorchCell, isPytorchKind, PYTORCH_CELLS, pytorchRecurrentForward, pytorchRecurrentFromSafetensors, type PytorchHead, type PytorchNonlinearity, type PytorchRecurrent } from './pytorch-recurrent.ts';
-import { loadTfjsLayersModel, tfjsLayersForward, type TfjsLayersGru } from './tfjs-layers.ts';
+import { loadTfjsLayersModel, tfjsLayersForward, tfjsStateSizes, type TfjsLayersModel } from './tfjs-layers.ts';
 
 /**
  * Where a model comes from, and so which cell convention its weights follow (docs/architecture.md, "Numerics and conventions of each source"):
  * - `seed`: the seed's `MyModel` state_dict (safetensors, `gru.W_xz.weight`, …) — the native checkpoint;
  * - `pytorch-gru`, `pytorch-lstm`, `pytorch-rnn`: an `nn.GRU`, `nn.LSTM` or `nn.RNN` + `nn.Linear` state_dict
  *   (safetensors, `gru.weight_ih_l0`, …), the cell told by the file's shapes;
- * - `tfjs-layers`: a TensorFlow.js layers `model.json` (+ weight files) holding recurrent layers → Dense.
+ * - `tfjs-layers`: a TensorFlow.js layers `model.json` (+ weight files) holding GRU, LSTM or SimpleRNN layers → Dense.
  */
 export const SOURCE_KINDS = ['seed', 'pytorch-gru', 'pytorch-lstm', 'pytorch-rnn', 'tfjs-layers'] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
@@ -26,7 +26,7 @@ export interface SeedSource {
 }
 
 /** A loaded model of any kind. Every kind maps x [batch, seq, input] to logits [batch, output]. */
-export type SourceModel = SeedSource | PytorchRecurrent | TfjsLayersGru;
+export type SourceModel = SeedSource | PytorchRecurrent | TfjsLayersModel;
 
 /**
  * Initial states of an imported model, row-major: h0 [S, batch, H] with S = Σ over recurrent layers of their
@@ -73,10 +73,7 @@ export function sourceStateSizes(m: SourceModel): { slots: number; lstmSlots: nu
     const { hiddenSize } = configFromParams(m.params);
     return { slots: 1, lstmSlots: 0, hiddenSize, lastFeatures: hiddenSize };
   }
-  if (m.kind === 'tfjs-layers') {
-    const H = m.grus.map((l) => l.hiddenSize);
-    return { slots: H.length, lstmSlots: 0, hiddenSize: H.every((h) => h === H[0]) ? H[0] : undefined, lastFeatures: H[H.length - 1]! };
-  }
+  if (m.kind === 'tfjs-layers') return tfjsStateSizes(m);
   const slots = m.numLayers * (m.bidirectional ? 2 : 1);
   return { slots, lstmSlots: m.kind === 'pytorch-lstm' ? slots : 0, hiddenSize: m.hiddenSize, lastFeatures: (m.bidirectional ? 2 : 1) * m.hiddenSize };
 }
@@ -96,12 +93,8 @@ export function sourceForward(m: SourceModel, x: ArrayLike<number>, batch: numbe
     case 'pytorch-lstm':
     case 'pytorch-rnn':
       return pytorchRecurrentForward(m, x, batch, seq, state);
-    case 'tfjs-layers': {
-      // The tfjs reference gives logits only, and from the zero state, until it takes states (issue 19, tfjs part).
-      if (state.h0 || state.c0) throw new RangeError('h0/c0: the tfjs-layers reference does not take initial states yet');
-      const { logits } = tfjsLayersForward(m, x, batch, seq);
-      return { logits, hiddenStates: new Float64Array(0), hN: new Float64Array(0) };
-    }
+    case 'tfjs-layers':
+      return tfjsLayersForward(m, x, batch, seq, state);
   }
 }
 

@@ -97,7 +97,7 @@ describe('Keras-style model.json (tensorflowjs_converter output)', () => {
     const weights = readFileSync(weightsPath(path));
     const a = loadTfjsLayersModel(path);
     const b = parseTfjsLayersModel(keras, () => weights, 'keras');
-    expect(b.grus[0]!.name).toBe('gru');
+    expect(b.layers[0]!.name).toBe('gru');
     const x = Float32Array.from({ length: 2 * 4 * I }, (_, i) => Math.sin(i));
     expect(tfjsLayersForward(b, x, 2, 4).logits).toEqual(tfjsLayersForward(a, x, 2, 4).logits);
   });
@@ -116,7 +116,7 @@ describe('stacked tfjs-layers GRUs', () => {
     const path = await saved(m, 'stacked');
     const src = loadSourceModel(path);
     if (src.kind !== 'tfjs-layers') throw new Error(src.kind);
-    expect(src.grus.map((g) => [g.inputSize, g.hiddenSize, g.recurrentActivation])).toEqual([[I, H, 'hardSigmoid'], [H, 4, 'sigmoid']]);
+    expect(src.layers.map((g) => [g.cell, g.inputSize, g.hiddenSize, g.cell === 'GRU' && g.recurrentActivation])).toEqual([['GRU', I, H, 'hardSigmoid'], ['GRU', H, 4, 'sigmoid']]);
     expect(maxDiffToPredict(m, path)).toBeLessThanOrEqual(1e-5);
   });
 
@@ -159,18 +159,18 @@ describe('tfjs-layers models outside GRU → Dense are refused, naming the layer
     expect(run).toThrow(message);
   });
 
-  it('an LSTM, a Reshape between GRUs, and a layer after Dense', async () => {
-    const lstm = tf.sequential({ layers: [tf.layers.lstm({ units: 4, inputShape: [null, 3] }), tf.layers.dense({ units: 2 })] });
+  it('a Bidirectional wrapper, a Reshape between GRUs, and a layer after Dense', async () => {
+    const bi = tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 4 }) as TF.RNN, inputShape: [null, 3] }), tf.layers.dense({ units: 2 })] });
     expect(() => loadTfjsLayersModel(join(dir, 'x'))).toThrow(UserError);
-    await saveTfjsLayersModel(tf, lstm, join(dir, 'lstm'));
-    expect(() => loadSourceModel(join(dir, 'lstm'))).toThrow(/layer 'lstm_\w+' \(LSTM\) is not supported here/);
+    await saveTfjsLayersModel(tf, bi, join(dir, 'bi'));
+    expect(() => loadSourceModel(join(dir, 'bi'))).toThrow(/layer 'bidirectional_\w+' \(Bidirectional\) is not supported here: .* \(a Bidirectional wrapper; only forward GRU, LSTM and SimpleRNN layers are supported\)/);
     // A GRU that returns only its final state cannot feed another GRU.
     const unstacked = tf.sequential({ layers: [tf.layers.gru({ units: 4, inputShape: [null, 3] }), tf.layers.reshape({ targetShape: [1, 4] }), tf.layers.gru({ units: 4 }), tf.layers.dense({ units: 2 })] });
     await saveTfjsLayersModel(tf, unstacked, join(dir, 'unstacked'));
     expect(() => loadSourceModel(join(dir, 'unstacked'))).toThrow(/layer 'reshape_\w+' \(Reshape\) is not supported after the GRU \(expected Dense\)/);
     const after = tf.sequential({ layers: [tf.layers.gru({ units: 4, inputShape: [null, 3] }), tf.layers.dense({ units: 2 }), tf.layers.activation({ activation: 'softmax' })] });
     await saveTfjsLayersModel(tf, after, join(dir, 'after'));
-    expect(() => loadSourceModel(join(dir, 'after'))).toThrow(/layer 'activation_\w+' \(Activation\) after Dense is not supported/);
+    expect(() => loadSourceModel(join(dir, 'after'))).toThrow(/layer 'activation_\w+' \(Activation\) is not supported after Dense/);
   });
 
   it('a graph model, a quantized weight, and a truncated weight file', () => {
@@ -202,5 +202,150 @@ describe('saveTfjsLayersModel', () => {
     expect(readdirSync(d).sort()).toEqual([basename(weightsPath(d)), 'model.json'].sort());
     expect(weightsPath(d)).not.toBe(first);
     expect(loadSourceModel(d).kind).toBe('tfjs-layers');
+  });
+});
+
+describe('tfjs-layers LSTM and SimpleRNN: float64 reference against model.predict', () => {
+  const init = (seed: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.6, seed });
+  const weights = (seed: number, recurrentStddev = 0.6) => ({
+    kernelInitializer: init(seed),
+    recurrentInitializer: tf.initializers.randomNormal({ mean: 0, stddev: recurrentStddev, seed: seed + 1 }),
+    biasInitializer: init(seed + 2),
+  });
+  const denseOut = (seed: number, activation?: 'softmax') => tf.layers.dense({ units: O, kernelInitializer: init(seed), biasInitializer: init(seed + 1), ...(activation ? { activation } : {}) });
+  it.each([
+    ['LSTM, hardSigmoid (default), unitForgetBias', () => [tf.layers.lstm({ units: H, inputShape: [null, I], unitForgetBias: true, ...weights(31) }), denseOut(34)]],
+    ['LSTM, sigmoid, softmax', () => [tf.layers.lstm({ units: H, inputShape: [null, I], recurrentActivation: 'sigmoid', ...weights(41) }), denseOut(44, 'softmax')]],
+    ['LSTM without bias', () => [tf.layers.lstm({ units: H, inputShape: [null, I], useBias: false, ...weights(51) }), denseOut(54)]],
+    ['SimpleRNN tanh (default)', () => [tf.layers.simpleRNN({ units: H, inputShape: [null, I], ...weights(61) }), denseOut(64)]],
+    ['SimpleRNN relu', () => [tf.layers.simpleRNN({ units: H, inputShape: [null, I], activation: 'relu', ...weights(71, 0.2) }), denseOut(74)]],
+    ['SimpleRNN linear', () => [tf.layers.simpleRNN({ units: H, inputShape: [null, I], activation: 'linear', ...weights(81, 0.2) }), denseOut(84)]],
+    ['GRU → LSTM(4) → SimpleRNN(6, relu), softmax', () => [
+      tf.layers.gru({ units: H, inputShape: [null, I], returnSequences: true, ...weights(91) }),
+      tf.layers.lstm({ units: 4, recurrentActivation: 'sigmoid', returnSequences: true, ...weights(94) }),
+      tf.layers.simpleRNN({ units: 6, activation: 'relu', ...weights(97, 0.2) }),
+      denseOut(99, 'softmax'),
+    ]],
+  ] as [string, () => TF.layers.Layer[]][])('%s: within 1e-5 at seq 1, 10, 37', async (name, layers) => {
+    const m = tf.sequential({ layers: layers() });
+    const path = await saved(m, name.replace(/\W+/g, '-'));
+    expect(maxDiffToPredict(m, path)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('reads each layer as the cell it is, with its sizes and options', async () => {
+    const m = tf.sequential({
+      layers: [
+        tf.layers.gru({ units: H, inputShape: [null, I], returnSequences: true }),
+        tf.layers.lstm({ units: 4, recurrentActivation: 'sigmoid', returnSequences: true, unitForgetBias: true }),
+        tf.layers.simpleRNN({ units: 6, activation: 'relu' }),
+        tf.layers.dense({ units: O }),
+      ],
+    });
+    const src = loadTfjsLayersModel(await saved(m, 'cells'));
+    expect(src.layers.map((l) => [l.cell, l.inputSize, l.hiddenSize, l.kernel.length, l.recurrentKernel.length, l.bias.length])).toEqual([
+      ['GRU', I, H, I * 3 * H, H * 3 * H, 3 * H],
+      ['LSTM', H, 4, H * 16, 4 * 16, 16],
+      ['SimpleRNN', 4, 6, 4 * 6, 36, 6],
+    ]);
+    const lstm = src.layers[1]!;
+    expect(lstm.cell === 'LSTM' && [lstm.recurrentActivation, lstm.unitForgetBias]).toEqual(['sigmoid', true]);
+    // unitForgetBias is in the saved bias already (its forget block starts at ones), not added again.
+    expect(Array.from(lstm.bias)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const rnn = src.layers[2]!;
+    expect(rnn.cell === 'SimpleRNN' && rnn.activation).toBe('relu');
+  });
+});
+
+describe('tfjs-layers states: h0, c0, hidden states, h_n and c_n', () => {
+  const init = (seed: number) => tf.initializers.randomNormal({ mean: 0, stddev: 0.6, seed });
+  const weights = (seed: number) => ({ kernelInitializer: init(seed), recurrentInitializer: init(seed + 1), biasInitializer: init(seed + 2) });
+
+  it('match a tfjs model on the same layers with returnSequences, returnState and initialState', async () => {
+    // x → LSTM(4) → SimpleRNN(4): h0 [2, batch, 4] (both layers), c0 [1, batch, 4] (the LSTM only).
+    const x = tf.input({ shape: [null, I] });
+    const h0 = [tf.input({ shape: [4] }), tf.input({ shape: [4] })];
+    const c0 = tf.input({ shape: [4] });
+    const lstm = tf.layers.lstm({ units: 4, returnSequences: true, returnState: true, unitForgetBias: true, ...weights(111) });
+    const rnn = tf.layers.simpleRNN({ units: 4, returnSequences: true, returnState: true, ...weights(114) });
+    const [seq1, h1, c1] = lstm.apply(x, { initialState: [h0[0]!, c0] }) as TF.SymbolicTensor[];
+    const [seq2, h2] = rnn.apply(seq1!, { initialState: [h0[1]!] }) as TF.SymbolicTensor[];
+    const dense = tf.layers.dense({ units: O, kernelInitializer: init(117), biasInitializer: init(118) });
+    const states = tf.model({ inputs: [x, h0[0]!, c0, h0[1]!], outputs: [seq2!, h1!, h2!, c1!, dense.apply(h2!) as TF.SymbolicTensor] });
+    // The same layers as a saveable model (returnSequences on the first only).
+    const saveable = tf.sequential({
+      layers: [
+        tf.layers.lstm({ units: 4, inputShape: [null, I], returnSequences: true, unitForgetBias: true }),
+        tf.layers.simpleRNN({ units: 4 }),
+        tf.layers.dense({ units: O }),
+      ],
+    });
+    saveable.setWeights(states.getWeights());
+    const src = loadTfjsLayersModel(await saved(saveable, 'states'));
+    const [batch, seq] = [2, 9];
+    const xs = tf.mul(tf.randomNormal([batch, seq, I], 0, 1, 'float32', 7), 3);
+    const h0s = [tf.randomNormal([batch, 4], 0, 1, 'float32', 8), tf.randomNormal([batch, 4], 0, 1, 'float32', 9)];
+    const c0s = tf.randomNormal([batch, 4], 0, 1, 'float32', 10);
+    const [hidden, hA, hB, cA, logits] = (states.predict([xs, h0s[0]!, c0s, h0s[1]!]) as TF.Tensor[]).map((t) => t.dataSync());
+    const ref = tfjsLayersForward(src, xs.dataSync(), batch, seq, { h0: [...h0s[0]!.dataSync(), ...h0s[1]!.dataSync()], c0: c0s.dataSync() });
+    const close = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+      expect(a.length).toBe(b.length);
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!), `index ${i}: ${a[i]} vs ${b[i]}`).toBeLessThanOrEqual(1e-5);
+    };
+    close(ref.logits, logits!);
+    close(ref.hiddenStates, hidden!);
+    close(ref.hN, [...hA!, ...hB!]);
+    close(ref.cN!, cA!);
+    // At seq 0 no step runs: h_n = h0, c_n = c0, hidden_states is empty, and the Dense reads h0's last layer.
+    const h0Flat = [...h0s[0]!.dataSync(), ...h0s[1]!.dataSync()];
+    const empty = tfjsLayersForward(src, [], batch, 0, { h0: h0Flat, c0: c0s.dataSync() });
+    expect(Array.from(empty.hN)).toEqual(Array.from(Float32Array.from(h0Flat)));
+    expect(Array.from(empty.cN!)).toEqual(Array.from(c0s.dataSync()));
+    expect(empty.hiddenStates).toHaveLength(0);
+    const atH0 = (dense.apply(h0s[1]!) as TF.Tensor).dataSync();
+    close(empty.logits, atH0);
+    // Without a state, seq 0 reads zeros: logits = the Dense's bias.
+    close(tfjsLayersForward(src, [], batch, 0).logits, [...src.dense.bias, ...src.dense.bias]);
+    // Batch 0: every output empty.
+    const none = tfjsLayersForward(src, [], 0, 5);
+    expect([none.logits.length, none.hiddenStates.length, none.hN.length, none.cN!.length]).toEqual([0, 0, 0, 0]);
+  });
+
+  it('layers of different units: h_n is each layer\'s block in turn, and h0 is refused, saying why', async () => {
+    const m = tf.sequential({ layers: [tf.layers.simpleRNN({ units: 3, inputShape: [null, I], returnSequences: true }), tf.layers.gru({ units: 2 }), tf.layers.dense({ units: O })] });
+    const src = loadTfjsLayersModel(await saved(m, 'mixed-units'));
+    const out = tfjsLayersForward(src, new Float32Array(2 * 4 * I).fill(0.5), 2, 4);
+    expect([out.hN.length, out.cN, out.hiddenStates.length]).toEqual([2 * 3 + 2 * 2, undefined, 2 * 4 * 2]);
+    expect(() => tfjsLayersForward(src, [], 2, 0, { h0: new Float32Array(10) })).toThrow(/h0 and c0 need every recurrent layer to have the same units; this model's are 3, 2/);
+    expect(() => tfjsLayersForward(loadTfjsLayersModel(join(dir, 'states')), [], 2, 0, { h0: new Float32Array(8) })).toThrow(/h0 has 8 values, expected 2×2×4/);
+  });
+});
+
+describe('tfjs-layers LSTM and SimpleRNN options outside what is read are refused, naming the layer and option', () => {
+  const cases: [string, () => TF.layers.Layer, Record<string, unknown>, RegExp][] = [
+    ['LSTM go_backwards', () => tf.layers.lstm({ units: 3, inputShape: [null, I] }), { go_backwards: true }, /layer 'lstm_\w+' \(LSTM\): go_backwards = true is not supported/],
+    ['LSTM stateful', () => tf.layers.lstm({ units: 3, inputShape: [null, I] }), { stateful: true }, /\(LSTM\): stateful = true is not supported/],
+    ['LSTM return_state', () => tf.layers.lstm({ units: 3, inputShape: [null, I] }), { return_state: true }, /\(LSTM\): return_state = true is not supported/],
+    ['LSTM relu', () => tf.layers.lstm({ units: 3, inputShape: [null, I] }), { activation: 'relu' }, /\(LSTM\): activation = "relu" is not supported/],
+    ['LSTM tanh recurrent activation', () => tf.layers.lstm({ units: 3, inputShape: [null, I] }), { recurrent_activation: 'tanh' }, /\(LSTM\): recurrent_activation = "tanh" is not supported/],
+    ['LSTM reset_after', () => tf.layers.lstm({ units: 3, inputShape: [null, I] }), { reset_after: true }, /\(LSTM\): option 'reset_after' is not supported/],
+    ['SimpleRNN elu', () => tf.layers.simpleRNN({ units: 3, inputShape: [null, I] }), { activation: 'elu' }, /layer 'simple_rnn_\w+' \(SimpleRNN\): activation = "elu" is not supported/],
+    ['SimpleRNN go_backwards', () => tf.layers.simpleRNN({ units: 3, inputShape: [null, I] }), { go_backwards: true }, /\(SimpleRNN\): go_backwards = true is not supported/],
+    ['SimpleRNN recurrent_activation', () => tf.layers.simpleRNN({ units: 3, inputShape: [null, I] }), { recurrent_activation: 'sigmoid' }, /\(SimpleRNN\): option 'recurrent_activation' is not supported/],
+    ['SimpleRNN unit_forget_bias', () => tf.layers.simpleRNN({ units: 3, inputShape: [null, I] }), { unit_forget_bias: true }, /\(SimpleRNN\): option 'unit_forget_bias' is not supported/],
+  ];
+  it.each(cases)('%s', async (name, layer, change, message) => {
+    const path = await saved(tf.sequential({ layers: [layer(), tf.layers.dense({ units: 2 })] }), `refuse-${name.replace(/\W+/g, '-')}`);
+    const j = JSON.parse(readFileSync(join(path, 'model.json'), 'utf8')) as { modelTopology: { config: { layers: { config: Record<string, unknown> }[] } } };
+    Object.assign(j.modelTopology.config.layers[0]!.config, change);
+    const run = () => parseTfjsLayersModel(j, () => readFileSync(weightsPath(path)), 'model.json');
+    expect(run).toThrow(UserError);
+    expect(run).toThrow(message);
+  });
+
+  it('an LSTM that does not return its sequences cannot feed another layer', async () => {
+    const path = await saved(tf.sequential({ layers: [tf.layers.lstm({ units: 3, inputShape: [null, I] }), tf.layers.dense({ units: 2 })] }), 'lstm-unstacked');
+    const j = JSON.parse(readFileSync(join(path, 'model.json'), 'utf8')) as { modelTopology: { config: { layers: unknown[] } } };
+    j.modelTopology.config.layers.unshift(structuredClone(j.modelTopology.config.layers[0]));
+    expect(() => parseTfjsLayersModel(j, () => readFileSync(weightsPath(path)), 'm')).toThrow(/\(LSTM\): return_sequences = false is not supported/);
   });
 });

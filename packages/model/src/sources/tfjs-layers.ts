@@ -2,49 +2,26 @@ import { statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { LIMITS, readFileWithin } from '../limits.ts';
+import type { SourceOutputs, SourceState } from './source-model.ts';
+import { TFJS_GATES, tfjsCellStep, type TfjsCell, type TfjsLayerState, type TfjsRecurrentActivation, type TfjsRecurrentLayer, type TfjsRnnActivation } from './tfjs-cells.ts';
 
 /**
- * A TensorFlow.js layers model: [InputLayer] → GRU (→ GRU …) → Dense, read from `model.json` and its weight files.
- * Every GRU but the last returns its sequences (feeding the next); the last returns its final state.
- *
- * tfjs's GRU cell (`tfjs-layers/src/layers/recurrent.ts`, resetAfter = false), gates stacked z, r, h along the
- * last axis of kernel [I, 3H], recurrent kernel [H, 3H] and bias [3H]:
- *
- *   z  = σ_r(x K_z + b_z + h RK_z)        r = σ_r(x K_r + b_r + h RK_r)
- *   h̃  = tanh(x K_h + b_h + (r ⊙ h) RK_h)
- *   h' = z ⊙ h + (1 − z) ⊙ h̃              y = act(h_T K_dense + b_dense),  h_0 = 0
- *
- * σ_r is hardSigmoid (tfjs's default: clip(0.2 a + 0.5, 0, 1), tfjs-layers 4.22 `backend/tfjs_backend.ts`) or
- * sigmoid; act is linear or softmax.
+ * A TensorFlow.js layers model: [InputLayer] → recurrent layers (GRU, LSTM, SimpleRNN, mixed in any order) → Dense,
+ * read from `model.json` and its weight files. Every recurrent layer but the last returns its sequences (feeding
+ * the next); the last returns its final state, which the Dense reads: y = act(h_T K_dense + b_dense), act linear
+ * or softmax. The cells' equations are in tfjs-cells.ts.
  */
-export interface TfjsGruLayer {
-  name: string;
-  inputSize: number;
-  /** units */
-  hiddenSize: number;
-  recurrentActivation: 'hardSigmoid' | 'sigmoid';
-  /** [input, 3H], gates z, r, h */
-  kernel: Float32Array;
-  /** [H, 3H] */
-  recurrentKernel: Float32Array;
-  /** [3H] (zeros when useBias is false) */
-  bias: Float32Array;
-}
-
-export interface TfjsLayersGru {
+export interface TfjsLayersModel {
   kind: 'tfjs-layers';
   inputSize: number;
   outputSize: number;
   /** In data-flow order; the Dense reads the last one's final state. */
-  grus: TfjsGruLayer[];
+  layers: TfjsRecurrentLayer[];
   /** kernel [H_last, O], bias [O] (zeros when useBias is false). */
   dense: { name: string; kernel: Float32Array; bias: Float32Array; activation: 'linear' | 'softmax' };
   /** Time steps the model declares (batch_input_shape[1]); null when any length is accepted. */
   declaredSeq: number | null;
 }
-
-export const HARD_SIGMOID_ALPHA = 0.2;
-export const HARD_SIGMOID_BETA = 0.5;
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -173,11 +150,27 @@ function layerWeights(layer: LayerSpec, all: Map<string, { shape: number[]; data
   };
 }
 
+/** The recurrent layer classes read here; each saves kernel [I, G·H], recurrent_kernel [H, G·H], bias [G·H]. */
+const RECURRENT_CLASSES: readonly string[] = ['GRU', 'LSTM', 'SimpleRNN'] satisfies TfjsCell[];
+
+/** What a refused layer class is, where its name alone does not say why. */
+const REFUSED_CLASSES: Readonly<Record<string, string>> = {
+  Bidirectional: 'a Bidirectional wrapper; only forward GRU, LSTM and SimpleRNN layers are supported',
+  RNN: 'a generic RNN layer around a cell; only GRU, LSTM and SimpleRNN layers are supported',
+  TimeDistributed: 'a TimeDistributed wrapper; only GRU, LSTM and SimpleRNN layers followed by one Dense are supported',
+};
+
+const isRecurrent = (l: LayerSpec): boolean => RECURRENT_CLASSES.includes(l.className);
+
+function refused(l: LayerSpec, where: string): string {
+  return `layer '${l.name}' (${l.className}) is not supported ${where}${REFUSED_CLASSES[l.className] ? ` (${REFUSED_CLASSES[l.className]})` : ''}`;
+}
+
 /**
  * Parses a layers model.json (already JSON-decoded) and its weights. `readFile` resolves a weightsManifest path.
- * Every layer, activation or option outside [InputLayer] → GRU → Dense is refused by name.
+ * Every layer, activation or option outside [InputLayer] → GRU | LSTM | SimpleRNN (…) → Dense is refused by name.
  */
-export function parseTfjsLayersModel(modelJson: unknown, readFile: (path: string) => Uint8Array, source: string): TfjsLayersGru {
+export function parseTfjsLayersModel(modelJson: unknown, readFile: (path: string) => Uint8Array, source: string): TfjsLayersModel {
   const fail = (msg: string): never => {
     throw new UserError(`${source}: ${msg}`);
   };
@@ -188,54 +181,23 @@ export function parseTfjsLayersModel(modelJson: unknown, readFile: (path: string
   const chain = layerChain(modelJson.modelTopology, fail);
   for (const l of chain) if (l.className === 'InputLayer') checkOptions(l, { sparse: isFalse, ragged: isFalse }, fail);
   if (chain[0]?.className === 'InputLayer') chain.shift();
-  const denseAt = chain.findIndex((l) => l.className !== 'GRU');
+  const denseAt = chain.findIndex((l) => !isRecurrent(l));
   if (chain.length === 0) fail('the model has no layers');
-  if (denseAt === 0) fail(`layer '${chain[0]!.name}' (${chain[0]!.className}) is not supported here: the model must start with a GRU layer`);
-  if (denseAt === -1) fail(`the GRU layer '${chain[chain.length - 1]!.name}' is not followed by a Dense layer`);
-  const gruLayers = chain.slice(0, denseAt);
+  if (denseAt === 0) fail(refused(chain[0]!, 'here: the model must start with a GRU, LSTM or SimpleRNN layer'));
+  if (denseAt === -1) fail(`the ${chain[chain.length - 1]!.className} layer '${chain[chain.length - 1]!.name}' is not followed by a Dense layer`);
+  const recurrentLayers = chain.slice(0, denseAt);
   const denseLayer = chain[denseAt]!;
-  if (denseLayer.className !== 'Dense') fail(`layer '${denseLayer.name}' (${denseLayer.className}) is not supported after the GRU (expected Dense)`);
-  if (chain[denseAt + 1]) fail(`layer '${chain[denseAt + 1]!.name}' (${chain[denseAt + 1]!.className}) after Dense is not supported`);
+  if (denseLayer.className !== 'Dense') fail(refused(denseLayer, `after the ${chain[denseAt - 1]!.className} (expected Dense)`));
+  if (chain[denseAt + 1]) fail(refused(chain[denseAt + 1]!, 'after Dense'));
 
   const weights = readWeights(modelJson.weightsManifest, readFile, fail);
-  const grus: TfjsGruLayer[] = [];
-  gruLayers.forEach((layer, k) => {
-    const last = k === gruLayers.length - 1;
-    let recurrentActivation: TfjsGruLayer['recurrentActivation'] = 'hardSigmoid';
-    checkOptions(layer, {
-      units: (v) => Number.isSafeInteger(v) && (v as number) > 0,
-      activation: (v) => activationName(v) === 'tanh',
-      recurrent_activation: (v) => {
-        const a = activationName(v ?? 'hard_sigmoid');
-        if (a === 'hard_sigmoid' || a === 'hardSigmoid') recurrentActivation = 'hardSigmoid';
-        else if (a === 'sigmoid') recurrentActivation = 'sigmoid';
-        else return false;
-        return true;
-      },
-      use_bias: (v) => typeof v === 'boolean',
-      // A GRU feeding another must return its sequences; the last one must return only its final state.
-      return_sequences: last ? isFalse : (v) => v === true,
-      return_state: isFalse,
-      go_backwards: isFalse,
-      stateful: isFalse,
-      reset_after: isFalse,
-      time_major: isFalse,
-    }, fail);
-    const H = layer.config.units as number;
-    const w = layerWeights(layer, weights, fail);
-    const inputSize = k === 0 ? kernelRows(layer, weights, fail) : grus[k - 1]!.hiddenSize;
-    grus.push({
-      name: layer.name,
-      inputSize,
-      hiddenSize: H,
-      recurrentActivation,
-      kernel: w('kernel', [inputSize, 3 * H])!,
-      recurrentKernel: w('recurrent_kernel', [H, 3 * H])!,
-      bias: layer.config.use_bias === false ? new Float32Array(3 * H) : w('bias', [3 * H])!,
-    });
+  const layers: TfjsRecurrentLayer[] = [];
+  recurrentLayers.forEach((layer, k) => {
+    const inputSize = k === 0 ? kernelRows(layer, weights, fail) : layers[k - 1]!.hiddenSize;
+    layers.push(parseRecurrentLayer(layer, inputSize, k === recurrentLayers.length - 1, weights, fail));
   });
 
-  let denseActivation: TfjsLayersGru['dense']['activation'] = 'linear';
+  let denseActivation: TfjsLayersModel['dense']['activation'] = 'linear';
   checkOptions(denseLayer, {
     units: (v) => Number.isSafeInteger(v) && (v as number) > 0,
     activation: (v) => {
@@ -246,23 +208,23 @@ export function parseTfjsLayersModel(modelJson: unknown, readFile: (path: string
     },
     use_bias: (v) => typeof v === 'boolean',
   }, fail);
-  const H = grus[grus.length - 1]!.hiddenSize;
+  const H = layers[layers.length - 1]!.hiddenSize;
   const O = denseLayer.config.units as number;
   const denseW = layerWeights(denseLayer, weights, fail);
 
-  const I = grus[0]!.inputSize;
+  const I = layers[0]!.inputSize;
   const batchInputShape = findInputShape(modelJson.modelTopology);
   if (batchInputShape) {
     const declaredI = batchInputShape[batchInputShape.length - 1];
     if (batchInputShape.length !== 3) fail(`input shape ${JSON.stringify(batchInputShape)} is not [batch, seq, features]`);
-    if (declaredI !== null && declaredI !== I) fail(`input shape says ${String(declaredI)} features but '${grus[0]!.name}/kernel' has ${I} rows`);
+    if (declaredI !== null && declaredI !== I) fail(`input shape says ${String(declaredI)} features but '${layers[0]!.name}/kernel' has ${I} rows`);
   }
   const seqDim = batchInputShape?.[1];
   return {
     kind: 'tfjs-layers',
     inputSize: I,
     outputSize: O,
-    grus,
+    layers,
     dense: {
       name: denseLayer.name,
       kernel: denseW('kernel', [H, O])!,
@@ -273,11 +235,84 @@ export function parseTfjsLayersModel(modelJson: unknown, readFile: (path: string
   };
 }
 
-/** Rows of the first GRU's kernel: the model's input size. */
+/** recurrent_activation as tfjs (hardSigmoid) and Keras (hard_sigmoid) write it; undefined when neither σ. */
+function recurrentActivationOf(v: unknown): TfjsRecurrentActivation | undefined {
+  const a = activationName(v ?? 'hard_sigmoid');
+  if (a === 'hard_sigmoid' || a === 'hardSigmoid') return 'hardSigmoid';
+  if (a === 'sigmoid') return 'sigmoid';
+  return undefined;
+}
+
+/** One GRU, LSTM or SimpleRNN layer: its options checked (each refusal names the option), its weights read. */
+function parseRecurrentLayer(
+  layer: LayerSpec,
+  inputSize: number,
+  last: boolean,
+  weights: Map<string, { shape: number[]; data: Float32Array }>,
+  fail: (msg: string) => never,
+): TfjsRecurrentLayer {
+  const cell = layer.className as TfjsCell;
+  let recurrentActivation: TfjsRecurrentActivation = 'hardSigmoid';
+  let activation: TfjsRnnActivation = 'tanh';
+  const common: Record<string, (v: unknown) => boolean> = {
+    units: (v) => Number.isSafeInteger(v) && (v as number) > 0,
+    use_bias: (v) => typeof v === 'boolean',
+    // A layer feeding another must return its sequences; the last one must return only its final state.
+    return_sequences: last ? isFalse : (v) => v === true,
+    return_state: isFalse,
+    go_backwards: isFalse,
+    stateful: isFalse,
+    time_major: isFalse,
+  };
+  const tanhOnly = (v: unknown) => activationName(v ?? 'tanh') === 'tanh';
+  const gated = {
+    recurrent_activation: (v: unknown) => {
+      const a = recurrentActivationOf(v);
+      if (a) recurrentActivation = a;
+      return a !== undefined;
+    },
+  };
+  const checked: Record<TfjsCell, Record<string, (v: unknown) => boolean>> = {
+    GRU: { ...common, ...gated, activation: tanhOnly, reset_after: isFalse },
+    // unit_forget_bias only chose the forget bias's initial value (ones): the saved bias holds what training made of it.
+    LSTM: { ...common, ...gated, activation: tanhOnly, unit_forget_bias: (v) => v === undefined || v === null || typeof v === 'boolean' },
+    SimpleRNN: {
+      ...common,
+      activation: (v) => {
+        const a = activationName(v ?? 'tanh');
+        if (a !== 'tanh' && a !== 'relu' && a !== 'linear') return false;
+        activation = a;
+        return true;
+      },
+    },
+  };
+  checkOptions(layer, checked[cell], fail);
+  const H = layer.config.units as number;
+  const GH = TFJS_GATES[cell] * H;
+  const w = layerWeights(layer, weights, fail);
+  const base = {
+    name: layer.name,
+    inputSize,
+    hiddenSize: H,
+    kernel: w('kernel', [inputSize, GH])!,
+    recurrentKernel: w('recurrent_kernel', [H, GH])!,
+    bias: layer.config.use_bias === false ? new Float32Array(GH) : w('bias', [GH])!,
+  };
+  switch (cell) {
+    case 'GRU':
+      return { cell, ...base, recurrentActivation };
+    case 'LSTM':
+      return { cell, ...base, recurrentActivation, unitForgetBias: layer.config.unit_forget_bias === true };
+    case 'SimpleRNN':
+      return { cell, ...base, activation };
+  }
+}
+
+/** Rows of the first recurrent layer's kernel: the model's input size. */
 function kernelRows(layer: LayerSpec, weights: Map<string, { shape: number[] }>, fail: (msg: string) => never): number {
   const shape = [...weights].find(([n]) => n.split('/')[0] === layer.name && /(^|\/)kernel(:\d+)?$/.test(n))?.[1].shape;
   if (!shape) return fail(`layer '${layer.name}': weight '${layer.name}/kernel' is missing from the weightsManifest`);
-  if (shape.length !== 2 || !(shape[0]! > 0)) return fail(`layer '${layer.name}': weight 'kernel' has shape [${shape.join(', ')}], expected [input, ${3 * (layer.config.units as number)}]`);
+  if (shape.length !== 2 || !(shape[0]! > 0)) return fail(`layer '${layer.name}': weight 'kernel' has shape [${shape.join(', ')}], expected [input, ${TFJS_GATES[layer.className as TfjsCell] * (layer.config.units as number)}]`);
   return shape[0]!;
 }
 
@@ -302,7 +337,7 @@ function weightPath(dir: string, p: unknown, source: string): string {
 }
 
 /** Reads `model.json` (or a directory holding one) and the weight files it names, relative to it. */
-export function loadTfjsLayersModel(path: string): TfjsLayersGru {
+export function loadTfjsLayersModel(path: string): TfjsLayersModel {
   const jsonPath = statSync(path, { throwIfNoEntry: false })?.isDirectory() ? join(path, 'model.json') : path;
   const text = new TextDecoder().decode(readFileWithin(jsonPath, LIMITS.tfjsFileBytes, 'model.json'));
   let json: unknown;
@@ -315,53 +350,79 @@ export function loadTfjsLayersModel(path: string): TfjsLayersGru {
   return parseTfjsLayersModel(json, (p) => readFileWithin(weightPath(dir, p, jsonPath), LIMITS.tfjsFileBytes, 'weight file'), jsonPath);
 }
 
-const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
-const hardSigmoid = (a: number): number => Math.min(1, Math.max(0, HARD_SIGMOID_ALPHA * a + HARD_SIGMOID_BETA));
 
-/** One GRU layer over a whole sequence: every hidden state h_1..h_T. */
-function runGru(l: TfjsGruLayer, xs: Float64Array[]): Float64Array[] {
-  const { inputSize: I, hiddenSize: H, kernel: K, recurrentKernel: RK, bias } = l;
-  const act = l.recurrentActivation === 'sigmoid' ? sigmoid : hardSigmoid;
-  const H3 = 3 * H;
-  let h = new Float64Array(H);
-  return xs.map((x) => {
-    // matrixX = x K + bias, [3H], blocks z, r, h.
-    const matrixX = Float64Array.from(bias);
-    for (let i = 0; i < I; i++) for (let c = 0; c < H3; c++) matrixX[c]! += x[i]! * K[i * H3 + c]!;
-    const recurrentZR = new Float64Array(2 * H);
-    for (let i = 0; i < H; i++) for (let c = 0; c < 2 * H; c++) recurrentZR[c]! += h[i]! * RK[i * H3 + c]!;
-    const z = new Float64Array(H);
-    const rH = new Float64Array(H);
-    for (let j = 0; j < H; j++) {
-      z[j] = act(matrixX[j]! + recurrentZR[j]!);
-      rH[j] = act(matrixX[H + j]! + recurrentZR[H + j]!) * h[j]!;
-    }
-    const next = new Float64Array(H);
-    for (let j = 0; j < H; j++) {
-      let recurrentH = 0;
-      for (let i = 0; i < H; i++) recurrentH += rH[i]! * RK[i * H3 + 2 * H + j]!;
-      const hTilde = Math.tanh(matrixX[2 * H + j]! + recurrentH);
-      next[j] = z[j]! * h[j]! + (1 - z[j]!) * hTilde;
-    }
-    h = next;
-    return h;
-  });
+/**
+ * The contract's state slots for a tfjs model: one h per recurrent layer (S = layers, all forward), one c per
+ * LSTM layer, and H when every layer has the same units (h0/h_n [S, batch, H] need it; undefined otherwise).
+ */
+export function tfjsStateSizes(m: TfjsLayersModel): { slots: number; lstmSlots: number; hiddenSize: number | undefined; lastFeatures: number } {
+  const H = m.layers[0]!.hiddenSize;
+  return {
+    slots: m.layers.length,
+    lstmSlots: m.layers.filter((l) => l.cell === 'LSTM').length,
+    hiddenSize: m.layers.every((l) => l.hiddenSize === H) ? H : undefined,
+    lastFeatures: m.layers[m.layers.length - 1]!.hiddenSize,
+  };
 }
 
-/** The model's `predict` in float64: x [batch, seq, input] row-major → logits [batch, output] (softmaxed when the Dense is). */
-export function tfjsLayersForward(m: TfjsLayersGru, x: ArrayLike<number>, batch: number, seq: number): { logits: Float64Array } {
+/**
+ * The model's `predict` in float64, with its states: x [batch, seq, input] row-major, optional h0 [S, batch, H]
+ * and c0 [S_lstm, batch, H] (zeros when absent, as tfjs starts) → logits [batch, O] (softmaxed when the Dense is),
+ * hiddenStates [batch, seq, H_last] (the last layer's output at every step), hN [S, batch, H] and, with LSTM
+ * layers, cN [S_lstm, batch, H]. Where the layers' units differ, hN and cN are each layer's [batch, H_k] block
+ * in turn (the same layout when they agree), and h0/c0 are refused. At seq 0, hN = h0 and the Dense reads it.
+ */
+export function tfjsLayersForward(m: TfjsLayersModel, x: ArrayLike<number>, batch: number, seq: number, state: SourceState = {}): SourceOutputs {
   const { inputSize: I, outputSize: O } = m;
   if (x.length !== batch * seq * I) throw new RangeError(`x has ${x.length} values, expected ${batch}×${seq}×${I}`);
-  const H = m.grus[m.grus.length - 1]!.hiddenSize;
+  const sizes = tfjsStateSizes(m);
+  const lstms = m.layers.filter((l) => l.cell === 'LSTM');
+  const given = { h0: state.h0, c0: state.c0 };
+  if ((given.h0 || given.c0) && sizes.hiddenSize === undefined) {
+    throw new UserError(`h0 and c0 need every recurrent layer to have the same units; this model's are ${m.layers.map((l) => l.hiddenSize).join(', ')}`);
+  }
+  if (given.c0 && lstms.length === 0) throw new UserError('c0 is for LSTM layers; this model has none');
+  for (const [name, slots] of [['h0', sizes.slots], ['c0', sizes.lstmSlots]] as const) {
+    const v = given[name];
+    if (v && v.length !== slots * batch * sizes.hiddenSize!) throw new RangeError(`${name} has ${v.length} values, expected ${slots}×${batch}×${sizes.hiddenSize}`);
+  }
+  // Offsets of each layer's [batch, H_k] block in hN, and of each LSTM's in cN.
+  const hAt: number[] = [];
+  const cAt = new Map<TfjsRecurrentLayer, number>();
+  let hSize = 0;
+  let cSize = 0;
+  for (const l of m.layers) {
+    hAt.push(hSize);
+    hSize += batch * l.hiddenSize;
+    if (l.cell === 'LSTM') {
+      cAt.set(l, cSize);
+      cSize += batch * l.hiddenSize;
+    }
+  }
+  const hN = new Float64Array(hSize);
+  const cN = new Float64Array(cSize);
+  const hLast = sizes.lastFeatures;
+  const hiddenStates = new Float64Array(batch * seq * hLast);
   const logits = new Float64Array(batch * O);
   for (let b = 0; b < batch; b++) {
     let xs: Float64Array[] = [];
     for (let t = 0; t < seq; t++) xs.push(Float64Array.from({ length: I }, (_, i) => x[(b * seq + t) * I + i]!));
-    for (const l of m.grus) xs = runGru(l, xs);
-    // At seq 0 the Dense reads the zero initial state, as the export's empty-x branch does.
-    const h = seq > 0 ? xs[seq - 1]! : new Float64Array(H);
+    m.layers.forEach((l, k) => {
+      const H = l.hiddenSize;
+      const from = (v: ArrayLike<number> | undefined, at: number) => Float64Array.from({ length: H }, (_, j) => (v ? v[at + b * H + j]! : 0));
+      let s: TfjsLayerState = { h: from(given.h0, hAt[k]!), ...(l.cell === 'LSTM' ? { c: from(given.c0, cAt.get(l)!) } : {}) };
+      xs = xs.map((xt) => {
+        s = tfjsCellStep(l, xt, s);
+        return s.h;
+      });
+      hN.set(s.h, hAt[k]! + b * H);
+      if (s.c) cN.set(s.c, cAt.get(l)! + b * H);
+    });
+    xs.forEach((h, t) => hiddenStates.set(h, (b * seq + t) * hLast));
+    // The Dense reads the last layer's final state: h0's (zeros without it) at seq 0.
+    const h = hN.subarray(hAt[m.layers.length - 1]! + b * hLast, hAt[m.layers.length - 1]! + (b + 1) * hLast);
     const y = Float64Array.from(m.dense.bias);
-    for (let i = 0; i < H; i++) for (let o = 0; o < O; o++) y[o]! += h[i]! * m.dense.kernel[i * O + o]!;
+    for (let i = 0; i < hLast; i++) for (let o = 0; o < O; o++) y[o]! += h[i]! * m.dense.kernel[i * O + o]!;
     if (m.dense.activation === 'softmax') {
       const max = Math.max(...y);
       let sum = 0;
@@ -370,5 +431,5 @@ export function tfjsLayersForward(m: TfjsLayersGru, x: ArrayLike<number>, batch:
     }
     logits.set(y, b * O);
   }
-  return { logits };
+  return { logits, hiddenStates, hN, ...(lstms.length > 0 ? { cN } : {}) };
 }

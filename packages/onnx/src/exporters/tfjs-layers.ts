@@ -4,7 +4,7 @@
  * transposed to ONNX's [3H, in]. hardSigmoid, clip(0.2 a + 0.5, 0, 1), is ONNX HardSigmoid(alpha 0.2, beta 0.5).
  * Stacked GRUs become one GRU node each; Dense becomes Gemm, followed by Softmax where the Dense has it.
  */
-import { HARD_SIGMOID_ALPHA, HARD_SIGMOID_BETA, type TfjsGruLayer, type TfjsLayersGru } from '@gru-onnx/model';
+import { HARD_SIGMOID_ALPHA, HARD_SIGMOID_BETA, UserError, type TfjsGruLayer, type TfjsLayersModel, type TfjsRecurrentLayer } from '@gru-onnx/model';
 import { encodeModel } from '../builder.ts';
 import type { onnx } from '../proto.ts';
 import { transposeMatrix } from '../matrix.ts';
@@ -20,13 +20,16 @@ function onnxLayer(l: TfjsGruLayer): OnnxRecurrentLayer {
   return { cell: 'GRU', W: transposeMatrix(l.kernel, I, 3 * H), R: transposeMatrix(l.recurrentKernel, H, 3 * H), B, inputSize: I, hiddenSize: H, dirs: 1, linearBeforeReset: 0, activations };
 }
 
-export function buildTfjsLayersModel(m: TfjsLayersGru, options: ChainExportOptions = {}): onnx.ModelProto {
-  const grus = m.grus.map((l) => `GRU '${l.name}' (units ${l.hiddenSize}, recurrentActivation ${l.recurrentActivation})`).join(' → ');
+export function buildTfjsLayersModel(m: TfjsLayersModel, options: ChainExportOptions = {}): onnx.ModelProto {
+  const isGru = (l: TfjsRecurrentLayer): l is TfjsGruLayer => l.cell === 'GRU';
+  const other = m.layers.find((l) => !isGru(l));
+  if (other) throw new UserError(`${other.cell} layer '${other.name}': only GRU layers export to ONNX so far`);
+  const grus = m.layers.filter(isGru).map((l) => `GRU '${l.name}' (units ${l.hiddenSize}, recurrentActivation ${l.recurrentActivation})`).join(' → ');
   return buildRecurrentChain(
     {
       name: 'tfjs_layers_gru',
       inputSize: m.inputSize,
-      layers: m.grus.map(onnxLayer),
+      layers: m.layers.filter(isGru).map(onnxLayer),
       head: { weight: m.dense.kernel, bias: m.dense.bias, outputSize: m.outputSize, transB: false, softmax: m.dense.activation === 'softmax' },
       // A tfjs GRU without returnSequences hands Dense its final state.
       reads: 'final-state',
@@ -40,6 +43,6 @@ export function buildTfjsLayersModel(m: TfjsLayersGru, options: ChainExportOptio
   );
 }
 
-export function exportTfjsLayersModel(m: TfjsLayersGru, options: ChainExportOptions = {}): Uint8Array {
+export function exportTfjsLayersModel(m: TfjsLayersModel, options: ChainExportOptions = {}): Uint8Array {
   return encodeModel(buildTfjsLayersModel(m, options));
 }
