@@ -1,0 +1,199 @@
+/**
+ * TensorFlow.js LSTM, SimpleRNN and mixed recurrent models (fixtures/tfjs-rnns, made with tfjs itself): the float64
+ * reference and every export form against tfjs's own logits, hidden states, h_n and c_n, at seq 1, 10, 37 and
+ * 200, from zeros and from a given h0/c0; seq 0 and batch 0 (which tfjs refuses) by gru-onnx's rule.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeSafetensors, loadSourceModel, tfjsLayersForward, tfjsStateSizes, type TfjsLayersModel } from '@gru-onnx/model';
+import { allNodes, buildRecurrentChain, exportTfjsLayersModel, onnx, type ChainExportOptions } from '@gru-onnx/onnx';
+import { createRunner, readSignature, verifyModel, type BundleData } from '@gru-onnx/verify';
+import { runCli } from './cli-helpers.ts';
+import { FIXTURES, summary } from './imports-helpers.ts';
+
+const DIR = `${FIXTURES}tfjs-rnns/`;
+const MODELS = readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+const ATOL = 1e-5;
+
+/** One fixture case: tfjs's inputs and outputs (fixtures/tfjs-rnns/README.md). */
+interface TfjsCase {
+  id: string;
+  batch: number;
+  seq: number;
+  x: Float32Array;
+  h0?: Float32Array;
+  c0?: Float32Array;
+  logits: Float32Array;
+  hiddenStates: Float32Array;
+  hN: Float32Array;
+  cN?: Float32Array;
+}
+
+function tfjsCases(name: string): TfjsCase[] {
+  const t = decodeSafetensors(readFileSync(join(DIR, name, 'cases.safetensors'))).tensors;
+  return [...t.keys()].filter((k) => k.startsWith('x_')).map((k) => {
+    const id = k.slice(2);
+    const get = (n: string) => t.get(`${n}_${id}`)?.data;
+    const [batch, seq] = t.get(k)!.shape as [number, number];
+    return { id, batch, seq, x: t.get(k)!.data, h0: get('h0'), c0: get('c0'), logits: get('logits')!, hiddenStates: get('hidden_states')!, hN: get('h_n')!, cN: get('c_n') };
+  });
+}
+
+function tfjsModel(name: string): TfjsLayersModel {
+  const m = loadSourceModel(join(DIR, name));
+  if (m.kind !== 'tfjs-layers') throw new Error(`${name} loaded as ${m.kind}`);
+  return m;
+}
+
+/** max |a − e| with the index, for messages; lengths must agree. */
+function worst(a: ArrayLike<number>, e: ArrayLike<number>): { maxAbs: number; at: number } {
+  expect(a.length).toBe(e.length);
+  let maxAbs = 0;
+  let at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - e[i]!);
+    if (!(d <= maxAbs)) [maxAbs, at] = [d, i];
+  }
+  return { maxAbs, at };
+}
+
+describe('fixtures/tfjs-rnns', () => {
+  it('holds the models the README lists, each with its cases', () => {
+    expect(MODELS).toEqual(['gru-lstm-rnn', 'lstm-hard', 'lstm-sigmoid', 'lstm-stack', 'rnn-relu', 'rnn-tanh']);
+    const readme = readFileSync(join(DIR, 'README.md'), 'utf8');
+    for (const m of MODELS) {
+      expect(readme).toContain(`| \`${m}\` |`);
+      expect(tfjsCases(m).map((c) => c.id).sort()).toEqual(['b2_t1', 'b2_t10', 'b2_t200', 'b2_t37', 'b3_t10_h0', 'b3_t1_h0', 'b3_t37_h0']);
+    }
+  });
+});
+
+describe('the float64 reference against tfjs itself', () => {
+  it.each(MODELS)('%s: logits, hidden states, h_n and c_n within 1e-5 at seq 1, 10, 37, 200, from zeros and from a given h0/c0', (name) => {
+    const m = tfjsModel(name);
+    for (const c of tfjsCases(name)) {
+      const ref = tfjsLayersForward(m, c.x, c.batch, c.seq, { h0: c.h0, c0: c.c0 });
+      for (const [what, got, expected] of [['logits', ref.logits, c.logits], ['hidden_states', ref.hiddenStates, c.hiddenStates], ['h_n', ref.hN, c.hN], ['c_n', ref.cN, c.cN]] as const) {
+        expect(got === undefined, `${c.id} ${what}: present in one only`).toBe(expected === undefined);
+        if (!got || !expected) continue;
+        const w = worst(got, expected);
+        expect(w.maxAbs, `${c.id} ${what}[${w.at}]: ${got[w.at]} vs tfjs ${expected[w.at]}`).toBeLessThanOrEqual(ATOL);
+      }
+    }
+  });
+});
+
+type Tensor = { dims: number[]; data: Float32Array };
+type BundleCase = BundleData['cases'][number];
+
+/** A fixture case as feeds (x, h0, c0; zeros where tfjs started from zeros) and every output tfjs gave. */
+function fullCase(m: TfjsLayersModel, c: TfjsCase, output: string): BundleCase {
+  const { slots, lstmSlots, hiddenSize: H, lastFeatures } = tfjsStateSizes(m);
+  const state = (slotsN: number, v: Float32Array | undefined): Tensor => ({ dims: [slotsN, c.batch, H!], data: v ?? new Float32Array(slotsN * c.batch * H!) });
+  return {
+    name: c.id,
+    inputs: { x: { dims: [c.batch, c.seq, m.inputSize], data: c.x }, h0: state(slots, c.h0), ...(lstmSlots > 0 ? { c0: state(lstmSlots, c.c0) } : {}) },
+    outputs: {
+      [output]: { dims: [c.batch, m.outputSize], data: c.logits },
+      hidden_states: { dims: [c.batch, c.seq, lastFeatures], data: c.hiddenStates },
+      h_n: { dims: [slots, c.batch, H!], data: c.hN },
+      ...(lstmSlots > 0 ? { c_n: { dims: [lstmSlots, c.batch, H!], data: c.cN! } } : {}),
+    },
+  };
+}
+
+/**
+ * seq 0 (from zeros and from the h0 case's state) and batch 0, which tfjs refuses: the expected values are
+ * gru-onnx's rule, hidden_states empty, h_n = h0, c_n = c0 and the Dense on h0's last layer (zeros without h0),
+ * as the reference computes them (its seq-0 rule is checked against tfjs's Dense in tfjs-layers.test.ts).
+ */
+function emptyCases(m: TfjsLayersModel, from: TfjsCase, output: string): BundleCase[] {
+  const zero = { ...from, id: 'b3_t0', seq: 0, x: new Float32Array(0), h0: undefined, c0: undefined };
+  const given = { ...from, id: 'b3_t0_h0', seq: 0, x: new Float32Array(0) };
+  const none = { ...from, id: 'b0_t5', batch: 0, seq: 5, x: new Float32Array(0), h0: new Float32Array(0), c0: from.c0 && new Float32Array(0) };
+  return [zero, given, none].map((c) => {
+    const ref = tfjsLayersForward(m, c.x, c.batch, c.seq, { h0: c.h0, c0: c.c0 });
+    const f32 = (v: Float64Array | undefined) => v && Float32Array.from(v);
+    return fullCase(m, { ...c, logits: f32(ref.logits)!, hiddenStates: f32(ref.hiddenStates)!, hN: f32(ref.hN)!, cN: f32(ref.cN) }, output);
+  });
+}
+
+/** verify on ort-cpu and ort-wasm, every output compared at atol 1e-5, rtol 0 (the issue's bar). */
+async function verifyAll(model: Uint8Array, cases: BundleCase[]) {
+  return verifyModel({ bundle: { model, cases }, runners: ['ort-cpu', 'ort-wasm'], createRunner: (name) => createRunner(name), override: { atol: ATOL, rtol: 0 } });
+}
+
+const ONNX_CELL = { GRU: 'GRU', LSTM: 'LSTM', SimpleRNN: 'RNN' } as const;
+const FORMS = ['fused', 'scan', 'auto'] as const;
+
+/** Whether the chain writes `form` for imports yet (scan comes with the recurrent chain's second step). */
+function chainWrites(form: (typeof FORMS)[number]): boolean {
+  const H = 1;
+  const layer = { cell: 'RNN' as const, inputSize: 1, hiddenSize: H, dirs: 1 as const, W: new Float32Array(1), R: new Float32Array(1), B: new Float32Array(2) };
+  try {
+    buildRecurrentChain({ name: 'probe', inputSize: 1, layers: [layer], head: { weight: new Float32Array(1), bias: new Float32Array(1), outputSize: 1, transB: false, softmax: false }, reads: 'final-state', docString: '', metadata: {} }, { form });
+    return true;
+  } catch (err) {
+    if (err instanceof Error && /not written yet/.test(err.message)) return false;
+    throw err;
+  }
+}
+
+describe.each(FORMS)('tfjs-layers imports exported --form %s', (form) => {
+  const writes = chainWrites(form);
+  it.skipIf(!writes).each(MODELS)('%s: logits, hidden_states, h_n, c_n within 1e-5 of tfjs on ort-cpu and ort-wasm; seq 0 and batch 0 by the rule', async (name) => {
+    const m = tfjsModel(name);
+    const options: ChainExportOptions = { form, hiddenStates: true, hN: true, h0: true };
+    const bytes = exportTfjsLayersModel(m, options);
+    const graph = onnx.ModelProto.decode(bytes).graph!;
+    const output = m.dense.activation === 'softmax' ? 'probabilities' : 'logits';
+    const lstm = m.layers.some((l) => l.cell === 'LSTM');
+    expect(readSignature(bytes).inputs.map((i) => i.name)).toEqual(['x', 'h0', ...(lstm ? ['c0'] : [])]);
+    expect(readSignature(bytes).outputs.map((o) => o.name)).toEqual([output, 'hidden_states', 'h_n', ...(lstm ? ['c_n'] : [])]);
+    const recurrentOps = allNodes(graph).map((n) => n.opType).filter((op) => op === 'GRU' || op === 'LSTM' || op === 'RNN');
+    if (form === 'fused') expect(recurrentOps).toEqual(m.layers.map((l) => ONNX_CELL[l.cell]));
+    if (form === 'scan') expect(recurrentOps).toEqual([]);
+
+    const cases = tfjsCases(name);
+    const report = await verifyAll(bytes, [...cases.map((c) => fullCase(m, c, output)), ...emptyCases(m, cases.find((c) => c.id === 'b3_t1_h0')!, output)]);
+    expect(report.backends.map((b) => [b.name, b.status, b.cases.length]), summary(report)).toEqual([
+      ['ort-cpu', 'pass', 10],
+      ['ort-wasm', 'pass', 10],
+    ]);
+  });
+
+  it.skipIf(!writes).each(MODELS)('%s: without state I/O, x → logits (or probabilities) only, within 1e-5 of tfjs predict', async (name) => {
+    const m = tfjsModel(name);
+    const bytes = exportTfjsLayersModel(m, { form });
+    const output = readSignature(bytes).outputs.map((o) => o.name);
+    expect(output).toEqual([m.dense.activation === 'softmax' ? 'probabilities' : 'logits']);
+    const cases = tfjsCases(name).filter((c) => c.h0 === undefined);
+    const report = await verifyAll(bytes, cases.map((c) => ({ name: c.id, inputs: { x: { dims: [c.batch, c.seq, m.inputSize], data: c.x } }, outputs: { [output[0]!]: { dims: [c.batch, m.outputSize], data: c.logits } } })));
+    expect(report.backends.map((b) => [b.name, b.status, b.cases.length]), summary(report)).toEqual([
+      ['ort-cpu', 'pass', 4],
+      ['ort-wasm', 'pass', 4],
+    ]);
+  });
+});
+
+describe('gru-onnx export --weights model.json, then verify --weights model.json', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tfjs-rnns-cli-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each(['lstm-hard', 'rnn-relu', 'gru-lstm-rnn'])('%s: both exit 0', async (name) => {
+    const weights = join(DIR, name, 'model.json');
+    const out = join(dir, `${name}.onnx`);
+    const exported = await runCli(['export', '--weights', weights, '--out', out]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const m = onnx.ModelProto.decode(readFileSync(out));
+    expect(m.metadataProps!.find((p) => p.key === 'gru_onnx.source')?.value).toBe('tfjs-layers');
+    const verified = await runCli(['verify', '--model', out, '--weights', weights, '--backends', 'reference,ort-cpu', '--shapes', '2x1,2x37']);
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0);
+    expect(verified.stdout).toMatch(/ort-cpu/);
+  });
+});
