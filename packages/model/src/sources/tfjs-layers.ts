@@ -280,7 +280,8 @@ function parseRecurrentLayer(
       ...common,
       activation: (v) => {
         const a = activationName(v ?? 'tanh');
-        if (a !== 'tanh' && a !== 'relu' && a !== 'linear') return false;
+        // linear would be ONNX's Affine, which the scan form does not write.
+        if (a !== 'tanh' && a !== 'relu') return false;
         activation = a;
         return true;
       },
