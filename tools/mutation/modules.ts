@@ -26,12 +26,12 @@ export const MODULES: Record<string, MutationModule> = {
     tests: ['packages/model/src/safetensors.test.ts', 'packages/model/src/checkpoint.test.ts', 'packages/onnx/src/reader.test.ts'],
     skip: /MyModel\.load_state_dict/,
   },
-  // Line ranges: reorderRznToZrh and onnxLayers (PyTorch), onnxLayer (tfjs), and the seed's concat, writeFused's W/R/B,
+  // Line ranges: reorderRznToZrh and onnxLayers (PyTorch), LSTM_BLOCKS, reorderBlocks, gate and onnxLayer (tfjs), and the seed's concat, writeFused's W/R/B,
   // scanWeights and writeStepCell (seed-graph.ts); the rest of those files writes graph structure, not weights.
   'weight-mapping': {
     mutate: [
       'packages/onnx/src/exporters/pytorch-gru.ts:11-36',
-      'packages/onnx/src/exporters/tfjs-layers.ts:13-21',
+      'packages/onnx/src/exporters/tfjs-layers.ts:22-70',
       'packages/onnx/src/matrix.ts',
       'packages/onnx/src/seed-graph.ts:43-52',
       'packages/onnx/src/seed-graph.ts:78-84',
@@ -44,6 +44,7 @@ export const MODULES: Record<string, MutationModule> = {
       'packages/onnx/src/matrix.test.ts',
       'packages/onnx/src/export-seed.test.ts',
       'test/imports-tfjs.test.ts',
+      'test/tfjs-rnns.test.ts',
       'test/imports-pytorch-bi.test.ts',
     ],
   },
