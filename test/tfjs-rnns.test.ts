@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeSafetensors, loadSourceModel, tfjsLayersForward, tfjsStateSizes, type TfjsLayersModel } from '@gru-onnx/model';
+import { decodeSafetensors, initTfjs, loadSourceModel, saveTfjsLayersModel, UserError, tfjsLayersForward, tfjsStateSizes, type TfjsLayersModel } from '@gru-onnx/model';
 import { allNodes, buildRecurrentChain, exportTfjsLayersModel, onnx, type ChainExportOptions } from '@gru-onnx/onnx';
 import { createRunner, readSignature, verifyModel, type BundleData } from '@gru-onnx/verify';
 import { runCli } from './cli-helpers.ts';
@@ -175,6 +175,25 @@ describe.each(FORMS)('tfjs-layers imports exported --form %s', (form) => {
       ['ort-cpu', 'pass', 4],
       ['ort-wasm', 'pass', 4],
     ]);
+  });
+});
+
+describe('layers of different units', () => {
+  it('export with h0 or h_n is refused, saying why; without them it exports', async () => {
+    const { tf } = await initTfjs('cpu');
+    const model = tf.sequential({ layers: [tf.layers.lstm({ units: 3, inputShape: [null, 4], returnSequences: true }), tf.layers.simpleRNN({ units: 2 }), tf.layers.dense({ units: 2 })] });
+    const dir = mkdtempSync(join(tmpdir(), 'tfjs-mixed-units-'));
+    try {
+      await saveTfjsLayersModel(tf, model, dir);
+      const m = tfjsModel(dir);
+      for (const options of [{ h0: true }, { hN: true }]) {
+        expect(() => exportTfjsLayersModel(m, options)).toThrow(UserError);
+        expect(() => exportTfjsLayersModel(m, options)).toThrow(/same hidden size; this model's are 3, 2/);
+      }
+      expect(readSignature(exportTfjsLayersModel(m, { hiddenStates: true })).outputs.map((o) => o.name)).toEqual(['logits', 'hidden_states']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
