@@ -3,7 +3,7 @@
  * reference and every export form against tfjs's own logits, hidden states, h_n and c_n, at seq 1, 10, 37 and
  * 200, from zeros and from a given h0/c0; seq 0 and batch 0 (which tfjs refuses) by gru-onnx's rule.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -214,5 +214,17 @@ describe('gru-onnx export --weights model.json, then verify --weights model.json
     const verified = await runCli(['verify', '--model', out, '--weights', weights, '--backends', 'reference,ort-cpu', '--shapes', '2x1,2x37']);
     expect(verified.code, verified.stderr + verified.stdout).toBe(0);
     expect(verified.stdout).toMatch(/ort-cpu/);
+  });
+
+  it('a Bidirectional LSTM: export exits 2 with one error line naming the layer, and writes nothing', async () => {
+    const { tf } = await initTfjs('cpu');
+    const model = tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 3 }), inputShape: [null, 4] }), tf.layers.dense({ units: 2 })] });
+    await saveTfjsLayersModel(tf, model, join(dir, 'bi'));
+    const out = join(dir, 'bi.onnx');
+    const r = await runCli(['export', '--weights', join(dir, 'bi', 'model.json'), '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: .*model\.json: layer 'bidirectional_\w+' \(Bidirectional\) is not supported here: .*a Bidirectional wrapper/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(existsSync(out)).toBe(false);
   });
 });
