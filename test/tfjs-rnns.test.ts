@@ -178,6 +178,35 @@ describe.each(FORMS)('tfjs-layers imports exported --form %s', (form) => {
   });
 });
 
+describe('a linear SimpleRNN (ONNX RNN with Affine(1, 0))', () => {
+  it.for(FORMS)('--form %s: within 1e-5 of tfjs predict at seq 1, 10, 37', async (form, { skip }) => {
+    if (!chainWrites(form)) skip();
+    const { tf } = await initTfjs('cpu');
+    const init = (seed: number, stddev: number) => tf.initializers.randomNormal({ mean: 0, stddev, seed });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.simpleRNN({ units: 6, inputShape: [null, 4], activation: 'linear', kernelInitializer: init(1, 0.5), recurrentInitializer: init(2, 0.2), biasInitializer: init(3, 0.5) }),
+        tf.layers.dense({ units: 2, kernelInitializer: init(4, 0.5), biasInitializer: init(5, 0.5) }),
+      ],
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'tfjs-linear-'));
+    try {
+      await saveTfjsLayersModel(tf, model, dir);
+      const m = tfjsModel(dir);
+      const bytes = exportTfjsLayersModel(m, { form });
+      const cases = [1, 10, 37].map((seq) => {
+        const x = tf.randomNormal([2, seq, 4], 0, 1, 'float32', seq);
+        const y = model.predict(x) as typeof x;
+        return { name: `b2_t${seq}`, inputs: { x: { dims: [2, seq, 4], data: Float32Array.from(x.dataSync()) } }, outputs: { logits: { dims: [2, 2], data: Float32Array.from(y.dataSync()) } } };
+      });
+      const report = await verifyAll(bytes, cases);
+      expect(report.backends.map((b) => [b.name, b.status]), summary(report)).toEqual([['ort-cpu', 'pass'], ['ort-wasm', 'pass']]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('layers of different units', () => {
   it('export with h0 or h_n is refused, saying why; without them it exports', async () => {
     const { tf } = await initTfjs('cpu');

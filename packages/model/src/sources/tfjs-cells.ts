@@ -13,7 +13,7 @@
  *     h' = act(x K + b + h RK)
  *
  * σ_r is hardSigmoid (tfjs's default for GRU and LSTM: clip(0.2 a + 0.5, 0, 1), `backend/tfjs_backend.ts`) or
- * sigmoid; act is tanh (default) or relu. unitForgetBias only initializes the forget block of the LSTM
+ * sigmoid; act is tanh (default), relu or linear. unitForgetBias only initializes the forget block of the LSTM
  * bias to 1 before training: the saved bias already holds it, so no step adds it.
  */
 
@@ -21,7 +21,7 @@ export const HARD_SIGMOID_ALPHA = 0.2;
 export const HARD_SIGMOID_BETA = 0.5;
 
 export type TfjsRecurrentActivation = 'hardSigmoid' | 'sigmoid';
-export type TfjsRnnActivation = 'tanh' | 'relu';
+export type TfjsRnnActivation = 'tanh' | 'relu' | 'linear';
 
 interface TfjsRecurrentWeights {
   name: string;
@@ -61,7 +61,7 @@ export const TFJS_GATES: Readonly<Record<TfjsCell, number>> = { GRU: 3, LSTM: 4,
 
 const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
 const hardSigmoid = (a: number): number => Math.min(1, Math.max(0, HARD_SIGMOID_ALPHA * a + HARD_SIGMOID_BETA));
-const RNN_ACTIVATIONS: Readonly<Record<TfjsRnnActivation, (a: number) => number>> = { tanh: Math.tanh, relu: (a) => Math.max(0, a) };
+const RNN_ACTIVATIONS: Readonly<Record<TfjsRnnActivation, (a: number) => number>> = { tanh: Math.tanh, relu: (a) => Math.max(0, a), linear: (a) => a };
 
 /** v M for v [n] and M [n, cols]: the first `width` columns from column `from`. */
 function vecMat(v: Float64Array, M: Float32Array, cols: number, from: number, width: number, into: Float64Array): Float64Array {

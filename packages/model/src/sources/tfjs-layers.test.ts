@@ -219,6 +219,7 @@ describe('tfjs-layers LSTM and SimpleRNN: float64 reference against model.predic
     ['LSTM without bias', () => [tf.layers.lstm({ units: H, inputShape: [null, I], useBias: false, ...weights(51) }), denseOut(54)]],
     ['SimpleRNN tanh (default)', () => [tf.layers.simpleRNN({ units: H, inputShape: [null, I], ...weights(61) }), denseOut(64)]],
     ['SimpleRNN relu', () => [tf.layers.simpleRNN({ units: H, inputShape: [null, I], activation: 'relu', ...weights(71, 0.2) }), denseOut(74)]],
+    ['SimpleRNN linear', () => [tf.layers.simpleRNN({ units: H, inputShape: [null, I], activation: 'linear', ...weights(81, 0.2) }), denseOut(84)]],
     ['GRU → LSTM(4) → SimpleRNN(6, relu), softmax', () => [
       tf.layers.gru({ units: H, inputShape: [null, I], returnSequences: true, ...weights(91) }),
       tf.layers.lstm({ units: 4, recurrentActivation: 'sigmoid', returnSequences: true, ...weights(94) }),
@@ -328,7 +329,6 @@ describe('tfjs-layers LSTM and SimpleRNN options outside what is read are refuse
     ['LSTM tanh recurrent activation', () => tf.layers.lstm({ units: 3, inputShape: [null, I] }), { recurrent_activation: 'tanh' }, /\(LSTM\): recurrent_activation = "tanh" is not supported/],
     ['LSTM reset_after', () => tf.layers.lstm({ units: 3, inputShape: [null, I] }), { reset_after: true }, /\(LSTM\): option 'reset_after' is not supported/],
     ['SimpleRNN elu', () => tf.layers.simpleRNN({ units: 3, inputShape: [null, I] }), { activation: 'elu' }, /layer 'simple_rnn_\w+' \(SimpleRNN\): activation = "elu" is not supported/],
-    ['SimpleRNN linear', () => tf.layers.simpleRNN({ units: 3, inputShape: [null, I] }), { activation: 'linear' }, /\(SimpleRNN\): activation = "linear" is not supported/],
     ['SimpleRNN go_backwards', () => tf.layers.simpleRNN({ units: 3, inputShape: [null, I] }), { go_backwards: true }, /\(SimpleRNN\): go_backwards = true is not supported/],
     ['SimpleRNN recurrent_activation', () => tf.layers.simpleRNN({ units: 3, inputShape: [null, I] }), { recurrent_activation: 'sigmoid' }, /\(SimpleRNN\): option 'recurrent_activation' is not supported/],
     ['SimpleRNN unit_forget_bias', () => tf.layers.simpleRNN({ units: 3, inputShape: [null, I] }), { unit_forget_bias: true }, /\(SimpleRNN\): option 'unit_forget_bias' is not supported/],

@@ -280,8 +280,7 @@ function parseRecurrentLayer(
       ...common,
       activation: (v) => {
         const a = activationName(v ?? 'tanh');
-        // linear would be ONNX's Affine, which the scan form does not write.
-        if (a !== 'tanh' && a !== 'relu') return false;
+        if (a !== 'tanh' && a !== 'relu' && a !== 'linear') return false;
         activation = a;
         return true;
       },

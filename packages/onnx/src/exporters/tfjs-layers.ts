@@ -8,7 +8,7 @@
  *   resetAfter = false (linear_before_reset = 0);
  * - LSTM: tfjs stacks i, f, c, o, ONNX i, o, f, c: block order [0, 3, 1, 2]. No peepholes. unitForgetBias is in
  *   the saved bias already (tfjs only initializes the forget block with it), so nothing is added;
- * - SimpleRNN h' = act(x K + b + h RK) is ONNX RNN with act (Tanh or Relu);
+ * - SimpleRNN h' = act(x K + b + h RK) is ONNX RNN with act (Tanh, Relu; linear is Affine(1, 0));
  * - hardSigmoid, clip(0.2 a + 0.5, 0, 1), is ONNX HardSigmoid(alpha 0.2, beta 0.5).
  *
  * Dense becomes Gemm on the last layer's final state, followed by Softmax where the Dense has it.
@@ -63,7 +63,9 @@ export function onnxLayer(l: TfjsRecurrentLayer): OnnxRecurrentLayer {
     case 'SimpleRNN': {
       const B = new Float32Array(2 * H);
       B.set(l.bias, 0); // Rb = 0
-      const activations = { names: [l.activation === 'relu' ? 'Relu' : 'Tanh'], alpha: [], beta: [] };
+      const activations = l.activation === 'linear'
+        ? { names: ['Affine'], alpha: [1], beta: [0] }
+        : { names: [l.activation === 'relu' ? 'Relu' : 'Tanh'], alpha: [], beta: [] };
       return { ...base, cell: 'RNN', W: transposeMatrix(l.kernel, I, H), R: transposeMatrix(l.recurrentKernel, H, H), B, activations };
     }
   }
