@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors, initTfjs, loadSourceModel, saveTfjsLayersModel, UserError, tfjsLayersForward, tfjsStateSizes, type TfjsLayersModel } from '@gru-onnx/model';
-import { allNodes, buildRecurrentChain, exportTfjsLayersModel, onnx, type ChainExportOptions } from '@gru-onnx/onnx';
+import { allNodes, exportSourceModel, exportTfjsLayersModel, onnx } from '@gru-onnx/onnx';
 import { createRunner, readSignature, verifyModel, type BundleData } from '@gru-onnx/verify';
 import { runCli } from './cli-helpers.ts';
 import { FIXTURES, summary } from './imports-helpers.ts';
@@ -128,25 +128,10 @@ async function verifyAll(model: Uint8Array, cases: BundleCase[]) {
 const ONNX_CELL = { GRU: 'GRU', LSTM: 'LSTM', SimpleRNN: 'RNN' } as const;
 const FORMS = ['fused', 'scan', 'auto'] as const;
 
-/** Whether the chain writes `form` for imports yet (scan comes with the recurrent chain's second step). */
-function chainWrites(form: (typeof FORMS)[number]): boolean {
-  const H = 1;
-  const layer = { cell: 'RNN' as const, inputSize: 1, hiddenSize: H, dirs: 1 as const, W: new Float32Array(1), R: new Float32Array(1), B: new Float32Array(2) };
-  try {
-    buildRecurrentChain({ name: 'probe', inputSize: 1, layers: [layer], head: { weight: new Float32Array(1), bias: new Float32Array(1), outputSize: 1, transB: false, softmax: false }, reads: 'final-state', docString: '', metadata: {} }, { form });
-    return true;
-  } catch (err) {
-    if (err instanceof Error && /not written yet/.test(err.message)) return false;
-    throw err;
-  }
-}
-
 describe.each(FORMS)('tfjs-layers imports exported --form %s', (form) => {
-  const writes = chainWrites(form);
-  it.skipIf(!writes).each(MODELS)('%s: logits, hidden_states, h_n, c_n within 1e-5 of tfjs on ort-cpu and ort-wasm; seq 0 and batch 0 by the rule', async (name) => {
+  it.each(MODELS)('%s: logits, hidden_states, h_n, c_n within 1e-5 of tfjs on ort-cpu and ort-wasm; seq 0 and batch 0 by the rule', async (name) => {
     const m = tfjsModel(name);
-    const options: ChainExportOptions = { form, hiddenStates: true, hN: true, h0: true };
-    const bytes = exportTfjsLayersModel(m, options);
+    const bytes = exportSourceModel(m, { form, hiddenStates: true, hN: true, h0: true });
     const graph = onnx.ModelProto.decode(bytes).graph!;
     const output = m.dense.activation === 'softmax' ? 'probabilities' : 'logits';
     const lstm = m.layers.some((l) => l.cell === 'LSTM');
@@ -164,9 +149,9 @@ describe.each(FORMS)('tfjs-layers imports exported --form %s', (form) => {
     ]);
   });
 
-  it.skipIf(!writes).each(MODELS)('%s: without state I/O, x → logits (or probabilities) only, within 1e-5 of tfjs predict', async (name) => {
+  it.each(MODELS)('%s: without state I/O, x → logits (or probabilities) only, within 1e-5 of tfjs predict', async (name) => {
     const m = tfjsModel(name);
-    const bytes = exportTfjsLayersModel(m, { form });
+    const bytes = exportSourceModel(m, { form });
     const output = readSignature(bytes).outputs.map((o) => o.name);
     expect(output).toEqual([m.dense.activation === 'softmax' ? 'probabilities' : 'logits']);
     const cases = tfjsCases(name).filter((c) => c.h0 === undefined);
@@ -179,8 +164,7 @@ describe.each(FORMS)('tfjs-layers imports exported --form %s', (form) => {
 });
 
 describe('a linear SimpleRNN (ONNX RNN with Affine(1, 0))', () => {
-  it.for(FORMS)('--form %s: within 1e-5 of tfjs predict at seq 1, 10, 37', async (form, { skip }) => {
-    if (!chainWrites(form)) skip();
+  it.each(FORMS)('--form %s: within 1e-5 of tfjs predict at seq 1, 10, 37', async (form) => {
     const { tf } = await initTfjs('cpu');
     const init = (seed: number, stddev: number) => tf.initializers.randomNormal({ mean: 0, stddev, seed });
     const model = tf.sequential({
