@@ -229,6 +229,18 @@ describe('gru-onnx export --weights model.json, then verify --weights model.json
     expect(verified.stdout).toMatch(/ort-cpu/);
   });
 
+  it.each(['fused', 'scan'])('gru-lstm-rnn --form %s with --h0 --h-n --hidden-states: verify --weights checks every output (exit 0)', async (form) => {
+    const weights = join(DIR, 'gru-lstm-rnn', 'model.json');
+    const out = join(dir, `gru-lstm-rnn-states-${form}.onnx`);
+    const exported = await runCli(['export', '--weights', weights, '--out', out, '--form', form, '--h0', '--h-n', '--hidden-states']);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(readSignature(readFileSync(out)).outputs.map((o) => o.name)).toEqual(['probabilities', 'hidden_states', 'h_n', 'c_n']);
+    const verified = await runCli(['verify', '--model', out, '--weights', weights, '--backends', 'reference,ort-cpu', '--shapes', '2x0,2x1,2x37', '--json']);
+    expect(verified.code, verified.stderr).toBe(0);
+    const report = JSON.parse(verified.stdout) as { backends: { name: string; status: string }[] };
+    expect(report.backends.map((b) => [b.name, b.status])).toEqual([['reference', 'pass'], ['ort-cpu', 'pass']]);
+  });
+
   it('a Bidirectional LSTM: export exits 2 with one error line naming the layer, and writes nothing', async () => {
     const { tf } = await initTfjs('cpu');
     const model = tf.sequential({ layers: [tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 3 }), inputShape: [null, 4] }), tf.layers.dense({ units: 2 })] });
