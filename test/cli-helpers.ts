@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: tests spawn the CLI from there, as `pnpm gru-onnx` does. */
@@ -31,4 +31,17 @@ export function startCli(args: string[], opts: { cwd?: string } = {}): { child: 
 
 export function runCli(args: string[], opts: { cwd?: string } = {}): Promise<CliResult> {
   return startCli(args, opts).done;
+}
+
+/** Debian's python, which has python3-torch (the pyenv python3 on PATH may not). */
+export const PYTHON = '/usr/bin/python3';
+
+/** Why PyTorch tests cannot run here, or undefined when PYTHON imports torch and numpy. */
+export function torchMissing(): string | undefined {
+  try {
+    execFileSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore', timeout: 60_000 });
+    return undefined;
+  } catch {
+    return `${PYTHON} cannot import torch and numpy (apt-get install python3-torch python3-numpy; .ci/run does)`;
+  }
 }

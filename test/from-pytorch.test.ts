@@ -5,7 +5,7 @@
  * own contract: names and dtypes checked, TensorProto readable, --help. Needs torch and numpy in /usr/bin/python3
  * (CI installs python3-torch and python3-numpy); without them these tests are skipped, saying why.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,22 +13,13 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSourceModel } from '@gru-onnx/model';
 import { loadBundle, readTensorFile } from '@gru-onnx/verify';
-import { ROOT, runCli } from './cli-helpers.ts';
+import { PYTHON, ROOT, runCli, torchMissing } from './cli-helpers.ts';
 
-const PYTHON = '/usr/bin/python3';
 const execFileAsync = promisify(execFile);
 /** Python without a bytecode cache: importing python/gru_onnx_torch.py must not write into the repository. */
 const run = (file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout: number }) =>
   execFileAsync(file, args, { ...options, env: { ...(options.env ?? process.env), PYTHONDONTWRITEBYTECODE: '1' } });
 
-function torchMissing(): string | undefined {
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore', timeout: 60_000 });
-    return undefined;
-  } catch {
-    return `${PYTHON} cannot import torch and numpy (apt-get install python3-torch python3-numpy; .ci/run does)`;
-  }
-}
 const missing = torchMissing();
 if (missing) console.warn(`test/from-pytorch.test.ts skipped: ${missing}`);
 

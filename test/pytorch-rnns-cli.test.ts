@@ -2,7 +2,7 @@
  * PyTorch nn.LSTM and nn.RNN imports through the CLI (export, then verify --bundle of PyTorch's capture and verify
  * --weights; refusals with exit 2) and python/gru_onnx_torch.py's save_state_dict and capture on such modules.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadSourceModel } from '@gru-onnx/model';
 import { summarizeModel } from '@gru-onnx/onnx';
 import type { Report } from '@gru-onnx/verify';
-import { ROOT, runCli } from './cli-helpers.ts';
+import { PYTHON, ROOT, runCli, torchMissing } from './cli-helpers.ts';
 import { RNNS } from './pytorch-rnns-helpers.ts';
 
 describe('export, then verify (CLI)', () => {
@@ -73,15 +73,6 @@ describe('export, then verify (CLI)', () => {
   });
 });
 
-const PYTHON = '/usr/bin/python3';
-function torchMissing(): string | undefined {
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore', timeout: 60_000 });
-    return undefined;
-  } catch {
-    return `${PYTHON} cannot import torch and numpy (apt-get install python3-torch python3-numpy; .ci/run does)`;
-  }
-}
 const missing = torchMissing();
 if (missing) console.warn(`test/pytorch-rnns-cli.test.ts: the python/gru_onnx_torch.py tests are skipped: ${missing}`);
 
