@@ -227,12 +227,12 @@ describe.each(['cpu', 'wasm', 'webgpu', 'cuda'] as const)('auto for target %s fo
   });
 
   if (target === 'webgpu') {
-    it("takes the scan form (from batch 1, behind the If) for an LSTM whose activations the native WebGPU EP's kernel refuses at run, the CPU row otherwise", () => {
+    it("takes the scan form for a GRU or LSTM whose activations the native WebGPU EP's kernels refuse (an LSTM's behind the If, from batch 1), the CPU row otherwise", () => {
       const webgpu = CELL_SPECS.map((s) => autoScanFromBatch(randomChain(1, [s], { dirs: 1 }).layers[0]!, 'webgpu'));
       const cpu = CELL_SPECS.map((s) => autoScanFromBatch(randomChain(1, [s], { dirs: 1 }).layers[0]!, 'cpu'));
-      const refused = CELL_SPECS.map((s) => s.cell === 'LSTM' && s.label !== 'LSTM');
-      expect(refused.filter(Boolean)).toHaveLength(2);
-      expect(webgpu).toEqual(cpu.map((t, i) => (refused[i] ? 1 : t)));
+      const refused = CELL_SPECS.map((s) => s.cell !== 'RNN' && s.activations !== undefined);
+      expect(CELL_SPECS.filter((_, i) => refused[i]).map((s) => s.label)).toEqual(['GRU HardSigmoid', 'LSTM HardSigmoid', 'LSTM HardSigmoid Elu Softsign']);
+      expect(webgpu).toEqual(cpu.map((t, i) => (refused[i] ? (CELL_SPECS[i]!.cell === 'LSTM' ? 1 : 0) : t)));
     });
   }
 

@@ -219,12 +219,12 @@ function hasDefaultActivations(l: OnnxRecurrentLayer): boolean {
 }
 
 /**
- * Whether onnxruntime-web's native WebGPU EP (1.30) can run the layer's fused node. Its LSTM kernel claims a node
- * with other activations and then fails at run ("Unsupported LSTM activation for WebGPU: HardSigmoid", measured on
- * SwiftShader, docs/gpu-placement.md), so such a layer must be the scan form there.
+ * Whether onnxruntime-web's native WebGPU EP (1.30) can run the layer's fused node. Its GRU and LSTM kernels take
+ * only the default activations: a GRU with others (tfjs's HardSigmoid) fails the session's creation, an LSTM fails
+ * at run ("Unsupported LSTM activation for WebGPU: HardSigmoid"; measured on SwiftShader, docs/gpu-placement.md).
  */
 export function webgpuRunsFusedLayer(l: OnnxRecurrentLayer): boolean {
-  return l.cell !== 'LSTM' || hasDefaultActivations(l);
+  return l.cell === 'RNN' || hasDefaultActivations(l);
 }
 
 /** The recurrent nodes of a model that onnxruntime's CUDA EP leaves to the CPU EP ({@link cudnnRunsLayer}), by name. */
@@ -244,9 +244,10 @@ export function cudaFallbackNodes(model: onnx.IModelProto): string[] {
 /** The batch from which auto runs layer l as the scan form for `target` (0: always, Infinity: never). */
 export function autoScanFromBatch(l: OnnxRecurrentLayer, target: ExportTarget): number {
   if (target === 'cuda') return cudnnRunsLayer(l) ? Infinity : 0;
-  // The scan from batch 1, i.e. always, yet behind auto's If: JSEP computes a bare multi-layer scan chain wrong and
-  // the same scan inside an If right (docs/gpu-placement.md); the fused branch never runs (x is not empty here).
-  if (target === 'webgpu' && !webgpuRunsFusedLayer(l)) return 1;
+  // Such a layer is the scan form. An LSTM's is written from batch 1, i.e. always, yet behind auto's If: JSEP
+  // computes a bare multi-layer scan chain wrong and the same scan inside an If right, and the fused branch, never
+  // taken, is harmless there. A GRU's fused node fails the session even in a branch never taken: a bare scan.
+  if (target === 'webgpu' && !webgpuRunsFusedLayer(l)) return l.cell === 'LSTM' ? 1 : 0;
   const work = AUTO_SCAN_FROM_WORK[target][autoCellKey(l)];
   const batch = Math.ceil(work / l.hiddenSize);
   // Every batch that reaches the layers is ≥ 1.
