@@ -1,10 +1,10 @@
 import { UserError, type SourceModel } from '@gru-onnx/model';
 import { exportSeedModel, type ExportOptions } from '../export-seed.ts';
 import { exportPytorchGruModel } from './pytorch-gru.ts';
-import { exportPytorchLstmModel } from './pytorch-lstm.ts';
-import { exportPytorchRnnModel } from './pytorch-rnn.ts';
+import { pytorchLstmChain } from './pytorch-lstm.ts';
+import { pytorchRnnChain } from './pytorch-rnn.ts';
 import { exportTfjsLayersModel } from './tfjs-layers.ts';
-import type { ChainExportOptions } from './recurrent-chain.ts';
+import { exportRecurrentChain, type ChainExportOptions } from './recurrent-chain.ts';
 
 export * from './recurrent-chain.ts';
 export * from './pytorch-chain.ts';
@@ -27,9 +27,9 @@ export function exportSourceModel(source: SourceModel, options: ExportOptions = 
     case 'pytorch-gru':
       return exportPytorchGruModel(source, imports);
     case 'pytorch-lstm':
-      return exportPytorchLstmModel(source, imports);
+      return exportRecurrentChain(pytorchLstmChain(source), imports);
     case 'pytorch-rnn':
-      return exportPytorchRnnModel(source, imports);
+      return exportRecurrentChain(pytorchRnnChain(source), imports);
     case 'tfjs-layers':
       return exportTfjsLayersModel(source, imports);
   }

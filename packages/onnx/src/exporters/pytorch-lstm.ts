@@ -5,9 +5,7 @@
  * order: PyTorch stacks i, f, g, o, ONNX i, o, f, c (c being PyTorch's g).
  */
 import type { PytorchLstm } from '@gru-onnx/model';
-import { encodeModel } from '../builder.ts';
-import type { onnx } from '../proto.ts';
-import { buildRecurrentChain, type ChainExportOptions, type RecurrentChain } from './recurrent-chain.ts';
+import type { RecurrentChain } from './recurrent-chain.ts';
 import { pytorchChain, pytorchOnnxLayers } from './pytorch-chain.ts';
 
 /** ONNX's i, o, f, c as PyTorch's blocks i, f, g, o: [0, 3, 1, 2]. */
@@ -22,10 +20,3 @@ export function pytorchLstmChain(m: PytorchLstm): RecurrentChain {
   );
 }
 
-export function buildPytorchLstmModel(m: PytorchLstm, options: ChainExportOptions = {}): onnx.ModelProto {
-  return buildRecurrentChain(pytorchLstmChain(m), options);
-}
-
-export function exportPytorchLstmModel(m: PytorchLstm, options: ChainExportOptions = {}): Uint8Array {
-  return encodeModel(buildPytorchLstmModel(m, options));
-}

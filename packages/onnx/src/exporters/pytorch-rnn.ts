@@ -4,9 +4,7 @@
  * activation Relu, tanh ONNX's default (Tanh).
  */
 import type { PytorchRnn } from '@gru-onnx/model';
-import { encodeModel } from '../builder.ts';
-import type { onnx } from '../proto.ts';
-import { buildRecurrentChain, type ChainExportOptions, type RecurrentChain } from './recurrent-chain.ts';
+import type { RecurrentChain } from './recurrent-chain.ts';
 import { pytorchChain, pytorchOnnxLayers } from './pytorch-chain.ts';
 
 export function pytorchRnnChain(m: PytorchRnn): RecurrentChain {
@@ -20,10 +18,3 @@ export function pytorchRnnChain(m: PytorchRnn): RecurrentChain {
   );
 }
 
-export function buildPytorchRnnModel(m: PytorchRnn, options: ChainExportOptions = {}): onnx.ModelProto {
-  return buildRecurrentChain(pytorchRnnChain(m), options);
-}
-
-export function exportPytorchRnnModel(m: PytorchRnn, options: ChainExportOptions = {}): Uint8Array {
-  return encodeModel(buildPytorchRnnModel(m, options));
-}
