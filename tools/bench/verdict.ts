@@ -202,7 +202,7 @@ async function browserFloor(model: Uint8Array, cases: VerifyCase[]): Promise<Rec
           for (const [j, name] of ${JSON.stringify(outputNames)}.entries()) {
             const v = out[name];
             const d = v.location === 'cpu' ? v.data : await v.getData();
-            await fetch(uploads[i][j], { method: 'POST', body: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) });
+            await fetch(uploads[i][j], { method: 'POST', body: new Blob([new Uint8Array(d.buffer, d.byteOffset, d.byteLength)]) });
           }
           runs.push(performance.now() - t0);
         }
