@@ -3,8 +3,8 @@
  * `demo` trains it, the default export with hidden_states) with the default sweep on every local backend, wall
  * time from the command's start to its exit — beside the floor: a bare script that does the same work with no
  * gru-onnx around it (one session per backend, the same inputs, the same runs, the float64 reference and tfjs
- * forward, the browser work in one Chromium beside the Node work, as verify's two lanes do, in a fresh process),
- * and the ratio.
+ * forward; each browser backend in a Chromium of its own, all at once beside the Node work, as verify's lanes
+ * run; in a fresh process), and the ratio.
  *
  *   npx tsx tools/bench/verdict.ts [--runs N] [--bin PATH]
  *
@@ -24,7 +24,7 @@ import type { SeedParams } from '@gru-onnx/model';
 import { exportSeedModel } from '@gru-onnx/onnx';
 import { DEFAULT_SEED, DEFAULT_SHAPES, generateCases, readSignature } from '@gru-onnx/verify';
 import type { VerifyCase } from '@gru-onnx/verify';
-import { chromiumMissing, chromiumPath, launchChromium, WEBGPU_FLAGS } from '../../packages/verify/src/browser/chromium.ts';
+import { chromiumMissing, chromiumPath, launchChromium, NO_GPU_FLAGS, WEBGPU_FLAGS } from '../../packages/verify/src/browser/chromium.ts';
 import { startPageServer } from '../../packages/verify/src/browser/server.ts';
 import { float32Data } from '../../packages/verify/src/tensor.ts';
 
@@ -157,27 +157,28 @@ async function nodeFloor(model: Uint8Array, params: SeedParams, cases: VerifyCas
   return t;
 }
 
-/** The browser lane's work: one Chromium, a page per EP, one session each, every case. */
-async function browserFloor(model: Uint8Array, cases: VerifyCase[]): Promise<Record<string, number>> {
+/** The three browser backends of the default sweep: the bundle each imports, the EP it asks that bundle for, Chromium's flags. */
+const PAGES = [
+  ['browser-wasm', 'ort.wasm.min.mjs', 'wasm', NO_GPU_FLAGS],
+  ['browser-webgpu', 'ort.webgpu.min.mjs', 'webgpu', WEBGPU_FLAGS],
+  ['browser-webgpu-jsep', 'ort.min.mjs', 'webgpu', WEBGPU_FLAGS],
+] as const;
+
+/** One browser backend's lane: a Chromium of its own, a page, one session, every case. */
+async function browserFloor(model: Uint8Array, cases: VerifyCase[], [name, bundle, ep, flags]: (typeof PAGES)[number]): Promise<Record<string, number>> {
   const t: Record<string, number> = {};
   let t0 = now();
   const ortDist = dirname(require.resolve('onnxruntime-web'));
   const server = await startPageServer(ortDist);
-  const chromium = await launchChromium(chromiumPath(), WEBGPU_FLAGS, 30_000);
+  const chromium = await launchChromium(chromiumPath(), [...flags], 30_000);
   const pw = (await import(pathToFileURL(require.resolve('playwright-core')).href)) as { chromium?: { connectOverCDP(ws: string, o: object): Promise<Browser> }; default?: { chromium: { connectOverCDP(ws: string, o: object): Promise<Browser> } } };
   const browser = await (pw.chromium ?? pw.default!.chromium).connectOverCDP(chromium.wsEndpoint, { artifactsDir: chromium.artifactsDir });
   try {
-    t['browser start'] = now() - t0;
+    t[`${name}: browser start`] = now() - t0;
     const modelPath = server.put(model, 'model.onnx');
     const inputs = cases.map((c) => feedsOf(c).map((f) => ({ name: f.name, dims: f.dims, path: server.put(new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength), `${f.name}.bin`) })));
     const outputNames = readSignature(model).outputs.map((o) => o.name);
-    // The three browser backends of the default sweep: the bundle each imports, and the EP it asks that bundle for.
-    const pages = [
-      ['browser-wasm', 'ort.wasm.min.mjs', 'wasm'],
-      ['browser-webgpu', 'ort.webgpu.min.mjs', 'webgpu'],
-      ['browser-webgpu-jsep', 'ort.min.mjs', 'webgpu'],
-    ] as const;
-    for (const [name, bundle, ep] of pages) {
+    {
       t0 = now();
       const page = await (browser.contexts()[0] ?? (await browser.newContext())).newPage();
       await page.goto(`${server.origin}/`);
@@ -225,7 +226,7 @@ async function browserFloor(model: Uint8Array, cases: VerifyCase[]): Promise<Rec
 }
 
 /**
- * The floor: both lanes at once, as verify runs them, in a fresh process (like the command, it loads onnxruntime,
+ * The floor: every lane at once, as verify runs them, in a fresh process (like the command, it loads onnxruntime,
  * tfjs and their wasm anew). Its wall time runs from the process's start to the end of the work.
  */
 async function floor(modelPath: string, weightsPath: string): Promise<{ wallMs: number; cpuS: number; parts: Record<string, number> }> {
@@ -238,8 +239,8 @@ async function floorProcess(modelPath: string, weightsPath: string): Promise<voi
   const model = new Uint8Array(readFileSync(modelPath));
   const { params } = loadCheckpoint(weightsPath);
   const cases = generateCases(readSignature(model), { inputSize: SEED_CONFIG.inputSize, hiddenSize: SEED_CONFIG.hiddenSize }, { shapes: DEFAULT_SHAPES, seed: DEFAULT_SEED });
-  const [a, b] = await Promise.all([nodeFloor(model, params, cases), chromiumMissing(chromiumPath()) ? Promise.resolve({}) : browserFloor(model, cases)]);
-  console.log(JSON.stringify({ wallMs: now(), parts: { ...a, ...b } }));
+  const lanes = await Promise.all([nodeFloor(model, params, cases), ...(chromiumMissing(chromiumPath()) ? [] : PAGES.map((p) => browserFloor(model, cases, p)))]);
+  console.log(JSON.stringify({ wallMs: now(), parts: Object.assign({}, ...lanes) as Record<string, number> }));
 }
 
 /**
@@ -306,16 +307,17 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     }
     const ms = (x: number) => `${(x / 1000).toFixed(2)} s`;
     console.log(`\n${DEFAULT_SHAPES.length + 2} cases on every local backend (demo model, default sweep); last run's parts:`);
-    console.log('  verify, per backend (from the report; runs less session creation; the browser lane beside the Node lane):');
+    console.log('  verify, per backend (from the report; runs less session creation; each browser backend in a lane of its own, beside the Node lane):');
     const cols = ['start', 'sessions', 'case 1', 'cases 2..', 'close', 'total'];
     console.log(`    ${'backend (cases)'.padEnd(24)} ${cols.map((c) => c.padStart(9)).join(' ')}`);
     for (const [k, v] of Object.entries(lastCommand)) {
       console.log(`    ${`${k} (${v.cases})`.padEnd(24)} ${[v.probeMs, v.sessionMs, v.firstMs, v.restMs, v.closeMs, v.totalMs].map((x) => ms(x).padStart(9)).join(' ')}`);
     }
-    // Each lane runs its backends one after another, so a backend's total is what it adds to its lane.
-    const lane = (browser: boolean) => Object.entries(lastCommand).filter(([k]) => k.startsWith('browser-') === browser).reduce((a, [, v]) => a + v.totalMs, 0);
-    console.log(`    lanes: browser ${ms(lane(true))}, Node ${ms(lane(false))}; browser-webgpu-jsep adds ${ms(lastCommand['browser-webgpu-jsep']?.totalMs ?? 0)} to the browser lane`);
-    console.log('  floor, per part (Node lane and browser lane at once):');
+    // The Node lane runs its backends one after another, so its length is their sum; a browser lane is its one backend.
+    const node = Object.entries(lastCommand).filter(([k]) => !k.startsWith('browser-')).reduce((a, [, v]) => a + v.totalMs, 0);
+    const browsers = Object.entries(lastCommand).filter(([k]) => k.startsWith('browser-')).map(([k, v]) => `${k} ${ms(v.totalMs)}`);
+    console.log(`    lanes: Node ${ms(node)}; ${browsers.join(', ')}`);
+    console.log('  floor, per part (every lane at once):');
     for (const [k, v] of Object.entries(lastFloor)) console.log(`    ${k.padEnd(34)} ${ms(v)}`);
     const w = median(walls);
     const f = median(floors);

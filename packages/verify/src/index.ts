@@ -2,7 +2,6 @@ export * from './runner.ts';
 export * from './registry.ts';
 export * from './placement.ts';
 export { WEBGPU_EP } from './runners/browser-webgpu.ts';
-export { createBrowserHost, type BrowserHost } from './runners/browser.ts';
 export { CUDA_EP, CUDA_PROVIDER_LIBS } from './runners/ort-cuda.ts';
 export { DEFAULT_TIMEOUT_MS } from './runners/common.ts';
 export { createSourceReferenceRunner, sourceOutputFor, sourceOutputs, type SourceOutputName } from './runners/reference.ts';

@@ -102,6 +102,15 @@ describe('verifyModel', () => {
     expect(r.backends.map((b) => `${b.name} ${b.status}`)).toEqual(['browser-webgpu error', 'ort-cpu pass']);
   });
 
+  it('runs each browser backend in a lane of its own, all at once: a stuck one holds up no other', async () => {
+    const stuck = fakeRunner('browser-webgpu', { hang: true });
+    const order: string[] = [];
+    const r = await verifyModel(base({ runners: [stuck, fakeRunner('browser-wasm'), fakeRunner('browser-webgpu-jsep')], timeoutMs: 1000, onBackend: (b) => order.push(b.name) }));
+    // In one lane, the two after the stuck one would wait out its timeout and report after it.
+    expect(order).toEqual(['browser-wasm', 'browser-webgpu-jsep', 'browser-webgpu']);
+    expect(r.backends.map((b) => `${b.name} ${b.status}`)).toEqual(['browser-webgpu error', 'browser-wasm pass', 'browser-webgpu-jsep partial']);
+  });
+
   it('with a browser lane, runs the in-process backends (reference, tfjs) after the onnxruntime ones, which leave the event loop free for it; the report keeps the requested order', async () => {
     const names = ['reference', 'tfjs', 'ort-cpu', 'ort-wasm'] as const;
     const mainOrder = async (browser: boolean): Promise<string[]> => {
@@ -117,9 +126,9 @@ describe('verifyModel', () => {
 
   it('stops on the caller\'s signal (SIGINT): the current run is abandoned, later backends are not started, every runner is closed', async () => {
     const ac = new AbortController();
-    const stuck = fakeRunner('browser-wasm', { hang: true });
-    // The same lane as the stuck one (Chromium's), so it is still waiting its turn when the signal comes.
-    const later = fakeRunner('browser-webgpu');
+    const stuck = fakeRunner('ort-cpu', { hang: true });
+    // The same lane as the stuck one, so it is still waiting its turn when the signal comes.
+    const later = fakeRunner('ort-wasm');
     setTimeout(() => ac.abort(), 100);
     const t0 = Date.now();
     const r = await verifyModel(base({ runners: [stuck, later], signal: ac.signal, timeoutMs: 60_000 }));

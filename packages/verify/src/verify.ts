@@ -14,7 +14,6 @@ import { createRunner as createRegisteredRunner } from './registry.ts';
 import type { RunnerOptions } from './registry.ts';
 import { BACKENDS } from './runner.ts';
 import type { BackendName, Feeds, NamedTensor, Runner } from './runner.ts';
-import { createBrowserHost } from './runners/browser.ts';
 import { DEFAULT_TIMEOUT_MS } from './runners/common.ts';
 import { TimeoutError, withTimeout } from './timeout.ts';
 import { dtypeOf, float32Data } from './tensor.ts';
@@ -62,11 +61,8 @@ export interface VerifyOptions {
   cases?: VerifyCase[];
   /** Runner objects, or names resolved through `createRunner`. Default: every backend. */
   runners?: (Runner | BackendName)[];
-  /**
-   * Default: the registry's createRunner with `runnerOptions` and `timeoutMs`. `shared` carries what verifyModel
-   * shares between the runners it makes (the browser lane's Chromium): pass it on to the registry's createRunner.
-   */
-  createRunner?: (name: BackendName, shared: RunnerOptions) => Runner | Promise<Runner>;
+  /** Default: the registry's createRunner with `runnerOptions` and `timeoutMs`. */
+  createRunner?: (name: BackendName) => Runner | Promise<Runner>;
   /** Threads, TF32, Chromium path… for runners created by name. */
   runnerOptions?: RunnerOptions;
   shapes?: readonly Shape[];
@@ -176,8 +172,6 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
   const backends: BackendReport[] = [];
   /** Why the baseline has no outputs for a case (it failed there, or could not run at all). */
   const noExpected = new Map<string, string>();
-  // The browser backends run one after another in their lane, so one Chromium serves them all.
-  const browserHost = createBrowserHost();
   /** With --localize, runners stay open until localization is done. */
   const open = new Map<BackendName, Runner>();
 
@@ -194,9 +188,7 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
         return;
       }
       if (typeof spec === 'string') {
-        runner = options.createRunner
-          ? await options.createRunner(spec, { browserHost })
-          : createRegisteredRunner(spec, { browserHost, ...options.runnerOptions, timeoutMs });
+        runner = options.createRunner ? await options.createRunner(spec) : createRegisteredRunner(spec, { ...options.runnerOptions, timeoutMs });
       } else {
         runner = spec;
       }
@@ -239,8 +231,11 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
     }
   };
 
-  // Backends of one lane run one after another, the lanes at once: Chromium's backends (one software-GPU
-  // browser at a time) beside the in-process and onnxruntime-child ones, so two cores overlap the two.
+  // Backends of one lane run one after another, the lanes at once: each browser backend in a Chromium of its own,
+  // beside the in-process and onnxruntime-child ones, so every core has work. On a software adapter the browser
+  // backends are most of the time to verdict (demo model, every backend, 2 cores: 18.3 s with one Chromium for all
+  // three after one another, 17.4 s with one each at once, CPU-bound from there); and a Chromium that hangs or
+  // crashes takes only its own backend with it.
   const lanes = new Map<string, [Runner | BackendName, BackendReport][]>();
   for (const spec of requested) {
     const name = typeof spec === 'string' ? spec : spec.name;
@@ -261,33 +256,32 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
     };
     backends.push(b);
     // The baseline's outputs are the others' expected values: it runs alone, before the lanes start.
-    const lane = name === baseline ? 'baseline' : name.startsWith('browser-') ? 'browser' : 'main';
+    const lane = name === baseline ? 'baseline' : name.startsWith('browser-') ? name : 'main';
     lanes.set(lane, [...(lanes.get(lane) ?? []), [spec, b]]);
   }
   for (const [spec, b] of lanes.get('baseline') ?? []) await runBackend(spec, b);
   lanes.delete('baseline');
-  // The runners that compute in this process (reference, tfjs) hold the event loop that drives the browser lane:
+  // The runners that compute in this process (reference, tfjs) hold the event loop that drives the browser lanes:
   // loading tfjs alone stalls it for seconds, which Chromium's start and browser-wasm's short cases would wait
   // out (demo model, every backend: 11.7 s of stalls over 100 ms, 4.8 s with this order). With a browser lane they
   // run after the onnxruntime ones (child processes), when the browser runs long WebGPU cases that need no
   // attention from here. The report keeps the order asked.
   const main = lanes.get('main');
-  if (main && lanes.has('browser')) lanes.set('main', [...main.filter(([, b]) => !NEEDS_PARAMS.includes(b.name)), ...main.filter(([, b]) => NEEDS_PARAMS.includes(b.name))]);
-  // Settled, not all: a UserError in one lane is thrown only once the other lane has closed its runners.
+  if (main && [...lanes.keys()].some((l) => l.startsWith('browser-'))) lanes.set('main', [...main.filter(([, b]) => !NEEDS_PARAMS.includes(b.name)), ...main.filter(([, b]) => NEEDS_PARAMS.includes(b.name))]);
+  // Settled, not all: a UserError in one lane is thrown only once the other lanes have closed their runners.
   const settled = await Promise.allSettled(
     [...lanes.values()].map(async (lane) => {
       for (const [spec, b] of lane) await runBackend(spec, b);
     }),
   );
   const thrown = settled.find((x) => x.status === 'rejected');
-  // Localization runs before Chromium goes: the failing browser backends' runners are still open on it.
+  // Localization runs before the runners close: a failing browser backend's runner still has its page open.
   try {
     if (options.localize && !thrown) {
-      await localizeFailures(backends, open, cases, expected, { model, params, timeoutMs, signal: options.signal, baseline: baseline ?? DEFAULT_BASELINE, createRunner: (n) => (options.createRunner ? options.createRunner(n, { browserHost }) : createRegisteredRunner(n, { browserHost, ...options.runnerOptions, timeoutMs })), dir: options.localize.dir, carry: options.carry ?? [] });
+      await localizeFailures(backends, open, cases, expected, { model, params, timeoutMs, signal: options.signal, baseline: baseline ?? DEFAULT_BASELINE, createRunner: (n) => (options.createRunner ? options.createRunner(n) : createRegisteredRunner(n, { ...options.runnerOptions, timeoutMs })), dir: options.localize.dir, carry: options.carry ?? [] });
     }
   } finally {
     for (const r of open.values()) await withTimeout('close', timeoutMs, undefined, () => r.close()).catch(() => undefined);
-    await browserHost.close();
   }
   if (thrown) throw thrown.reason;
 

@@ -190,8 +190,8 @@ export async function runVerify(ctx: Context, opts: VerifyOpts): Promise<number>
     decisions: (opts.decision ?? []).map(parseDecision),
     ...(opts.localize ? { localize: opts.report !== undefined ? { dir: opts.report } : {} } : {}),
     runners: backends.map((b) => (b === 'reference' && imported ? createSourceReferenceRunner(imported) : b)),
-    createRunner: (name, shared) => {
-      const runner = createRunner(name, { ...shared, ...runnerOptions });
+    createRunner: (name) => {
+      const runner = createRunner(name, runnerOptions);
       return name === baseline ? recording(runner, baselineOutputs) : runner;
     },
     ...(expected ? { expected } : {}),

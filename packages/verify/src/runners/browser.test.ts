@@ -7,7 +7,6 @@ import { referenceForward } from '@gru-onnx/model';
 import type { Job } from '../runner.ts';
 import { fallbackOps } from '../placement.ts';
 import { chromiumMissing, chromiumPath, liveChromiumCount } from '../browser/chromium.ts';
-import { createBrowserHost } from './browser.ts';
 import { createBrowserWasmRunner } from './browser-wasm.ts';
 import { WEBGPU_EP, createBrowserWebgpuRunner } from './browser-webgpu.ts';
 import { randomParams, seedGruModel } from './tiny-models.ts';
@@ -175,24 +174,6 @@ describe.skipIf(!haveChromium)('in Chromium', () => {
     expect(await exited).toBe('SIGINT');
     expect(processesWith(base)).toBe(0);
     expect(profileDirs()).toEqual([]);
-  });
-
-  test('runners given one BrowserHost share one Chromium: it outlives a runner\'s close and ends with the host', async () => {
-    const host = createBrowserHost();
-    const wasm = createBrowserWasmRunner({ browserHost: host, timeoutMs: 30_000 });
-    const webgpu = createBrowserWebgpuRunner({ browserHost: host, timeoutMs: 30_000 });
-    try {
-      expect(agrees(float32Data((await wasm.run(job)).outputs.logits!), expected.logits)).toBe(true);
-      await wasm.close();
-      expect(liveChromiumCount()).toBe(1);
-      expect(agrees(float32Data((await webgpu.run(job)).outputs.logits!), expected.logits)).toBe(true);
-      expect(liveChromiumCount()).toBe(1);
-      await webgpu.close();
-    } finally {
-      await host.close();
-    }
-    expect(liveChromiumCount()).toBe(0);
-    expect(processesWith(base)).toBe(0);
   });
 
   test('browser-webgpu says where GRU ran', async () => {

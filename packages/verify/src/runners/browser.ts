@@ -40,8 +40,6 @@ interface OpenBrowser {
 interface Session {
   chromium: ChromiumProcess;
   browser: Browser;
-  /** Set when the browser is a BrowserHost's: closing the session then closes only its page. */
-  host?: BrowserHost;
   page: Page;
   server: PageServer;
   console: string[];
@@ -78,7 +76,7 @@ interface Playwright {
   chromium: { connectOverCDP(endpoint: string, options?: { timeout?: number; artifactsDir?: string }): Promise<Browser> };
 }
 
-/** WebGPU's `auto` adapter: a hardware one if Chromium finds it, SwiftShader allowed; the shared browser's flags. */
+/** WebGPU's `auto` adapter: a hardware one if Chromium finds it, SwiftShader allowed. */
 const AUTO_ADAPTER_FLAGS = [...WEBGPU_HARDWARE_FLAGS, '--enable-unsafe-swiftshader'];
 
 /** Launches Chromium with `flags` and connects playwright to it; on failure nothing is left running. */
@@ -95,49 +93,6 @@ async function openBrowser(playwrightPath: string, executable: string, flags: st
     chromium.kill();
     throw err;
   }
-}
-
-/**
- * One Chromium shared by the browser runners given it (verifyModel's browser lane): started by the first runner
- * that needs it, with the WebGPU flags (the wasm page ignores them), and kept when a runner closes, so the next
- * backend skips a browser start. A runner whose run fails discards it (the page may be hung or the GPU process
- * gone); the next one starts afresh. Its owner closes it.
- */
-export interface BrowserHost {
-  /** `flags` undefined: any browser will do (the wasm page); one is launched with the WebGPU backend's first choice. */
-  acquire(playwrightPath: string, executable: string, flags: string[] | undefined, timeoutMs: number): Promise<OpenBrowser>;
-  discard(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export function createBrowserHost(): BrowserHost {
-  let open: { executable: string; flags: string[]; browser: Promise<OpenBrowser> } | undefined;
-  const discard = async (): Promise<void> => {
-    const o = open;
-    open = undefined;
-    const b = await o?.browser.catch(() => undefined);
-    if (!b) return;
-    b.chromium.kill();
-    // The process is gone already, so closing can only report the lost connection: nothing to act on.
-    await b.browser.close().catch(() => undefined);
-  };
-  return {
-    async acquire(playwrightPath, executable, flags, timeoutMs) {
-      if (open && (open.executable !== executable || (flags && flags.join(' ') !== open.flags.join(' ')))) await discard();
-      if (!open) {
-        const launchFlags = flags ?? AUTO_ADAPTER_FLAGS;
-        const browser = openBrowser(playwrightPath, executable, launchFlags, timeoutMs);
-        open = { executable, flags: launchFlags, browser };
-        // A failed start is not kept: the next acquire tries again.
-        browser.catch(() => {
-          if (open?.browser === browser) open = undefined;
-        });
-      }
-      return open.browser;
-    },
-    discard,
-    close: discard,
-  };
 }
 
 export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: RunnerOptions = {}): Runner {
@@ -170,8 +125,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
     if (adapterMode === 'hardware') return launch(WEBGPU_HARDWARE_FLAGS, false);
     const first = await launch(AUTO_ADAPTER_FLAGS, false);
     if (first.adapter) return first;
-    if (first.host) await first.host.discard();
-    else first.chromium.kill();
+    first.chromium.kill();
     await first.browser.close().catch(() => undefined);
     await first.server.close();
     return launch(WEBGPU_FLAGS, true);
@@ -180,13 +134,10 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
   const launch = async (flags: string[], forcedSoftware: boolean): Promise<Session> => {
     const pre = prerequisites();
     if ('reason' in pre) throw new Error(`${name}: ${pre.reason}`);
-    const host = options.browserHost;
     const server = await startPageServer(pre.ortDist);
     let open: OpenBrowser | undefined;
     try {
-      open = host
-        ? await host.acquire(pre.playwright, executable, webgpu ? flags : undefined, timeoutMs)
-        : await openBrowser(pre.playwright, executable, flags, timeoutMs);
+      open = await openBrowser(pre.playwright, executable, flags, timeoutMs);
       const { chromium, browser } = open;
       const context = browser.contexts()[0] ?? (await browser.newContext());
       const page = await context.newPage();
@@ -197,10 +148,9 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
       await page.goto(`${server.origin}/`, { timeout: Math.min(timeoutMs, 30_000) });
       await page.waitForFunction('window.gruOnnxReady === true', undefined, { timeout: Math.min(timeoutMs, 30_000) });
       const adapter = webgpu ? ((await page.evaluate(ADAPTER_INFO)) as AdapterInfo | null) : undefined;
-      return { chromium, browser, ...(host ? { host } : {}), page, server, console: lines, chromiumVersion: browser.version(), ...(webgpu ? { adapter, forcedSoftware } : {}) };
+      return { chromium, browser, page, server, console: lines, chromiumVersion: browser.version(), ...(webgpu ? { adapter, forcedSoftware } : {}) };
     } catch (err) {
-      if (host) await host.discard();
-      else if (open) {
+      if (open) {
         open.chromium.kill();
         // The browser is gone already, so closing can only report the lost connection.
         await open.browser.close().catch(() => undefined);
@@ -211,12 +161,8 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
   };
 
   let closing: Promise<void> = Promise.resolve();
-  /**
-   * Kills the browser first (it may be hung), then lets go of the CDP connection and the server. A shared
-   * browser that is still sound (`broken` false: a normal close) keeps running for the next runner; only this
-   * runner's page closes.
-   */
-  const shutdown = (broken = true): Promise<void> => {
+  /** Kills the browser first (it may be hung), then lets go of the CDP connection and the server. */
+  const shutdown = (): Promise<void> => {
     const s = session;
     session = undefined;
     if (!s) return closing;
@@ -228,15 +174,9 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
         // It never started; start() released what it had.
         return;
       }
-      if (open.host && !broken) {
-        await open.page.close().catch(() => open.host!.discard());
-      } else if (open.host) {
-        await open.host.discard();
-      } else {
-        open.chromium.kill();
-        // The process is gone already, so closing can only report the lost connection: nothing to act on.
-        await open.browser.close().catch(() => undefined);
-      }
+      open.chromium.kill();
+      // The process is gone already, so closing can only report the lost connection: nothing to act on.
+      await open.browser.close().catch(() => undefined);
       await open.server.close();
     })();
     return closing;
@@ -360,7 +300,7 @@ export function createBrowserRunner(name: BackendName, ep: BrowserEp, options: R
     },
     async close(): Promise<void> {
       await queue;
-      await shutdown(false);
+      await shutdown();
     },
   };
 }

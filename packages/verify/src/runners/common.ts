@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '@gru-onnx/model';
 import type { BackendName, Feeds } from '../runner.ts';
-import type { BrowserHost } from './browser.ts';
 import { TimeoutError } from '../timeout.ts';
 
 /** Options every runner factory accepts; each runner reads the ones that concern it and ignores the rest. */
@@ -31,8 +30,6 @@ export interface RunnerOptions {
   webgpuAdapter?: 'auto' | 'hardware' | 'software';
   /** tfjs: backend choice passed to tfjsForward ('auto', 'wasm', 'cpu', 'tensorflow'). Default 'auto'. */
   tfjsBackend?: string;
-  /** browser-*: a Chromium shared with other browser runners (verifyModel passes one); default: the runner's own. */
-  browserHost?: BrowserHost;
 }
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
