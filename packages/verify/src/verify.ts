@@ -232,10 +232,9 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
   };
 
   // Backends of one lane run one after another, the lanes at once: each browser backend in a Chromium of its own,
-  // beside the in-process and onnxruntime-child ones, so every core has work. On a software adapter the browser
-  // backends are most of the time to verdict (demo model, every backend, 2 cores: 18.3 s with one Chromium for all
-  // three after one another, 17.4 s with one each at once, CPU-bound from there); and a Chromium that hangs or
-  // crashes takes only its own backend with it.
+  // beside the in-process and onnxruntime-child ones, so every core has work, and a Chromium that hangs or crashes
+  // takes only its own backend with it. (Demo model, every backend, on 2 busy cores: 17.6–20.7 s this way, 18.1–20.5 s
+  // with one Chromium running the three in turn; CPU-bound either way.)
   const lanes = new Map<string, [Runner | BackendName, BackendReport][]>();
   for (const spec of requested) {
     const name = typeof spec === 'string' ? spec : spec.name;
