@@ -32,6 +32,10 @@ describe('graph surgery', () => {
     expect(exposed.map((e) => [e.value, e.node.name, e.order])).toEqual([['a', 'relu', 0], ['y', 'branch', 1], ['z', 'loop', 2]]);
     expect(out.graph!.output!.map((o) => o.name)).toEqual(['z', 'a', 'y']);
     expect(m.graph!.output).toHaveLength(1);
+    // Only the values asked for: one at a time, as --localize tries them when all at once hides a fault.
+    const one = exposeMainGraph(m, (v) => v === 'y');
+    expect(one.exposed.map((e) => e.value)).toEqual(['y']);
+    expect(one.model.graph!.output!.map((o) => o.name)).toEqual(['z', 'y']);
   });
 
   it.each([[true, 'Neg'], [false, 'Abs']] as const)('inlines the branch taken (cond %s → %s), renamed to the If output', (cond, op) => {

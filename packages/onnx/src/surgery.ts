@@ -27,16 +27,16 @@ const untyped = (name: string): onnx.IValueInfoProto => ({ name });
 
 /**
  * Every node output of the main graph as a graph output (those that are outputs already keep their place), so one
- * run shows them all: the fewest runs the runtime allows.
+ * run shows them all: the fewest runs the runtime allows. `only`: just the values it accepts.
  */
-export function exposeMainGraph(model: onnx.IModelProto): { model: onnx.ModelProto; exposed: ExposedValue[] } {
+export function exposeMainGraph(model: onnx.IModelProto, only?: (value: string) => boolean): { model: onnx.ModelProto; exposed: ExposedValue[] } {
   const m = clone(model);
   const g = m.graph!;
   const outputs = new Set((g.output ?? []).map((o) => o.name));
   const exposed: ExposedValue[] = [];
   (g.node ?? []).forEach((node, order) => {
     for (const value of node.output ?? []) {
-      if (!value) continue;
+      if (!value || (only && !only(value))) continue;
       if (!outputs.has(value)) {
         g.output!.push(untyped(value));
         outputs.add(value);

@@ -64,6 +64,39 @@ describe('localize (planted faults on ort-cpu, by node name)', () => {
     expect(r.repro?.tried).toMatch(/^Tanh 'act' alone \(model.onnx, 1 fed input\(s\), 0 initializer\(s\)\) on ort-wasm and ort-cpu, fed ort-cpu's input values$/);
   });
 
+  /**
+   * A fault like JSEP's in a scan chain: it shows only when the graph exposes few values (onnxruntime plans buffers
+   * and fusions from the outputs), and not at all while any value in `hiders` is a graph output.
+   */
+  const hiddenByExposure = (hiders: string[], most = 2): Runner => {
+    const faulty = nodeCorruptingRunner(cpu, 'act', 0.05);
+    return {
+      ...faulty,
+      run: (job, signal) => {
+        const outputs = (decodeModelBytes(job.model).graph?.output ?? []).map((v) => v.name ?? '');
+        return (outputs.length <= most && !outputs.some((v) => hiders.includes(v)) ? faulty : cpu).run(job, signal);
+      },
+    };
+  };
+
+  it('a fault that exposing every value at once hides is found one value at a time, naming the values that hide it', async () => {
+    const r = await localize({ model, feeds, caseId: 'set 0', baseline: cpu, target: hiddenByExposure(['a']), tolerance, run });
+    expect(r.result).toBe('node');
+    expect(r.node).toMatchObject({ name: 'act', where: 'main graph' });
+    expect(r.node?.outputs[0]?.maxAbs).toBeCloseTo(0.05, 5);
+    expect(r.message).toMatch(/found exposing one value at a time, because exposing all at once hid the fault \(as exposing 'a' alone does\)$/);
+    // All at once, then 'a' (hides it), then 'b' (out of tolerance).
+    expect(r.instrumentedRuns).toBe(3);
+    expect(r.repro?.verdict).toBe('reproduces alone');
+  });
+
+  it('a fault that every exposure hides is masked, and the message names the values tried that hide it', async () => {
+    const r = await localize({ model, feeds, caseId: 'set 0', baseline: cpu, target: hiddenByExposure([], 1), tolerance, run });
+    expect(r.result).toBe('masked');
+    expect(r.node).toBeUndefined();
+    expect(r.message).toMatch(/with every value exposed at once and with each exposed alone.*exposing any of 'a', 'b', 's', 'zero', 'cond', 'y1', 'trips', 'h' alone hides it too/);
+  });
+
   it('a fault inside tolerance names no node', async () => {
     const r = await localize({ model, feeds, caseId: 'set 0', baseline: cpu, target: nodeCorruptingRunner(cpu, 'act', tolerance.atol / 10), tolerance, run });
     expect(r.result).toBe('masked');

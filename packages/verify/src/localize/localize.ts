@@ -130,20 +130,45 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
   const base: LocalizationReport = { result: 'error', message: '', baseline: o.baseline.name, case: o.caseId, ...(o.step !== undefined ? { step: o.step } : {}), instrumentedRuns: 0 };
   let found: Found | undefined;
   let bodyNote: string | undefined;
+  /** Values whose exposure alone hid the fault (the one-at-a-time search). */
+  const hiding: string[] = [];
+  let oneAtATime = false;
   for (let depth = 0; depth < 32 && !found; depth++) {
-    const { model, exposed } = exposeMainGraph(current);
-    const bytes = encodeModelBytes(model);
-    const names = (model.graph?.output ?? []).map((v) => v.name ?? '');
-    const expected = await o.run(o.baseline, bytes, o.feeds, names);
-    const actual = await o.run(o.target, bytes, o.feeds, names);
-    runs++;
-    const hit = firstFailing(exposed, (e) => compareValue(e.output, actual.outputs[e.output], expected.outputs[e.output], o.tolerance));
-    if (!hit) {
+    const exposedRun = async (only?: (value: string) => boolean) => {
+      const { model, exposed } = exposeMainGraph(current, only);
+      const bytes = encodeModelBytes(model);
+      const names = (model.graph?.output ?? []).map((v) => v.name ?? '');
+      const expected = await o.run(o.baseline, bytes, o.feeds, names);
+      const actual = await o.run(o.target, bytes, o.feeds, names);
+      runs++;
+      const hit = firstFailing(exposed, (e) => compareValue(e.output, actual.outputs[e.output], expected.outputs[e.output], o.tolerance));
       const outputsFail = originalOutputs.some((n) => compareValue(n, actual.outputs[n], expected.outputs[n], o.tolerance)?.status === 'fail');
-      if (outputsFail) throw new Error('an output fails while no node does'); // cannot happen: outputs are node outputs
+      return { exposed, expected, actual, hit, outputsFail };
+    };
+    const all = await exposedRun();
+    // The baseline's values of every intermediate come from this run whatever is found next (the baseline is the
+    // yardstick; the repro and If conditions read them), the target's from the run that showed the fault.
+    const { expected } = all;
+    let { actual, hit } = all;
+    if (!hit && !(o.step !== undefined && o.step > 0)) {
+      // Every value exposed at once hid the fault: onnxruntime plans a graph's memory and fusions from its outputs,
+      // so a fault that lives in a reused buffer or a fused pattern can vanish. One value at a time, in graph order,
+      // changes the graph least: the first value out of tolerance while the outputs still fail names the node.
+      oneAtATime = true;
+      for (const value of exposeMainGraph(current).exposed.map((e) => e.value).filter((v) => !originalOutputs.includes(v)).slice(0, MAX_ONE_AT_A_TIME)) {
+        const one = await exposedRun((v) => v === value);
+        if (!one.outputsFail) hiding.push(value);
+        else if (one.hit) {
+          ({ actual, hit } = one);
+          break;
+        }
+      }
+    }
+    if (!hit) {
+      const hid = hiding.length > 0 ? `; exposing any of ${hiding.map((v) => `'${v}'`).join(', ')} alone hides it too, so the fault needs that value to stay inside the graph (a buffer onnxruntime reuses, or a fusion across it)` : '';
       return { ...base, instrumentedRuns: runs, ...(o.step !== undefined && o.step > 0
         ? { result: 'accumulation' as const, message: `accumulation: no single node leaves tolerance at step ${o.step} fed ${o.baseline.name}'s carried values; the error builds up over the steps` }
-        : { result: 'masked' as const, message: 'the instrumented model matched the baseline where the plain run failed: exposing intermediate values changes what onnxruntime fuses (e.g. FusedGemm), which can mask or move a divergence' }) };
+        : { result: 'masked' as const, message: `the instrumented models matched the baseline where the plain run failed, with every value exposed at once and with each exposed alone: exposing intermediate values changes what onnxruntime fuses (e.g. FusedGemm) and which buffers it reuses, which can mask or move a divergence${hid}` }) };
     }
     const node = hit.exposed.node;
     const nodeWhere = where.get(node.name ?? '') ?? 'main graph';
@@ -180,11 +205,14 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
     result: 'node',
     instrumentedRuns: runs,
     node,
-    message: `first node out of tolerance: ${node.opType} ${node.name ? `'${node.name}'` : `(unnamed, making ${node.outputs.map((x) => x.name).join(', ')})`} in ${node.where}${node.iteration !== undefined ? `, iteration ${node.iteration}` : ''} (max abs ${fmt(Math.max(...node.outputs.map((x) => x.maxAbs)))})${bodyNote ? `; ${bodyNote}` : ''}`,
+    message: `first node out of tolerance: ${node.opType} ${node.name ? `'${node.name}'` : `(unnamed, making ${node.outputs.map((x) => x.name).join(', ')})`} in ${node.where}${node.iteration !== undefined ? `, iteration ${node.iteration}` : ''} (max abs ${fmt(Math.max(...node.outputs.map((x) => x.maxAbs)))})${bodyNote ? `; ${bodyNote}` : ''}${oneAtATime ? `; found exposing one value at a time, because exposing all at once hid the fault${hiding.length > 0 ? ` (as exposing ${hiding.map((v) => `'${v}'`).join(', ')} alone does)` : ''}` : ''}`,
   };
   report.repro = await writeRepro(o, found, o.reportDir === undefined ? undefined : join(o.reportDir, `repro-${o.target.name}`));
   return report;
 }
+
+/** Values tried one at a time, at most, when exposing all at once hides a fault (each try is a run per backend). */
+const MAX_ONE_AT_A_TIME = 64;
 
 const fmt = (v: number) => (Number.isFinite(v) ? v.toExponential(2) : String(v));
 
