@@ -211,7 +211,7 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
       b.reason = message(err);
     } finally {
       // Localization needs the failing backends and the baseline; every other runner (a browser…) closes now.
-      if (runner && options.localize && (b.status === 'fail' || name === (baseline ?? DEFAULT_BASELINE))) {
+      if (runner && options.localize && (hasFailingCase(b) || name === (baseline ?? DEFAULT_BASELINE))) {
         open.set(name, runner);
       } else if (runner) {
         const r = runner;
@@ -509,11 +509,14 @@ interface LocalizeContext {
   carry: [string, string][];
 }
 
+const hasFailingCase = (b: BackendReport): boolean => b.cases.some((c) => c.status === 'fail');
+
 /** --localize: each failing graph backend's first node out of tolerance, on its first failing case (and step). */
 async function localizeFailures(backends: BackendReport[], open: Map<BackendName, Runner>, cases: VerifyCase[], expected: Map<string, Record<string, ExpectedTensor>>, ctx: LocalizeContext): Promise<void> {
   for (const b of backends) {
     const target = open.get(b.name);
-    if (b.status !== 'fail' || !target) continue;
+    // A backend that errs on one case (an empty batch, say) and fails on others is localized on its first failure.
+    if (!hasFailingCase(b) || !target) continue;
     const cr = b.cases.find((c) => c.status === 'fail');
     const c = cases.find((x) => x.id === cr?.id);
     if (!cr || !c) continue;

@@ -68,8 +68,8 @@ describe('localize (planted faults on ort-cpu, by node name)', () => {
    * A fault like JSEP's in a scan chain: it shows only when the graph exposes few values (onnxruntime plans buffers
    * and fusions from the outputs), and not at all while any value in `hiders` is a graph output.
    */
-  const hiddenByExposure = (hiders: string[], most = 2): Runner => {
-    const faulty = nodeCorruptingRunner(cpu, 'act', 0.05);
+  const hiddenByExposure = (hiders: string[], most = 2, node = 'act'): Runner => {
+    const faulty = nodeCorruptingRunner(cpu, node, 0.05);
     return {
       ...faulty,
       run: (job, signal) => {
@@ -79,15 +79,27 @@ describe('localize (planted faults on ort-cpu, by node name)', () => {
     };
   };
 
-  it('a fault that exposing every value at once hides is found one value at a time, naming the values that hide it', async () => {
-    const r = await localize({ model, feeds, caseId: 'set 0', baseline: cpu, target: hiddenByExposure(['a']), tolerance, run });
+  it('a fault that exposing every value at once hides is found one value at a time', async () => {
+    const r = await localize({ model, feeds, caseId: 'set 0', baseline: cpu, target: hiddenByExposure([]), tolerance, run });
     expect(r.result).toBe('node');
     expect(r.node).toMatchObject({ name: 'act', where: 'main graph' });
     expect(r.node?.outputs[0]?.maxAbs).toBeCloseTo(0.05, 5);
-    expect(r.message).toMatch(/found exposing one value at a time, because exposing all at once hid the fault \(as exposing 'a' alone does\)$/);
-    // All at once, then 'a' (hides it), then 'b' (out of tolerance).
+    expect(r.message).toMatch(/found exposing one value at a time, because exposing all at once hid the fault$/);
+    // All at once, then 'a' (matches), then 'b' (out of tolerance).
     expect(r.instrumentedRuns).toBe(3);
     expect(r.repro?.verdict).toBe('reproduces alone');
+  });
+
+  it('one value at a time, when every intermediate matches on its own while an output fails, names the output\'s node, the values that hide the fault, and which of its inputs could not be checked', async () => {
+    const r = await localize({ model, feeds, caseId: 'set 0', baseline: cpu, target: hiddenByExposure(['zero'], 2, 'head'), tolerance, run });
+    expect(r.result).toBe('node');
+    expect(r.node).toMatchObject({ name: 'head', where: 'main graph' });
+    // All at once, then each of the eight intermediates (a, b, s, zero, cond, y1, trips, h) alone.
+    expect(r.instrumentedRuns).toBe(9);
+    expect(r.message).toMatch(/because exposing all at once hid the fault \(as exposing 'zero' alone does\)$/);
+    const hidden = await localize({ model, feeds, caseId: 'set 0', baseline: cpu, target: hiddenByExposure(['h'], 2, 'head'), tolerance, run });
+    expect(hidden.node?.name).toBe('head');
+    expect(hidden.message).toMatch(/its input 'h' could not be checked \(exposing it hides the fault\), so the fault may lie before this node$/);
   });
 
   it('a fault that every exposure hides is masked, and the message names the values tried that hide it', async () => {
@@ -133,6 +145,22 @@ describe('verify --localize (verifyModel)', () => {
       expect(text).toContain('repro: reproduces alone');
       expect(text).toContain('instrumented runs: 2 per backend');
     }
+  });
+
+  it('localizes a backend that errs on one case and fails on another, on the failing one', async () => {
+    const faulty = nodeCorruptingRunner(createRunner('ort-cpu'), 'act', 0.05);
+    // Like JSEP on an empty batch: one case throws, the others run and are wrong.
+    const target: Runner = { ...faulty, run: (job, signal) => ((job.feeds.x?.data as Float32Array | undefined)?.[0] === 0 ? Promise.reject(new Error('invalid shape specified')) : faulty.run(job, signal)) };
+    const r = await verifyModel({
+      model,
+      cases: [{ id: 'zeros', kind: 'signature', feeds: { x: { dims: [2, 3], data: new Float32Array(6) } } }, { id: 'set 0', kind: 'signature', feeds }],
+      baseline: 'ort-cpu',
+      runners: [createRunner('ort-cpu'), target],
+      localize: {},
+    });
+    const b = r.backends.find((x) => x.name === 'ort-wasm')!;
+    expect(b.status).toBe('error');
+    expect(b.localization, b.localization?.message).toMatchObject({ result: 'node', case: 'set 0', node: { name: 'act' } });
   });
 
   it('is not attempted against a baseline that itself fails (a bundle whose stored outputs neither backend matches)', async () => {

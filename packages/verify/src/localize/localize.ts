@@ -141,9 +141,9 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
       const expected = await o.run(o.baseline, bytes, o.feeds, names);
       const actual = await o.run(o.target, bytes, o.feeds, names);
       runs++;
-      const hit = firstFailing(exposed, (e) => compareValue(e.output, actual.outputs[e.output], expected.outputs[e.output], o.tolerance));
+      const hitAmong = (values: ExposedValue[]) => firstFailing(values, (e) => compareValue(e.output, actual.outputs[e.output], expected.outputs[e.output], o.tolerance));
       const outputsFail = originalOutputs.some((n) => compareValue(n, actual.outputs[n], expected.outputs[n], o.tolerance)?.status === 'fail');
-      return { exposed, expected, actual, hit, outputsFail };
+      return { exposed, expected, actual, hit: hitAmong(exposed), hitAmong, outputsFail };
     };
     const all = await exposedRun();
     // The baseline's values of every intermediate come from this run whatever is found next (the baseline is the
@@ -154,15 +154,21 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
       // Every value exposed at once hid the fault: onnxruntime plans a graph's memory and fusions from its outputs,
       // so a fault that lives in a reused buffer or a fused pattern can vanish. One value at a time, in graph order,
       // changes the graph least: the first value out of tolerance while the outputs still fail names the node.
+      // The graph's own outputs are compared in each run too: when every intermediate tried matches on its own while
+      // an output fails, the first failing output's node is the first node out of tolerance.
       oneAtATime = true;
-      for (const value of exposeMainGraph(current).exposed.map((e) => e.value).filter((v) => !originalOutputs.includes(v)).slice(0, MAX_ONE_AT_A_TIME)) {
-        const one = await exposedRun((v) => v === value);
+      const intermediates = all.exposed.map((e) => e.value).filter((v) => !originalOutputs.includes(v));
+      let outputsOnly: typeof all | undefined;
+      for (const value of intermediates.slice(0, MAX_ONE_AT_A_TIME)) {
+        const one = await exposedRun((v) => v === value || originalOutputs.includes(v));
+        const own = one.hitAmong(one.exposed.filter((e) => e.value === value));
         if (!one.outputsFail) hiding.push(value);
-        else if (one.hit) {
-          ({ actual, hit } = one);
+        else if (own) {
+          ({ actual, hit } = { actual: one.actual, hit: one.hitAmong(one.exposed.filter((e) => e.value === value || e.order < own.exposed.order)) ?? own });
           break;
-        }
+        } else outputsOnly ??= one;
       }
+      if (!hit && outputsOnly && intermediates.length <= MAX_ONE_AT_A_TIME) ({ actual, hit } = outputsOnly);
     }
     if (!hit) {
       const hid = hiding.length > 0 ? `; exposing any of ${hiding.map((v) => `'${v}'`).join(', ')} alone hides it too, so the fault needs that value to stay inside the graph (a buffer onnxruntime reuses, or a fusion across it)` : '';
@@ -200,12 +206,13 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
   }
   if (!found) return { ...base, instrumentedRuns: runs, message: 'If branches nested too deep to follow' };
   const node = describe(found);
+  const unchecked = (found.node.input ?? []).filter((v) => hiding.includes(v));
   const report: LocalizationReport = {
     ...base,
     result: 'node',
     instrumentedRuns: runs,
     node,
-    message: `first node out of tolerance: ${node.opType} ${node.name ? `'${node.name}'` : `(unnamed, making ${node.outputs.map((x) => x.name).join(', ')})`} in ${node.where}${node.iteration !== undefined ? `, iteration ${node.iteration}` : ''} (max abs ${fmt(Math.max(...node.outputs.map((x) => x.maxAbs)))})${bodyNote ? `; ${bodyNote}` : ''}${oneAtATime ? `; found exposing one value at a time, because exposing all at once hid the fault${hiding.length > 0 ? ` (as exposing ${hiding.map((v) => `'${v}'`).join(', ')} alone does)` : ''}` : ''}`,
+    message: `first node out of tolerance: ${node.opType} ${node.name ? `'${node.name}'` : `(unnamed, making ${node.outputs.map((x) => x.name).join(', ')})`} in ${node.where}${node.iteration !== undefined ? `, iteration ${node.iteration}` : ''} (max abs ${fmt(Math.max(...node.outputs.map((x) => x.maxAbs)))})${bodyNote ? `; ${bodyNote}` : ''}${oneAtATime ? `; found exposing one value at a time, because exposing all at once hid the fault${hiding.length > 0 ? ` (as exposing ${hiding.map((v) => `'${v}'`).join(', ')} alone does)` : ''}` : ''}${unchecked.length > 0 ? `; its input ${unchecked.map((v) => `'${v}'`).join(', ')} could not be checked (exposing it hides the fault), so the fault may lie before this node` : ''}`,
   };
   report.repro = await writeRepro(o, found, o.reportDir === undefined ? undefined : join(o.reportDir, `repro-${o.target.name}`));
   return report;
