@@ -233,8 +233,8 @@ export async function verifyModel(options: VerifyOptions): Promise<Report> {
 
   // Backends of one lane run one after another, the lanes at once: each browser backend in a Chromium of its own,
   // beside the in-process and onnxruntime-child ones, so every core has work, and a Chromium that hangs or crashes
-  // takes only its own backend with it. (Demo model, every backend, on 2 busy cores: 17.6–20.7 s this way, 18.1–20.5 s
-  // with one Chromium running the three in turn; CPU-bound either way.)
+  // takes only its own backend with it. (Demo model, every backend, 2 cores at load 5–6, four interleaved pairs:
+  // 18.5–20.1 s this way against 20.7–22.5 s with one Chromium running the three in turn, at the same CPU time.)
   const lanes = new Map<string, [Runner | BackendName, BackendReport][]>();
   for (const spec of requested) {
     const name = typeof spec === 'string' ? spec : spec.name;
