@@ -26,11 +26,15 @@ export const MODULES: Record<string, MutationModule> = {
     tests: ['packages/model/src/safetensors.test.ts', 'packages/model/src/checkpoint.test.ts', 'packages/onnx/src/reader.test.ts'],
     skip: /MyModel\.load_state_dict/,
   },
-  // Line ranges: reorderRznToZrh and onnxLayers (PyTorch), LSTM_BLOCKS, reorderBlocks, gate and onnxLayer (tfjs), and the seed's concat, writeFused's W/R/B,
-  // scanWeights and writeStepCell (seed-graph.ts); the rest of those files writes graph structure, not weights.
+  // Line ranges: the PyTorch gate orders (GRU, LSTM), nn.RNN's activation, reorderGateBlocks and pytorchOnnxLayers
+  // (pytorch-chain.ts), LSTM_BLOCKS, reorderBlocks, gate and onnxLayer (tfjs), and the seed's concat, writeFused's
+  // W/R/B, scanWeights and writeStepCell (seed-graph.ts); the rest of those files writes graph structure, not weights.
   'weight-mapping': {
     mutate: [
-      'packages/onnx/src/exporters/pytorch-gru.ts:11-36',
+      'packages/onnx/src/exporters/pytorch-gru.ts:13-13',
+      'packages/onnx/src/exporters/pytorch-lstm.ts:12-12',
+      'packages/onnx/src/exporters/pytorch-rnn.ts:11-11',
+      'packages/onnx/src/exporters/pytorch-chain.ts:14-39',
       'packages/onnx/src/exporters/tfjs-layers.ts:22-70',
       'packages/onnx/src/matrix.ts',
       'packages/onnx/src/seed-graph.ts:43-52',
@@ -46,6 +50,7 @@ export const MODULES: Record<string, MutationModule> = {
       'test/imports-tfjs.test.ts',
       'test/tfjs-rnns.test.ts',
       'test/imports-pytorch-bi.test.ts',
+      'test/pytorch-rnns.test.ts',
     ],
   },
   reference: {
