@@ -53,6 +53,12 @@ export const MODULES: Record<string, MutationModule> = {
       'test/pytorch-rnns.test.ts',
     ],
   },
+  // The scan form's cells (GRU, LSTM, RNN from Gemm and elementwise ops), checked against onnxruntime's fused
+  // kernels, whose code shares nothing with them.
+  'scan-cells': {
+    mutate: ['packages/onnx/src/exporters/scan-cells.ts'],
+    tests: ['packages/onnx/src/exporters/recurrent-chain.test.ts'],
+  },
   reference: {
     mutate: ['packages/model/src/reference.ts'],
     tests: ['packages/model/src/reference.test.ts'],
