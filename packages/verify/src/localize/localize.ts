@@ -141,9 +141,9 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
       const expected = await o.run(o.baseline, bytes, o.feeds, names);
       const actual = await o.run(o.target, bytes, o.feeds, names);
       runs++;
-      const hitAmong = (values: ExposedValue[]) => firstFailing(values, (e) => compareValue(e.output, actual.outputs[e.output], expected.outputs[e.output], o.tolerance));
+      const hit = firstFailing(exposed, (e) => compareValue(e.output, actual.outputs[e.output], expected.outputs[e.output], o.tolerance));
       const outputsFail = originalOutputs.some((n) => compareValue(n, actual.outputs[n], expected.outputs[n], o.tolerance)?.status === 'fail');
-      return { exposed, expected, actual, hit: hitAmong(exposed), hitAmong, outputsFail };
+      return { exposed, expected, actual, hit, outputsFail };
     };
     const all = await exposedRun();
     // The baseline's values of every intermediate come from this run whatever is found next (the baseline is the
@@ -157,16 +157,20 @@ export async function localize(o: LocalizeOptions): Promise<LocalizationReport> 
       // The graph's own outputs are compared in each run too: when every intermediate tried matches on its own while
       // an output fails, the first failing output's node is the first node out of tolerance.
       oneAtATime = true;
-      const intermediates = all.exposed.map((e) => e.value).filter((v) => !originalOutputs.includes(v));
+      const intermediates = all.exposed.filter((e) => !originalOutputs.includes(e.value));
       let outputsOnly: typeof all | undefined;
-      for (const value of intermediates.slice(0, MAX_ONE_AT_A_TIME)) {
-        const one = await exposedRun((v) => v === value || originalOutputs.includes(v));
-        const own = one.hitAmong(one.exposed.filter((e) => e.value === value));
-        if (!one.outputsFail) hiding.push(value);
-        else if (own) {
-          ({ actual, hit } = { actual: one.actual, hit: one.hitAmong(one.exposed.filter((e) => e.value === value || e.order < own.exposed.order)) ?? own });
+      for (const tried of intermediates.slice(0, MAX_ONE_AT_A_TIME)) {
+        const one = await exposedRun((v) => v === tried.value || originalOutputs.includes(v));
+        if (!one.outputsFail) {
+          hiding.push(tried.value);
+          continue;
+        }
+        // Every value before this one in graph order has been tried: a failure up to here is the first.
+        if (one.hit && one.hit.exposed.order <= tried.order) {
+          ({ actual, hit } = one);
           break;
-        } else outputsOnly ??= one;
+        }
+        outputsOnly ??= one;
       }
       if (!hit && outputsOnly && intermediates.length <= MAX_ONE_AT_A_TIME) ({ actual, hit } = outputsOnly);
     }
