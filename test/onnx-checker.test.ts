@@ -14,7 +14,7 @@ import { loadSourceModel, randomParams, SEED_CONFIG, type SourceModel } from '@g
 import { exportSourceModel, type ExportOptions } from '@gru-onnx/onnx';
 import { PYTHON } from './cli-helpers.ts';
 import { FIXTURES } from './imports-helpers.ts';
-import { MODELS, RNNS } from './pytorch-rnns-helpers.ts';
+import { load, MODELS } from './pytorch-rnns-helpers.ts';
 
 /** Why ONNX's checker cannot run here, or undefined. */
 function onnxMissing(): string | undefined {
@@ -41,7 +41,7 @@ print(json.dumps(out))
 
 const sources: [string, SourceModel][] = [
   ['seed', { kind: 'seed', params: randomParams(SEED_CONFIG, 3, 0.25) } as SourceModel],
-  ...MODELS.map(([name, head]): [string, SourceModel] => [name, loadSourceModel(`${RNNS}${name}.safetensors`, undefined, head ? { head } : {})]),
+  ...MODELS.map(([name, head]): [string, SourceModel] => [name, load(name, head)]),
   ...['gru-lstm-rnn', 'lstm-hard', 'rnn-relu'].map((name): [string, SourceModel] => [`tfjs ${name}`, loadSourceModel(resolve(FIXTURES, 'tfjs-rnns', name))]),
 ];
 
