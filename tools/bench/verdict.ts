@@ -178,45 +178,43 @@ async function browserFloor(model: Uint8Array, cases: VerifyCase[], [name, bundl
     const modelPath = server.put(model, 'model.onnx');
     const inputs = cases.map((c) => feedsOf(c).map((f) => ({ name: f.name, dims: f.dims, path: server.put(new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength), `${f.name}.bin`) })));
     const outputNames = readSignature(model).outputs.map((o) => o.name);
-    {
-      t0 = now();
-      const page = await (browser.contexts()[0] ?? (await browser.newContext())).newPage();
-      await page.goto(`${server.origin}/`);
-      // The outputs come back to Node as bytes, as verify needs them.
-      const uploads = cases.map(() => outputNames.map((n) => server.accept(`${n}.bin`)));
-      // A string, not a function: tsx's transform would put helpers the page does not have into a function's source.
-      const parts = (await page.evaluate(`(async () => {
-        const ort = await import('/ort/${bundle}');
-        ort.env.wasm.wasmPaths = '/ort/';
-        ort.env.wasm.numThreads = 1;
-        const get = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer());
-        let t0 = performance.now();
-        const session = await ort.InferenceSession.create(await get(${JSON.stringify(modelPath)}), { executionProviders: [${JSON.stringify(ep)}] });
-        const created = performance.now() - t0;
-        const runs = [];
-        const uploads = ${JSON.stringify(uploads)};
-        for (const [i, feeds] of ${JSON.stringify(inputs)}.entries()) {
-          t0 = performance.now();
-          const f = {};
-          for (const x of feeds) { const b = await get(x.path); f[x.name] = new ort.Tensor('float32', new Float32Array(b.buffer), x.dims); }
-          const out = await session.run(f);
-          for (const [j, name] of ${JSON.stringify(outputNames)}.entries()) {
-            const v = out[name];
-            const d = v.location === 'cpu' ? v.data : await v.getData();
-            await fetch(uploads[i][j], { method: 'POST', body: new Blob([new Uint8Array(d.buffer, d.byteOffset, d.byteLength)]) });
-          }
-          runs.push(performance.now() - t0);
+    t0 = now();
+    const page = await (browser.contexts()[0] ?? (await browser.newContext())).newPage();
+    await page.goto(`${server.origin}/`);
+    // The outputs come back to Node as bytes, as verify needs them.
+    const uploads = cases.map(() => outputNames.map((n) => server.accept(`${n}.bin`)));
+    // A string, not a function: tsx's transform would put helpers the page does not have into a function's source.
+    const parts = (await page.evaluate(`(async () => {
+      const ort = await import('/ort/${bundle}');
+      ort.env.wasm.wasmPaths = '/ort/';
+      ort.env.wasm.numThreads = 1;
+      const get = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer());
+      let t0 = performance.now();
+      const session = await ort.InferenceSession.create(await get(${JSON.stringify(modelPath)}), { executionProviders: [${JSON.stringify(ep)}] });
+      const created = performance.now() - t0;
+      const runs = [];
+      const uploads = ${JSON.stringify(uploads)};
+      for (const [i, feeds] of ${JSON.stringify(inputs)}.entries()) {
+        t0 = performance.now();
+        const f = {};
+        for (const x of feeds) { const b = await get(x.path); f[x.name] = new ort.Tensor('float32', new Float32Array(b.buffer), x.dims); }
+        const out = await session.run(f);
+        for (const [j, name] of ${JSON.stringify(outputNames)}.entries()) {
+          const v = out[name];
+          const d = v.location === 'cpu' ? v.data : await v.getData();
+          await fetch(uploads[i][j], { method: 'POST', body: new Blob([new Uint8Array(d.buffer, d.byteOffset, d.byteLength)]) });
         }
-        await session.release();
-        return { created, first: runs[0], rest: runs.slice(1).reduce((a, x) => a + x, 0) };
-      })()`)) as { created: number; first: number; rest: number };
-      for (const p of uploads.flat()) if (!server.take(p)) throw new Error(`${name}: no output at ${p}`);
-      await page.close();
-      t[name] = now() - t0;
-      t[`${name}: session`] = parts.created;
-      t[`${name}: case 1`] = parts.first;
-      t[`${name}: cases 2..`] = parts.rest;
-    }
+        runs.push(performance.now() - t0);
+      }
+      await session.release();
+      return { created, first: runs[0], rest: runs.slice(1).reduce((a, x) => a + x, 0) };
+    })()`)) as { created: number; first: number; rest: number };
+    for (const p of uploads.flat()) if (!server.take(p)) throw new Error(`${name}: no output at ${p}`);
+    await page.close();
+    t[name] = now() - t0;
+    t[`${name}: session`] = parts.created;
+    t[`${name}: case 1`] = parts.first;
+    t[`${name}: cases 2..`] = parts.rest;
   } finally {
     chromium.kill();
     await browser.close().catch(() => undefined);
